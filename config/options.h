@@ -1,0 +1,210 @@
+// Validated, immutable configuration of ospreyd: one plain struct per component, produced by the
+// strict YAML loader (config/loader.h). Every field documents meaning, units, default and whether
+// a reload may change it. Thread-compatible: a DaemonConfig is built once and then only read.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace osprey::config {
+
+// Where a value came from, for errors found after loading (file:line:column).
+struct SourceLocation {
+  std::string file;
+  int line = 0;    // 1-based; 0 = unknown
+  int column = 0;  // 1-based
+  std::string ToString() const;
+};
+
+struct EmbeddedTopic {
+  std::string name;
+  // Partitions of the topic. Range 1..1024. Default: 1. Reloadable: no.
+  int partitions = 1;
+};
+
+// librdkafka's mock cluster, started in-process: real Kafka protocol on loopback TCP.
+struct EmbeddedBrokerOptions {
+  // Start the mock cluster and point every client at it. Default: false. Reloadable: no.
+  bool enabled = false;
+  // Number of mock brokers. Range 1..16. Default: 1. Reloadable: no.
+  int brokers = 1;
+  // Topics created at start. Default: none. Reloadable: no.
+  std::vector<EmbeddedTopic> topics;
+};
+
+struct KafkaOptions {
+  // Comma-separated host:port list. Required unless embedded.enabled. Reloadable: no.
+  std::string bootstrap_servers;
+  // Consumer group id. Default: "ospreyd". Reloadable: no.
+  std::string group_id = "ospreyd";
+  // Pass-through librdkafka properties for every client, then per client kind (later wins).
+  // Default: none. Reloadable: no.
+  std::map<std::string, std::string> properties;
+  std::map<std::string, std::string> consumer_properties;
+  std::map<std::string, std::string> producer_properties;
+  // How often consumed offsets are committed after outputs are flushed, in ms.
+  // Range 50..600000. Default: 1000. Reloadable: no.
+  int64_t commit_interval_ms = 1000;
+  EmbeddedBrokerOptions embedded;
+};
+
+enum class RecordFormat { kJson, kCsv };
+
+enum class TimestampFormat {
+  kKafka,         // the Kafka record's own timestamp (no field needed)
+  kEpochMillis,   // integer or decimal milliseconds since the epoch
+  kEpochSeconds,  // integer or decimal seconds since the epoch
+  kEpochMicros,   // integer microseconds since the epoch
+  kIso8601,       // "2024-01-31T12:00:00Z", "2024-01-31T12:00:00.123+02:00", "2024-01-31 12:00:00"
+};
+
+// A synthetic multi-key stream with planted anomalies (spikes, level shifts, and a dense burst
+// in a small region of value space), written to the source's first topic by ospreyd itself.
+struct DemoOptions {
+  // Records per second over all keys. Range (0, 1e6]. Default: 200. Reloadable: no.
+  double rate_per_sec = 200;
+  // Number of distinct keys ("host-00" ...). Range 1..100000. Default: 8. Reloadable: no.
+  int keys = 8;
+  // Probability that a record carries a planted spike. Range [0, 0.5]. Default: 0.003.
+  double spike_probability = 0.003;
+  // Every this many records per key, a level shift of 6 standard deviations starts. 0 = never.
+  // Default: 1500.
+  int64_t level_shift_every = 1500;
+  // Every this many records overall, a burst of this many records lands in a small region of
+  // value space. Default: every 4000, 60 records.
+  int64_t burst_every = 4000;
+  int burst_size = 60;
+  // Stop after this many records; 0 = run until shutdown. Default: 0.
+  int64_t max_records = 0;
+  // Seed of the generator. Default: 42.
+  uint64_t seed = 42;
+};
+
+struct SourceOptions {
+  std::string name;
+  SourceLocation location;
+  // Topics consumed (subscribed in the consumer group). Required, at least one.
+  std::vector<std::string> topics;
+  // Record format. Default: json.
+  RecordFormat format = RecordFormat::kJson;
+  // Event-time field and its format. Empty field = the Kafka record timestamp.
+  std::string timestamp_field;
+  TimestampFormat timestamp_format = TimestampFormat::kEpochMillis;
+  // Field holding the key. Empty = the Kafka message key (records without one get key "").
+  std::string key_field;
+  // Numeric value fields, in order. Required, at least one. A record missing one, or holding a
+  // non-numeric or non-finite value in one, is dead-lettered.
+  std::vector<std::string> value_fields;
+  // CSV only: the column names in order (records have no header line), and the delimiter.
+  std::vector<std::string> csv_columns;
+  char csv_delimiter = ',';
+  // Name of the sink (kind kafka) that receives records that fail to decode. Required.
+  std::string dead_letter;
+  // When set, ospreyd generates the demo stream into topics[0].
+  std::optional<DemoOptions> demo;
+};
+
+enum class SinkSelect {
+  kAll,     // every result record
+  kAlerts,  // only results flagged as alerts
+};
+
+struct SinkOptions {
+  std::string name;
+  SourceLocation location;
+  // Only "kafka" for now.
+  std::string kind = "kafka";
+  // Output topic. Required.
+  std::string topic;
+  // Which results go here. Default: all. Ignored when the sink is used as a dead-letter sink.
+  SinkSelect select = SinkSelect::kAll;
+};
+
+// Per-key exponentially weighted mean and variance; score = |z| of each value against the
+// state before it, maximised over the value fields.
+struct BaselineDetectorOptions {
+  // Half-life of the weights, in events per key. Range [1, 1e9]. Default: 100.
+  double half_life_events = 100;
+  // Events per key before scores are emitted as anything but 0. Range 1..1e9. Default: 30.
+  int64_t warmup_events = 30;
+  // |z| at or above which a result is flagged as an alert. Range (0, 1e6]. Default: 4.
+  double alert_threshold = 4.0;
+  // Floor of the standard deviation, so a constant stream does not divide by zero. Default: 1e-9.
+  double min_stddev = 1e-9;
+};
+
+enum class OperatorKind { kBaseline };
+
+struct OperatorOptions {
+  std::string name;  // unique within the pipeline; defaults to the type
+  SourceLocation location;
+  OperatorKind kind = OperatorKind::kBaseline;
+  BaselineDetectorOptions baseline;
+};
+
+struct PipelineOptions {
+  std::string name;
+  SourceLocation location;
+  // Name of a source. Required.
+  std::string source;
+  // Operators applied in order. At least one.
+  std::vector<OperatorOptions> operators;
+  // Names of sinks that receive the results. At least one.
+  std::vector<std::string> sinks;
+};
+
+struct HttpOptions {
+  // host:port to listen on; port 0 picks a free port (logged and shown by /v1/info).
+  // Default: "0.0.0.0:8080". Reloadable: no.
+  std::string listen = "0.0.0.0:8080";
+  // Largest request body accepted, bytes. Range 1..1 GiB. Default: 1 MiB.
+  int64_t max_body_bytes = 1 << 20;
+  // Time allowed to read a request's header and body, ms. Default: 10000.
+  int64_t read_timeout_ms = 10000;
+  // Simultaneous connections; more are refused. Default: 1024.
+  int max_connections = 1024;
+  // I/O threads. Range 1..64. Default: 1.
+  int threads = 1;
+};
+
+struct StateOptions {
+  // Directory of the RocksDB store. Default: "./osprey-state". Reloadable: no.
+  std::string dir = "./osprey-state";
+  // Checkpoint period, ms. Range 10..3600000. Default: 1000. Reloadable: no.
+  int64_t checkpoint_interval_ms = 1000;
+};
+
+enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError };
+enum class LogFormat { kText, kJson };
+
+struct LoggingOptions {
+  // Default: info. Reloadable: yes.
+  LogLevel level = LogLevel::kInfo;
+  // Default: text.
+  LogFormat format = LogFormat::kText;
+};
+
+struct DaemonConfig {
+  // The file it was loaded from, and a SHA-256 hex digest of its bytes.
+  std::string file;
+  std::string digest;
+
+  KafkaOptions kafka;
+  std::vector<SourceOptions> sources;
+  std::vector<SinkOptions> sinks;
+  std::vector<PipelineOptions> pipelines;
+  HttpOptions http;
+  StateOptions state;
+  LoggingOptions logging;
+
+  // Lookup by name; nullptr when absent (cannot happen for names referenced by a validated
+  // config).
+  const SourceOptions* FindSource(const std::string& name) const;
+  const SinkOptions* FindSink(const std::string& name) const;
+  const PipelineOptions* FindPipeline(const std::string& name) const;
+};
+
+}  // namespace osprey::config

@@ -1,0 +1,62 @@
+#include "operators/baseline_operator.h"
+
+#include "config/base/json_writer.h"
+
+namespace osprey::operators {
+
+BaselineOperator::BaselineOperator(const config::OperatorOptions& options)
+    : name_(options.name), options_(options.baseline) {}
+
+models::EwmaBaseline& BaselineOperator::DetectorFor(const std::string& key) {
+  auto it = detectors_.find(key);
+  if (it == detectors_.end()) it = detectors_.emplace(key, models::EwmaBaseline(options_)).first;
+  return it->second;
+}
+
+void BaselineOperator::Process(Event event, Emitter& out) {
+  models::EwmaBaseline& detector = DetectorFor(event.key);
+  double score = detector.ScoreAndUpdate(event.values, &z_scratch_);
+  dirty_.insert(event.key);
+  event.score = score;
+  event.alert = event.alert || score >= options_.alert_threshold;
+  if (!event.annotations.empty()) event.annotations += ',';
+  std::string& a = event.annotations;
+  a += "\"z\":[";
+  JsonWriter w(&a);
+  for (double z : z_scratch_) w.Double(z);
+  a += ']';
+  out.Emit(std::move(event));
+}
+
+void BaselineOperator::SnapshotDirty(
+    const std::function<void(std::string_view key, std::string snapshot)>& sink) {
+  for (const auto& key : dirty_) {
+    auto it = detectors_.find(key);
+    if (it == detectors_.end()) continue;
+    std::string snapshot;
+    it->second.Save(&snapshot);
+    sink(key, std::move(snapshot));
+  }
+  dirty_.clear();
+}
+
+Status BaselineOperator::Restore(std::string_view key, std::string_view snapshot) {
+  models::EwmaBaseline detector(options_);
+  Status st = detector.Restore(snapshot);
+  if (!st.ok()) {
+    return Status::Corruption("operator '" + name_ + "' key '" + std::string(key) +
+                              "': " + st.message());
+  }
+  detectors_.insert_or_assign(std::string(key), std::move(detector));
+  return Status::Ok();
+}
+
+std::unique_ptr<Operator> MakeOperator(const config::OperatorOptions& options) {
+  switch (options.kind) {
+    case config::OperatorKind::kBaseline:
+      return std::make_unique<BaselineOperator>(options);
+  }
+  return nullptr;
+}
+
+}  // namespace osprey::operators

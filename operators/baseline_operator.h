@@ -1,0 +1,41 @@
+// BaselineOperator: per-key EwmaBaseline detectors. Sets the event's score (max |z|), flags an
+// alert at or above the configured threshold, and annotates the signed z per value.
+// Confined to its task's thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "config/options.h"
+#include "models/baseline.h"
+#include "operators/operator.h"
+
+namespace osprey::operators {
+
+class BaselineOperator final : public Operator {
+ public:
+  explicit BaselineOperator(const config::OperatorOptions& options);
+
+  const std::string& name() const override { return name_; }
+  void Process(Event event, Emitter& out) override;
+  void SnapshotDirty(
+      const std::function<void(std::string_view key, std::string snapshot)>& sink) override;
+  Status Restore(std::string_view key, std::string_view snapshot) override;
+  size_t key_count() const override { return detectors_.size(); }
+
+ private:
+  models::EwmaBaseline& DetectorFor(const std::string& key);
+
+  const std::string name_;                         // Constant after construction
+  const config::BaselineDetectorOptions options_;  // Constant after construction
+  std::unordered_map<std::string, models::EwmaBaseline> detectors_;
+  std::unordered_set<std::string> dirty_;
+  std::vector<double> z_scratch_;
+};
+
+// Builds the operator an OperatorOptions describes.
+std::unique_ptr<Operator> MakeOperator(const config::OperatorOptions& options);
+
+}  // namespace osprey::operators

@@ -1,0 +1,48 @@
+#include "state/store.h"
+
+#include "config/base/bytes.h"
+
+namespace osprey::state {
+
+namespace {
+void AppendPrefix(std::string* out, std::string_view pipeline, std::string_view op,
+                  int32_t partition) {
+  ByteWriter w(out);
+  w.PutString(pipeline);
+  w.PutString(op);
+  // Big-endian with the sign bit flipped, so partitions sort numerically.
+  auto u = static_cast<uint32_t>(partition) ^ 0x80000000u;
+  for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>(u >> shift));
+}
+}  // namespace
+
+std::string EncodeStatePrefix(std::string_view pipeline, std::string_view op,
+                              int32_t partition) {
+  std::string out;
+  AppendPrefix(&out, pipeline, op, partition);
+  return out;
+}
+
+std::string EncodeStateKey(std::string_view pipeline, std::string_view op, int32_t partition,
+                           std::string_view key) {
+  std::string out;
+  AppendPrefix(&out, pipeline, op, partition);
+  out.append(key.data(), key.size());
+  return out;
+}
+
+Result<StateKey> DecodeStateKey(std::string_view encoded) {
+  ByteReader r(encoded);
+  StateKey key;
+  if (!r.GetString(&key.pipeline) || !r.GetString(&key.op) || r.remaining() < 4) {
+    return Status::Corruption("state key: truncated");
+  }
+  size_t pos = encoded.size() - r.remaining();
+  uint32_t u = 0;
+  for (int idx = 0; idx < 4; ++idx) u = (u << 8) | static_cast<uint8_t>(encoded[pos + idx]);
+  key.partition = static_cast<int32_t>(u ^ 0x80000000u);
+  key.key.assign(encoded.substr(pos + 4));
+  return key;
+}
+
+}  // namespace osprey::state
