@@ -71,13 +71,14 @@ struct DemoOptions {
   // Probability that a record carries a planted spike. Range [0, 0.5]. Default: 0.003.
   double spike_probability = 0.003;
   // Every this many records per key, a level shift of 6 standard deviations starts. 0 = never.
-  // Default: 1500.
+  // Range >= 0. Default: 1500.
   int64_t level_shift_every = 1500;
   // Every this many records overall, a burst of this many records lands in a small region of
-  // value space. Default: every 4000, 60 records.
+  // value space. Range: burst_every >= 0 (0 = never), burst_size 1..1e6. Default: every 4000, 60
+  // records.
   int64_t burst_every = 4000;
   int burst_size = 60;
-  // Stop after this many records; 0 = run until shutdown. Default: 0.
+  // Stop after this many records; 0 = run until shutdown. Range >= 0. Default: 0.
   int64_t max_records = 0;
   // Seed of the generator. Default: 42.
   uint64_t seed = 42;
@@ -132,7 +133,8 @@ struct BaselineDetectorOptions {
   int64_t warmup_events = 30;
   // |z| at or above which a result is flagged as an alert. Range (0, 1e6]. Default: 4.
   double alert_threshold = 4.0;
-  // Floor of the standard deviation, so a constant stream does not divide by zero. Default: 1e-9.
+  // Floor of the standard deviation, so a constant stream does not divide by zero.
+  // Range (0, 1e6]. Default: 1e-9.
   double min_stddev = 1e-9;
 };
 
@@ -162,9 +164,9 @@ struct HttpOptions {
   std::string listen = "0.0.0.0:8080";
   // Largest request body accepted, bytes. Range 1..1 GiB. Default: 1 MiB.
   int64_t max_body_bytes = 1 << 20;
-  // Time allowed to read a request's header and body, ms. Default: 10000.
+  // Time allowed to read a request's header and body, ms. Range 1..3600000. Default: 10000.
   int64_t read_timeout_ms = 10000;
-  // Simultaneous connections; more are refused. Default: 1024.
+  // Simultaneous connections; more are refused. Range 1..1e6. Default: 1024.
   int max_connections = 1024;
   // I/O threads. Range 1..64. Default: 1.
   int threads = 1;

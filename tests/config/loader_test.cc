@@ -1,0 +1,557 @@
+// Tests of the strict YAML loader: every error class with its exact message, multi-error
+// reporting, interpolation, a full round trip, and that every file in config/examples/ loads.
+#include "config/loader.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <string_view>
+
+#include <gtest/gtest.h>
+
+#include "tests/testing/fake_clock.h"
+
+namespace osprey::config {
+namespace {
+
+// A minimal valid config. Error tests change one line of it, so line numbers stay put:
+constexpr std::string_view kMinimal = R"(kafka:
+  embedded: {enabled: true}
+sources:
+  m:
+    topics: [t]
+    value_fields: [v]
+    dead_letter: dlq
+sinks:
+  dlq: {topic: d}
+pipelines:
+  p:
+    source: m
+    operators: [{type: baseline}]
+    sinks: [dlq]
+)";
+
+// kMinimal with the one occurrence of `from` replaced by `to`.
+std::string With(std::string_view from, std::string_view to) {
+  std::string out(kMinimal);
+  const size_t pos = out.find(from);
+  EXPECT_NE(pos, std::string::npos) << from;
+  EXPECT_EQ(out.find(from, pos + 1), std::string::npos) << "ambiguous: " << from;
+  if (pos != std::string::npos) out.replace(pos, from.size(), to);
+  return out;
+}
+
+// The error message of loading `yaml` as "t.yaml"; fails the test if it loads.
+std::string Errors(const std::string& yaml, const Environment* env = nullptr) {
+  MapEnvironment empty;
+  auto result = LoadConfigString(yaml, "t.yaml", env != nullptr ? env : &empty);
+  EXPECT_FALSE(result.ok()) << yaml;
+  if (result.ok()) return "";
+  EXPECT_EQ(result.status().code(), Status::Code::kInvalidArgument);
+  return result.status().message();
+}
+
+DaemonConfig Load(const std::string& yaml, const Environment* env = nullptr) {
+  MapEnvironment empty;
+  auto result = LoadConfigString(yaml, "t.yaml", env != nullptr ? env : &empty);
+  EXPECT_TRUE(result.ok()) << result.status().ToString() << "\n" << yaml;
+  return result.ok() ? std::move(result).value() : DaemonConfig{};
+}
+
+TEST(LoaderTest, MinimalConfigGetsDefaultsAndLocations) {
+  const DaemonConfig cfg = Load(std::string(kMinimal));
+  EXPECT_EQ(cfg.file, "t.yaml");
+  EXPECT_EQ(cfg.digest, "9ee1ac6227083febaebb9ab03c0245356afb87795f076640de644966b0f941f1");
+  EXPECT_TRUE(cfg.kafka.embedded.enabled);
+  EXPECT_EQ(cfg.kafka.embedded.brokers, 1);
+  EXPECT_EQ(cfg.kafka.group_id, "ospreyd");
+  EXPECT_EQ(cfg.kafka.commit_interval_ms, 1000);
+  ASSERT_EQ(cfg.sources.size(), 1u);
+  const SourceOptions& s = cfg.sources[0];
+  EXPECT_EQ(s.name, "m");
+  EXPECT_EQ(s.location.ToString(), "t.yaml:4:3");
+  EXPECT_EQ(s.format, RecordFormat::kJson);
+  EXPECT_EQ(s.timestamp_format, TimestampFormat::kKafka);
+  EXPECT_EQ(s.timestamp_field, "");
+  EXPECT_EQ(s.key_field, "");
+  EXPECT_FALSE(s.demo.has_value());
+  ASSERT_EQ(cfg.sinks.size(), 1u);
+  EXPECT_EQ(cfg.sinks[0].location.ToString(), "t.yaml:9:3");
+  EXPECT_EQ(cfg.sinks[0].kind, "kafka");
+  EXPECT_EQ(cfg.sinks[0].select, SinkSelect::kAll);
+  ASSERT_EQ(cfg.pipelines.size(), 1u);
+  EXPECT_EQ(cfg.pipelines[0].location.ToString(), "t.yaml:11:3");
+  ASSERT_EQ(cfg.pipelines[0].operators.size(), 1u);
+  const OperatorOptions& op = cfg.pipelines[0].operators[0];
+  EXPECT_EQ(op.name, "baseline");  // defaults to the type
+  EXPECT_EQ(op.location.ToString(), "t.yaml:13:17");
+  EXPECT_EQ(op.baseline.half_life_events, 100);
+  EXPECT_EQ(cfg.http.listen, "0.0.0.0:8080");
+  EXPECT_EQ(cfg.http.max_body_bytes, 1 << 20);
+  EXPECT_EQ(cfg.state.dir, "./osprey-state");
+  EXPECT_EQ(cfg.logging.level, LogLevel::kInfo);
+  EXPECT_EQ(cfg.FindSink("dlq"), &cfg.sinks[0]);
+}
+
+TEST(LoaderTest, FullConfigRoundTripsEveryField) {
+  const DaemonConfig cfg = Load(R"(kafka:
+  bootstrap_servers: "b1:9092,b2:9092"
+  group_id: g1
+  commit_interval_ms: 2500
+  properties: {session.timeout.ms: "6000", enable.idempotence: true, retries: 5}
+  consumer_properties: {auto.offset.reset: earliest}
+  producer_properties: {linger.ms: 5}
+  embedded:
+    enabled: false
+    brokers: 3
+    topics: [{name: a, partitions: 4}, {name: b}]
+sources:
+  json_src:
+    topics: [t1, t2]
+    format: json
+    timestamp: {field: ts, format: iso8601}
+    key_field: host
+    value_fields: [cpu, mem]
+    dead_letter: dlq
+    demo: {rate_per_sec: 12.5, keys: 3, spike_probability: 0.25, level_shift_every: 0,
+           burst_every: 7, burst_size: 9, max_records: 1000, seed: 18446744073709551615}
+  csv_src:
+    topics: [t3]
+    format: csv
+    csv: {columns: [when, k, x], delimiter: ";"}
+    timestamp: {field: when, format: epoch_us}
+    key_field: k
+    value_fields: [x]
+    dead_letter: dlq
+    demo: {}
+  kafka_ts:
+    topics: [t4]
+    timestamp: {format: kafka}
+    value_fields: [y]
+    dead_letter: dlq
+sinks:
+  out: {kind: kafka, topic: o, select: alerts}
+  dlq: {topic: d}
+pipelines:
+  p1:
+    source: json_src
+    operators:
+      - {type: baseline, name: z1, half_life_events: 50, warmup_events: 10,
+         alert_threshold: 3.5, min_stddev: 1e-6}
+      - type: baseline
+    sinks: [out, dlq]
+  p2:
+    source: csv_src
+    operators: [{type: baseline}]
+    sinks: [out]
+http: {listen: "[::1]:0", max_body_bytes: 2048, read_timeout_ms: 500, max_connections: 10,
+       threads: 4}
+state: {dir: /var/lib/x, checkpoint_interval_ms: 20}
+logging: {level: debug, format: json}
+)");
+  const KafkaOptions& k = cfg.kafka;
+  EXPECT_EQ(k.bootstrap_servers, "b1:9092,b2:9092");
+  EXPECT_EQ(k.group_id, "g1");
+  EXPECT_EQ(k.commit_interval_ms, 2500);
+  EXPECT_EQ(k.properties,
+            (std::map<std::string, std::string>{
+                {"session.timeout.ms", "6000"}, {"enable.idempotence", "true"}, {"retries", "5"}}));
+  EXPECT_EQ(k.consumer_properties.at("auto.offset.reset"), "earliest");
+  EXPECT_EQ(k.producer_properties.at("linger.ms"), "5");
+  EXPECT_FALSE(k.embedded.enabled);
+  EXPECT_EQ(k.embedded.brokers, 3);
+  ASSERT_EQ(k.embedded.topics.size(), 2u);
+  EXPECT_EQ(k.embedded.topics[0].name, "a");
+  EXPECT_EQ(k.embedded.topics[0].partitions, 4);
+  EXPECT_EQ(k.embedded.topics[1].name, "b");
+  EXPECT_EQ(k.embedded.topics[1].partitions, 1);
+
+  ASSERT_EQ(cfg.sources.size(), 3u);  // in file order
+  const SourceOptions& j = cfg.sources[0];
+  EXPECT_EQ(j.name, "json_src");
+  EXPECT_EQ(j.topics, (std::vector<std::string>{"t1", "t2"}));
+  EXPECT_EQ(j.format, RecordFormat::kJson);
+  EXPECT_EQ(j.timestamp_field, "ts");
+  EXPECT_EQ(j.timestamp_format, TimestampFormat::kIso8601);
+  EXPECT_EQ(j.key_field, "host");
+  EXPECT_EQ(j.value_fields, (std::vector<std::string>{"cpu", "mem"}));
+  EXPECT_EQ(j.dead_letter, "dlq");
+  ASSERT_TRUE(j.demo.has_value());
+  EXPECT_EQ(j.demo->rate_per_sec, 12.5);
+  EXPECT_EQ(j.demo->keys, 3);
+  EXPECT_EQ(j.demo->spike_probability, 0.25);
+  EXPECT_EQ(j.demo->level_shift_every, 0);
+  EXPECT_EQ(j.demo->burst_every, 7);
+  EXPECT_EQ(j.demo->burst_size, 9);
+  EXPECT_EQ(j.demo->max_records, 1000);
+  EXPECT_EQ(j.demo->seed, 18446744073709551615u);
+  const SourceOptions& c = cfg.sources[1];
+  EXPECT_EQ(c.format, RecordFormat::kCsv);
+  EXPECT_EQ(c.csv_columns, (std::vector<std::string>{"when", "k", "x"}));
+  EXPECT_EQ(c.csv_delimiter, ';');
+  EXPECT_EQ(c.timestamp_format, TimestampFormat::kEpochMicros);
+  ASSERT_TRUE(c.demo.has_value());  // `demo: {}` = all defaults
+  EXPECT_EQ(c.demo->rate_per_sec, 200);
+  EXPECT_EQ(c.demo->seed, 42u);
+  EXPECT_EQ(cfg.sources[2].timestamp_format, TimestampFormat::kKafka);
+  EXPECT_EQ(cfg.sources[2].timestamp_field, "");
+
+  ASSERT_EQ(cfg.sinks.size(), 2u);
+  EXPECT_EQ(cfg.sinks[0].name, "out");
+  EXPECT_EQ(cfg.sinks[0].topic, "o");
+  EXPECT_EQ(cfg.sinks[0].select, SinkSelect::kAlerts);
+
+  ASSERT_EQ(cfg.pipelines.size(), 2u);
+  const PipelineOptions& p = cfg.pipelines[0];
+  EXPECT_EQ(p.source, "json_src");
+  EXPECT_EQ(p.sinks, (std::vector<std::string>{"out", "dlq"}));
+  ASSERT_EQ(p.operators.size(), 2u);
+  EXPECT_EQ(p.operators[0].name, "z1");
+  EXPECT_EQ(p.operators[0].kind, OperatorKind::kBaseline);
+  EXPECT_EQ(p.operators[0].baseline.half_life_events, 50);
+  EXPECT_EQ(p.operators[0].baseline.warmup_events, 10);
+  EXPECT_EQ(p.operators[0].baseline.alert_threshold, 3.5);
+  EXPECT_EQ(p.operators[0].baseline.min_stddev, 1e-6);
+  EXPECT_EQ(p.operators[1].name, "baseline");
+  EXPECT_EQ(p.operators[1].location.ToString(), "t.yaml:45:9");
+  EXPECT_EQ(cfg.FindPipeline("p2")->source, "csv_src");
+
+  EXPECT_EQ(cfg.http.listen, "[::1]:0");
+  EXPECT_EQ(cfg.http.max_body_bytes, 2048);
+  EXPECT_EQ(cfg.http.read_timeout_ms, 500);
+  EXPECT_EQ(cfg.http.max_connections, 10);
+  EXPECT_EQ(cfg.http.threads, 4);
+  EXPECT_EQ(cfg.state.dir, "/var/lib/x");
+  EXPECT_EQ(cfg.state.checkpoint_interval_ms, 20);
+  EXPECT_EQ(cfg.logging.level, LogLevel::kDebug);
+  EXPECT_EQ(cfg.logging.format, LogFormat::kJson);
+}
+
+TEST(LoaderTest, UnknownKeysAreErrorsWithSuggestion) {
+  EXPECT_EQ(Errors(With("    topics: [t]", "    topcs: [t]")),
+            "t.yaml:4:3: sources.m: missing required key 'topics'\n"
+            "t.yaml:5:5: sources.m.topcs: unknown key 'topcs' (did you mean 'topics'?)");
+  EXPECT_EQ(Errors(With("  dlq: {topic: d}", "  dlq: {topic: d, colour: red}")),
+            "t.yaml:9:19: sinks.dlq.colour: unknown key 'colour'");
+  EXPECT_EQ(Errors(std::string(kMinimal) + "loging: {level: info}\n"),
+            "t.yaml:15:1: loging: unknown key 'loging' (did you mean 'logging'?)");
+  // Keys are never interpolated.
+  EXPECT_EQ(Errors(std::string(kMinimal) + "${X}: 1\n"), "t.yaml:15:1: ${X}: unknown key '${X}'");
+}
+
+TEST(LoaderTest, WrongTypesAreErrors) {
+  EXPECT_EQ(Errors(With("topics: [t]", "topics: t")),
+            "t.yaml:5:13: sources.m.topics: expected a list, got a scalar");
+  EXPECT_EQ(Errors(With("{enabled: true}", "{enabled: true, brokers: abc}")),
+            "t.yaml:2:38: kafka.embedded.brokers: expected an integer, got 'abc'");
+  EXPECT_EQ(Errors(With("{enabled: true}", "{enabled: yes}")),
+            "t.yaml:2:23: kafka.embedded.enabled: expected true or false, got 'yes'");
+  EXPECT_EQ(Errors(std::string(kMinimal) + "http: []\n"),
+            "t.yaml:15:7: http: expected a map, got a list");
+  EXPECT_EQ(Errors(With("[{type: baseline}]", "{type: baseline}")),
+            "t.yaml:13:16: pipelines.p.operators: expected a list, got a map");
+  EXPECT_EQ(
+      Errors(With("[{type: baseline}]", "[{type: baseline, alert_threshold: high}]")),
+      "t.yaml:13:51: pipelines.p.operators[0].alert_threshold: expected a number, got 'high'");
+  EXPECT_EQ(Errors(With("    value_fields: [v]\n", "    format: xml\n    value_fields: [v]\n")),
+            "t.yaml:6:13: sources.m.format: expected one of json|csv, got 'xml'");
+  EXPECT_EQ(Errors(With("    value_fields: [v]", "    value_fields:")),
+            "t.yaml:6:5: sources.m.value_fields: expected a list, got null");
+  EXPECT_EQ(Errors(With("    value_fields: [v]", "    value_fields: [[v], \"\"]")),
+            "t.yaml:6:20: sources.m.value_fields[0]: expected a string, got a list\n"
+            "t.yaml:6:25: sources.m.value_fields[1]: must not be empty");
+  EXPECT_EQ(Errors(With("  embedded: {enabled: true}",
+                        "  embedded: {enabled: true}\n  properties: {a: [1]}")),
+            "t.yaml:3:19: kafka.properties.a: expected a string, number or boolean, got a list");
+  EXPECT_EQ(Errors("- a\n- b\n"), "t.yaml:1:1: expected a map, got a list");
+}
+
+TEST(LoaderTest, OutOfRangeValuesAreErrors) {
+  EXPECT_EQ(Errors(With("{enabled: true}", "{enabled: true, brokers: 0}")),
+            "t.yaml:2:38: kafka.embedded.brokers: must be in [1, 16], got 0");
+  EXPECT_EQ(Errors(With("{enabled: true}", "{enabled: true, commit_interval_ms: 1}")),
+            "t.yaml:2:29: kafka.embedded.commit_interval_ms: unknown key 'commit_interval_ms'");
+  EXPECT_EQ(Errors(With("  embedded: {enabled: true}",
+                        "  embedded: {enabled: true}\n  commit_interval_ms: 99999999999999999999")),
+            "t.yaml:3:23: kafka.commit_interval_ms: must be in [50, 600000], got "
+            "99999999999999999999");
+  EXPECT_EQ(Errors(With("    dead_letter: dlq",
+                        "    dead_letter: dlq\n"
+                        "    demo: {rate_per_sec: 0, level_shift_every: -1, seed: -1, keys: 0,\n"
+                        "           spike_probability: 0.6}")),
+            "t.yaml:8:26: sources.m.demo.rate_per_sec: must be in (0, 1000000], got 0\n"
+            "t.yaml:8:48: sources.m.demo.level_shift_every: must be >= 0, got -1\n"
+            "t.yaml:8:58: sources.m.demo.seed: expected a non-negative integer, got '-1'\n"
+            "t.yaml:8:68: sources.m.demo.keys: must be in [1, 100000], got 0\n"
+            "t.yaml:9:31: sources.m.demo.spike_probability: must be in [0, 0.5], got 0.6");
+  EXPECT_EQ(Errors(With("[{type: baseline}]", "[{type: baseline, min_stddev: 0}]")),
+            "t.yaml:13:46: pipelines.p.operators[0].min_stddev: must be in (0, 1000000], got 0");
+  EXPECT_EQ(Errors(std::string(kMinimal) + "http: {listen: 'localhost:70000', threads: 65}\n"),
+            "t.yaml:15:16: http.listen: must be host:port with port in [0, 65535], got "
+            "'localhost:70000'\n"
+            "t.yaml:15:44: http.threads: must be in [1, 64], got 65");
+  EXPECT_EQ(Errors(std::string(kMinimal) + "http: {listen: '8080'}\n"),
+            "t.yaml:15:16: http.listen: must be host:port with port in [0, 65535], got '8080'");
+}
+
+TEST(LoaderTest, MissingRequiredKeysAreReportedAtTheParent) {
+  std::string no_pipelines(kMinimal.substr(0, kMinimal.find("pipelines:")));
+  EXPECT_EQ(Errors(no_pipelines), "t.yaml:1:1: missing required key 'pipelines'");
+  EXPECT_EQ(Errors(With("{topic: d}", "{select: all}")),
+            "t.yaml:9:3: sinks.dlq: missing required key 'topic'");
+  EXPECT_EQ(Errors(With("{type: baseline}", "{name: x}")),
+            "t.yaml:13:17: pipelines.p.operators[0]: missing required key 'type'");
+  EXPECT_EQ(Errors(With("  embedded: {enabled: true}", "  group_id: g")),
+            "t.yaml:1:1: kafka: missing required key 'bootstrap_servers' (or set "
+            "embedded.enabled: true)");
+  EXPECT_EQ(Errors(With("kafka:\n  embedded: {enabled: true}\n", "")),
+            "t.yaml:1:1: missing required key 'kafka' (it must set bootstrap_servers or "
+            "embedded.enabled)");
+  EXPECT_EQ(Errors(With("operators: [{type: baseline}]", "operators: []")),
+            "t.yaml:13:16: pipelines.p.operators: must not be empty");
+  EXPECT_EQ(Errors(With("sinks: [dlq]", "sinks: []")),
+            "t.yaml:14:12: pipelines.p.sinks: must not be empty");
+  EXPECT_EQ(Errors(With("pipelines:\n  p:\n    source: m\n    operators: [{type: baseline}]\n"
+                        "    sinks: [dlq]\n",
+                        "pipelines: {}\n")),
+            "t.yaml:10:12: pipelines: must define at least one pipeline");
+}
+
+TEST(LoaderTest, DanglingNamesAreErrors) {
+  EXPECT_EQ(Errors(With("sinks: [dlq]", "sinks: [dlq, alrts]")),
+            "t.yaml:14:18: pipelines.p.sinks[1]: pipeline 'p' names unknown sink 'alrts'");
+  EXPECT_EQ(Errors(With("source: m", "source: mm")),
+            "t.yaml:12:13: pipelines.p.source: pipeline 'p' names unknown source 'mm'");
+  EXPECT_EQ(Errors(With("dead_letter: dlq", "dead_letter: dl")),
+            "t.yaml:7:18: sources.m.dead_letter: source 'm' names unknown sink 'dl'");
+}
+
+TEST(LoaderTest, DuplicatesAreErrors) {
+  EXPECT_EQ(Errors(With("    dead_letter: dlq", "    dead_letter: dlq\n    topics: [u]")),
+            "t.yaml:8:5: sources.m.topics: duplicate key 'topics' (first defined at 5:5)");
+  EXPECT_EQ(Errors(With("  dlq: {topic: d}", "  dlq: {topic: d, topic: e}")),
+            "t.yaml:9:19: sinks.dlq.topic: duplicate key 'topic' (first defined at 9:9)");
+  EXPECT_EQ(Errors(With("  dlq: {topic: d}", "  dlq: {topic: d}\n  dlq: {topic: e}")),
+            "t.yaml:10:3: sinks.dlq: duplicate key 'dlq' (first defined at 9:3)");
+  EXPECT_EQ(Errors(With("value_fields: [v]", "value_fields: [v, w, v]")),
+            "t.yaml:6:26: sources.m.value_fields[2]: duplicate entry 'v'");
+  EXPECT_EQ(Errors(With("[{type: baseline}]", "[{type: baseline}, {type: baseline}]")),
+            "t.yaml:13:35: pipelines.p.operators[1]: duplicate operator name 'baseline'");
+  EXPECT_EQ(Errors(With("{enabled: true}", "{enabled: true, topics: [{name: a}, {name: a}]}")),
+            "t.yaml:2:49: kafka.embedded.topics[1]: duplicate topic 'a'");
+}
+
+TEST(LoaderTest, SourceFieldRules) {
+  // CSV needs a csv block, whose columns hold every field read.
+  EXPECT_EQ(Errors(With("    value_fields: [v]", "    format: csv\n    value_fields: [v]")),
+            "t.yaml:4:3: sources.m: missing required key 'csv' (format is csv)");
+  EXPECT_EQ(Errors(With("    value_fields: [v]",
+                        "    format: csv\n"
+                        "    csv: {columns: [a, v], delimiter: '::'}\n"
+                        "    timestamp: {field: ts}\n"
+                        "    key_field: k\n"
+                        "    value_fields: [v, w]")),
+            "t.yaml:7:39: sources.m.csv.delimiter: must be exactly one character, got '::'\n"
+            "t.yaml:8:24: sources.m.timestamp.field: 'ts' is not one of csv.columns\n"
+            "t.yaml:9:16: sources.m.key_field: 'k' is not one of csv.columns\n"
+            "t.yaml:10:23: sources.m.value_fields[1]: 'w' is not one of csv.columns");
+  EXPECT_EQ(Errors(With("    value_fields: [v]", "    csv: {columns: [v]}\n    value_fields: [v]")),
+            "t.yaml:6:10: sources.m.csv: only allowed when format is csv");
+  // The Kafka timestamp takes no field; any other format needs one.
+  EXPECT_EQ(Errors(With("    value_fields: [v]",
+                        "    timestamp: {format: kafka, field: ts}\n    value_fields: [v]")),
+            "t.yaml:6:39: sources.m.timestamp.field: must be absent when format is kafka");
+  EXPECT_EQ(Errors(With("    value_fields: [v]",
+                        "    timestamp: {format: epoch_s}\n    value_fields: [v]")),
+            "t.yaml:6:5: sources.m.timestamp: missing required key 'field'");
+  EXPECT_EQ(Errors(With("    value_fields: [v]",
+                        "    timestamp: {field: ts, format: unix}\n    value_fields: [v]")),
+            "t.yaml:6:36: sources.m.timestamp.format: expected one of "
+            "kafka|epoch_ms|epoch_s|epoch_us|iso8601, got 'unix'");
+}
+
+TEST(LoaderTest, UnknownOperatorTypeDoesNotCascade) {
+  EXPECT_EQ(Errors(With("[{type: baseline}]", "[{type: rcf, trees: 100}]")),
+            "t.yaml:13:24: pipelines.p.operators[0].type: expected one of baseline, got 'rcf'");
+}
+
+TEST(LoaderTest, EmptyFileIsAnError) {
+  EXPECT_EQ(Errors(""), "t.yaml:1:1: the file is empty");
+  EXPECT_EQ(Errors("# only a comment\n"), "t.yaml:1:1: the file is empty");
+  EXPECT_EQ(Errors(std::string(kMinimal) + "---\nx: 1\n"),
+            "t.yaml:16:1: expected a single YAML document");
+}
+
+TEST(LoaderTest, YamlSyntaxErrorsCarryPosition) {
+  EXPECT_EQ(Errors("a: [1\nb: 2\n"), "t.yaml:2:2: yaml: end of sequence flow not found");
+  EXPECT_EQ(Errors("kafka: a: b\n"), "t.yaml:1:9: yaml: illegal map value");
+}
+
+TEST(LoaderTest, PathologicalInputIsAnErrorNotACrash) {
+  const std::string deep = Errors("sources: " + std::string(5000, '['));
+  EXPECT_EQ(deep.rfind("t.yaml:1:", 0), 0u) << deep;
+  EXPECT_NE(deep.find(": yaml: nested "), std::string::npos) << deep;
+  EXPECT_EQ(Errors(std::string("\0\xff\xfe", 3)).rfind("t.yaml:", 0), 0u);
+}
+
+TEST(LoaderTest, ReportsAllErrorsSortedByLine) {
+  const std::string yaml = R"(kafka:
+  bootstrap_servers: ""
+  commit_interval_ms: 10
+sources:
+  m:
+    topcs: [t]
+    value_fields: [v]
+    dead_letter: nowhere
+sinks:
+  dlq: {topic: d, select: some}
+pipelines:
+  p:
+    source: m
+    operators: [{type: baseline, warmup_events: 0}]
+    sinks: [dlq, missing]
+state: {dir: '${STATE_DIR}'}
+logging: {level: loud}
+)";
+  EXPECT_EQ(Errors(yaml),
+            "t.yaml:2:22: kafka.bootstrap_servers: must not be empty\n"
+            "t.yaml:3:23: kafka.commit_interval_ms: must be in [50, 600000], got 10\n"
+            "t.yaml:5:3: sources.m: missing required key 'topics'\n"
+            "t.yaml:6:5: sources.m.topcs: unknown key 'topcs' (did you mean 'topics'?)\n"
+            "t.yaml:8:18: sources.m.dead_letter: source 'm' names unknown sink 'nowhere'\n"
+            "t.yaml:10:27: sinks.dlq.select: expected one of all|alerts, got 'some'\n"
+            "t.yaml:14:49: pipelines.p.operators[0].warmup_events: must be in [1, 1000000000], "
+            "got 0\n"
+            "t.yaml:15:18: pipelines.p.sinks[1]: pipeline 'p' names unknown sink 'missing'\n"
+            "t.yaml:16:14: state.dir: ${STATE_DIR}: environment variable not set\n"
+            "t.yaml:17:18: logging.level: expected one of trace|debug|info|warn|error, got "
+            "'loud'");
+}
+
+// Loads kMinimal with the source's topic set to `value`; returns the topic or the error.
+std::string Topic(const std::string& value, const MapEnvironment& env) {
+  auto result = LoadConfigString(With("topics: [t]", "topics: [" + value + "]"), "t.yaml", &env);
+  return result.ok() ? result->sources[0].topics[0] : result.status().message();
+}
+
+TEST(LoaderTest, InterpolatesEnvironmentVariables) {
+  const MapEnvironment env({{"TOPIC", "metrics"}, {"EMPTY", ""}, {"PORT", "9000"}});
+  EXPECT_EQ(Topic("'${TOPIC}'", env), "metrics");
+  EXPECT_EQ(Topic("'pre.${TOPIC}.${TOPIC}'", env), "pre.metrics.metrics");
+  EXPECT_EQ(Topic("'${UNSET:-fallback}'", env), "fallback");
+  EXPECT_EQ(Topic("'${EMPTY:-fallback}'", env), "fallback");  // empty counts as unset, as in POSIX
+  EXPECT_EQ(Topic("'${TOPIC:-fallback}'", env), "metrics");
+  EXPECT_EQ(Topic("'${UNSET:-a:b-c}'", env), "a:b-c");
+  EXPECT_EQ(Topic("'${TOPIC:?needed}'", env), "metrics");
+  EXPECT_EQ(Topic("'cost$$5 $x $'", env), "cost$5 $x $");
+  EXPECT_EQ(Topic("'$${TOPIC}'", env), "${TOPIC}");
+  EXPECT_EQ(Topic("\"${EMPTY}x\"", env), "x");  // set but empty is fine without a default
+
+  EXPECT_EQ(Topic("'${UNSET}'", env),
+            "t.yaml:5:14: sources.m.topics[0]: ${UNSET}: environment variable not set");
+  EXPECT_EQ(Topic("'${UNSET:?set UNSET to a topic name}'", env),
+            "t.yaml:5:14: sources.m.topics[0]: ${UNSET}: set UNSET to a topic name");
+  EXPECT_EQ(Topic("'${EMPTY:?}'", env),
+            "t.yaml:5:14: sources.m.topics[0]: ${EMPTY}: not set or empty");
+  EXPECT_EQ(Topic("'${TOPIC'", env),
+            "t.yaml:5:14: sources.m.topics[0]: unterminated '${' in '${TOPIC'");
+  EXPECT_EQ(Topic("'${1X}'", env),
+            "t.yaml:5:14: sources.m.topics[0]: invalid reference '${1X}' (expected ${VAR}, "
+            "${VAR:-default} or ${VAR:?message})");
+  EXPECT_EQ(Topic("'${X-y}'", env),
+            "t.yaml:5:14: sources.m.topics[0]: invalid reference '${X-y}' (expected ${VAR}, "
+            "${VAR:-default} or ${VAR:?message})");
+
+  // Interpolation happens before type conversion.
+  const DaemonConfig cfg = Load(std::string(kMinimal) +
+                                    "http:\n"
+                                    "  listen: ${HOST:-127.0.0.1}:${PORT:-8080}\n"
+                                    "  threads: ${THREADS:-3}\n"
+                                    "  max_connections: ${PORT}\n",
+                                &env);
+  EXPECT_EQ(cfg.http.listen, "127.0.0.1:9000");
+  EXPECT_EQ(cfg.http.threads, 3);
+  EXPECT_EQ(cfg.http.max_connections, 9000);
+  MapEnvironment bad_threads;
+  bad_threads.Set("THREADS", "many");
+  EXPECT_EQ(Errors(std::string(kMinimal) + "http: {threads: '${THREADS}'}\n", &bad_threads),
+            "t.yaml:15:17: http.threads: expected an integer, got 'many'");
+}
+
+TEST(LoaderTest, DefaultEnvironmentIsTheProcessEnvironment) {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): no other thread runs in this test binary
+  ::setenv("OSPREY_LOADER_TEST_TOPIC", "from-process", 1);
+  ::unsetenv("OSPREY_LOADER_TEST_UNSET");  // NOLINT(concurrency-mt-unsafe): as above
+  const std::string yaml = With("topics: [t]",
+                                "topics: [$OSPREY_LOADER_TEST_TOPIC, "
+                                "'${OSPREY_LOADER_TEST_TOPIC}']");
+  auto result = LoadConfigString(yaml, "t.yaml");
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->sources[0].topics,
+            (std::vector<std::string>{"$OSPREY_LOADER_TEST_TOPIC", "from-process"}));
+  EXPECT_EQ(ProcessEnvironment().Get("OSPREY_LOADER_TEST_UNSET"), std::nullopt);
+  EXPECT_EQ(ProcessEnvironment().Get("OSPREY_LOADER_TEST_TOPIC"), "from-process");
+}
+
+TEST(LoaderTest, LoadsFilesAndReportsUnreadableOnes) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/osprey.yaml";
+  std::ofstream(path) << kMinimal;
+  auto result = LoadConfigFile(path);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->file, path);
+  EXPECT_EQ(result->digest, "9ee1ac6227083febaebb9ab03c0245356afb87795f076640de644966b0f941f1");
+
+  auto missing = LoadConfigFile(dir.path() + "/nope.yaml");
+  EXPECT_EQ(missing.status().code(), Status::Code::kIOError);
+  EXPECT_EQ(missing.status().message(),
+            dir.path() + "/nope.yaml: cannot read: No such file or directory");
+  auto directory = LoadConfigFile(dir.path());
+  EXPECT_EQ(directory.status().message(), dir.path() + ": cannot read: Is a directory");
+
+  std::ofstream(path) << "sources: [\n";
+  EXPECT_EQ(LoadConfigFile(path).status().message(),
+            path + ":2:1: yaml: end of sequence flow not found");
+}
+
+TEST(LoaderTest, EveryExampleValidates) {
+  MapEnvironment env;
+  env.Set("KAFKA_BOOTSTRAP", "kafka-1:9092,kafka-2:9092");
+  int count = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(OSPREY_SOURCE_DIR) + "/config/examples")) {
+    if (entry.path().extension() != ".yaml") continue;
+    ++count;
+    auto result = LoadConfigFile(entry.path().string(), &env);
+    EXPECT_TRUE(result.ok()) << result.status().ToString();
+  }
+  EXPECT_GE(count, 2);
+}
+
+TEST(LoaderTest, QuickstartExampleIsWhatTheDocsSay) {
+  const std::string dir = std::string(OSPREY_SOURCE_DIR) + "/config/examples/";
+  const MapEnvironment empty;
+  auto quick = LoadConfigFile(dir + "quickstart.yaml", &empty);
+  ASSERT_TRUE(quick.ok()) << quick.status().ToString();
+  EXPECT_TRUE(quick->kafka.embedded.enabled);
+  EXPECT_EQ(quick->kafka.embedded.topics.size(), 4u);
+  EXPECT_EQ(quick->kafka.consumer_properties.at("session.timeout.ms"), "6000");
+  const SourceOptions* metrics = quick->FindSource("metrics");
+  ASSERT_NE(metrics, nullptr);
+  ASSERT_TRUE(metrics->demo.has_value());
+  EXPECT_EQ(metrics->demo->rate_per_sec, 400);
+  EXPECT_EQ(quick->FindPipeline("baseline")->sinks,
+            (std::vector<std::string>{"results", "alerts"}));
+  EXPECT_EQ(quick->http.listen, "127.0.0.1:8080");
+  EXPECT_EQ(quick->state.dir, "/tmp/osprey-quickstart-state");
+
+  // The cluster example refuses to start without its bootstrap servers.
+  EXPECT_EQ(LoadConfigFile(dir + "kafka-cluster.yaml", &empty).status().message(),
+            dir +
+                "kafka-cluster.yaml:12:22: kafka.bootstrap_servers: ${KAFKA_BOOTSTRAP}: set "
+                "KAFKA_BOOTSTRAP to host:port");
+}
+
+}  // namespace
+}  // namespace osprey::config
