@@ -70,9 +70,23 @@ Histogram& MetricsRegistry::GetHistogram(const std::string& name, const std::str
   return *slot;
 }
 
-void MetricsRegistry::AddCollector(std::function<void(MetricsRegistry&)> collector) {
+int MetricsRegistry::AddCollector(std::function<void(MetricsRegistry&)> collector) {
   MutexLock lock(&mu_);
-  collectors_.push_back(std::move(collector));
+  int id = next_collector_id_++;
+  collectors_.emplace(id, std::move(collector));
+  return id;
+}
+
+void MetricsRegistry::RemoveCollector(int id) {
+  std::lock_guard<std::mutex> render_lock(render_mu_);
+  MutexLock lock(&mu_);
+  collectors_.erase(id);
+}
+
+void MetricsRegistry::RemoveGauge(const std::string& name, const Labels& labels) {
+  MutexLock lock(&mu_);
+  auto it = families_.find(name);
+  if (it != families_.end()) it->second.gauges.erase(labels);
 }
 
 namespace {
@@ -129,10 +143,12 @@ void AppendLabels(std::string& out, const Labels& labels, const char* extra_key 
 }  // namespace
 
 std::string MetricsRegistry::Render() {
+  // Collectors run under render_mu_ so RemoveCollector cannot race a running collector.
+  std::lock_guard<std::mutex> render_lock(render_mu_);
   std::vector<std::function<void(MetricsRegistry&)>> collectors;
   {
     MutexLock lock(&mu_);
-    collectors = collectors_;
+    for (const auto& [id, c] : collectors_) collectors.push_back(c);
   }
   for (auto& c : collectors) c(*this);
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <utility>
@@ -67,7 +68,11 @@ class MetricsRegistry {
 
   // A collector runs at render time to refresh gauges that are cheaper to read on demand
   // (consumer lag). It may call GetGauge but must not call Render.
-  void AddCollector(std::function<void(MetricsRegistry&)> collector);
+  // Returns an id for RemoveCollector; remove a collector before what it reads is destroyed.
+  int AddCollector(std::function<void(MetricsRegistry&)> collector);
+  void RemoveCollector(int id);
+  // Drops one labelled gauge (a revoked partition's lag), so it is no longer rendered.
+  void RemoveGauge(const std::string& name, const Labels& labels);
 
   // Prometheus text format, families sorted by name.
   std::string Render();
@@ -84,9 +89,11 @@ class MetricsRegistry {
   Family& GetFamily(const std::string& name, const std::string& help, Kind kind)
       OSPREY_REQUIRES(mu_);
 
+  std::mutex render_mu_;  // held while collectors run; RemoveCollector waits on it
   Mutex mu_;
   std::map<std::string, Family> families_ OSPREY_GUARDED_BY(mu_);
-  std::vector<std::function<void(MetricsRegistry&)>> collectors_ OSPREY_GUARDED_BY(mu_);
+  std::map<int, std::function<void(MetricsRegistry&)>> collectors_ OSPREY_GUARDED_BY(mu_);
+  int next_collector_id_ OSPREY_GUARDED_BY(mu_) = 0;
 };
 
 // Latency buckets in seconds, 100 µs .. 10 s.
