@@ -19,6 +19,9 @@ double EwmaBaseline::ScoreAndUpdate(std::span<const double> values, std::vector<
   }
   if (z != nullptr) z->assign(values.size(), 0.0);
   double score = 0;
+  // Until 1/alpha points have been seen, weigh them equally (a plain running mean and variance);
+  // a pure EWMA started from the first point underestimates the variance early and alarms.
+  const double alpha = std::max(alpha_, 1.0 / static_cast<double>(count_ + 1));
   for (size_t idx = 0; idx < values.size(); ++idx) {
     double diff = values[idx] - mean_[idx];
     if (count_ >= warmup_) {
@@ -27,9 +30,9 @@ double EwmaBaseline::ScoreAndUpdate(std::span<const double> values, std::vector<
       score = std::max(score, std::abs(zi));
     }
     // West's incremental exponentially weighted mean and variance.
-    double incr = alpha_ * diff;
+    double incr = alpha * diff;
     mean_[idx] += incr;
-    var_[idx] = (1.0 - alpha_) * (var_[idx] + diff * incr);
+    var_[idx] = (1.0 - alpha) * (var_[idx] + diff * incr);
   }
   ++count_;
   return score;

@@ -1,0 +1,185 @@
+#include "daemon/daemon.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <vector>
+
+#include "config/base/clock.h"
+#include "config/base/json_writer.h"
+#include "daemon/demo_stream.h"
+#include "daemon/http_server.h"
+#include "daemon/kafka/embedded_broker.h"
+#include "daemon/kafka/producer.h"
+#include "daemon/source_runner.h"
+
+namespace osprey::daemon {
+
+const char* OspreyVersion() { return "0.1.0"; }
+
+struct Daemon::Impl {
+  config::DaemonConfig config;
+  MetricsRegistry metrics;
+  std::unique_ptr<EmbeddedBroker> broker;
+  std::string bootstrap;
+  std::unique_ptr<Producer> producer;
+  std::vector<std::unique_ptr<SourceRunner>> runners;
+  std::vector<std::unique_ptr<DemoStream>> demos;
+  std::unique_ptr<HttpServer> http;
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> stopped{false};
+  int64_t started_at_ms = 0;
+
+  Status Health() const {
+    for (const auto& r : runners) {
+      Status st = r->health();
+      if (!st.ok()) return st;
+    }
+    return Status::Ok();
+  }
+
+  bool Ready() const {
+    if (stopping.load() || !Health().ok()) return false;
+    for (const auto& r : runners) {
+      if (r->assigned_partitions() == 0) return false;
+    }
+    return !runners.empty();
+  }
+
+  HttpRouter Routes() {
+    HttpRouter router;
+    router.Add("GET", "/healthz", [](const HttpRequest&) {
+      return HttpResponse::Json(200, R"({"status":"ok"})");
+    });
+    router.Add("GET", "/readyz", [this](const HttpRequest&) {
+      std::string body;
+      JsonWriter w(&body);
+      bool ready = Ready();
+      Status health = Health();
+      w.BeginObject();
+      w.Key("status").String(ready ? "ready" : "not_ready");
+      if (stopping.load()) w.Key("reason").String("shutting down");
+      if (!health.ok()) w.Key("reason").String(health.ToString());
+      w.Key("sources").BeginObject();
+      for (const auto& r : runners) {
+        w.Key(r->source_name()).BeginObject();
+        w.Key("assigned_partitions").Int(r->assigned_partitions());
+        w.Key("records_consumed").Int(r->records_consumed());
+        w.EndObject();
+      }
+      w.EndObject();
+      w.EndObject();
+      return HttpResponse::Json(ready ? 200 : 503, std::move(body));
+    });
+    router.Add("GET", "/metrics", [this](const HttpRequest&) {
+      return HttpResponse::Text(200, metrics.Render(), "text/plain; version=0.0.4; charset=utf-8");
+    });
+    router.Add("GET", "/v1/info", [this](const HttpRequest&) {
+      std::string body;
+      JsonWriter w(&body);
+      w.BeginObject();
+      w.Key("name").String("ospreyd");
+      w.Key("version").String(OspreyVersion());
+      w.Key("config_file").String(config.file);
+      w.Key("config_digest").String(config.digest);
+      w.Key("started_at_ms").Int(started_at_ms);
+      w.Key("bootstrap_servers").String(bootstrap);
+      w.Key("embedded_broker");
+      if (broker) {
+        w.String(broker->bootstrap_servers());
+      } else {
+        w.Null();
+      }
+      w.Key("http_port").Int(http ? http->port() : 0);
+      w.Key("pipelines").BeginArray();
+      for (const auto& p : config.pipelines) {
+        w.BeginObject();
+        w.Key("name").String(p.name);
+        w.Key("source").String(p.source);
+        w.Key("operators").BeginArray();
+        for (const auto& op : p.operators) w.String(op.name);
+        w.EndArray();
+        w.Key("sinks").BeginArray();
+        for (const auto& s : p.sinks) w.String(s);
+        w.EndArray();
+        w.EndObject();
+      }
+      w.EndArray();
+      w.EndObject();
+      return HttpResponse::Json(200, std::move(body));
+    });
+    return router;
+  }
+
+  Status Shutdown() {
+    if (stopped.exchange(true)) return Health();
+    stopping.store(true);
+    spdlog::info("shutting down");
+    for (auto& d : demos) d->Stop();
+    for (auto& r : runners) r->Stop();
+    Status health = Health();
+    if (producer) {
+      Status st = producer->Flush(std::chrono::seconds(5));
+      if (!st.ok()) spdlog::warn("final flush: {}", st.ToString());
+    }
+    if (http) http->Stop();
+    runners.clear();
+    demos.clear();
+    producer.reset();
+    broker.reset();
+    spdlog::info("stopped");
+    return health;
+  }
+};
+
+Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Daemon::~Daemon() { Shutdown().IgnoreError(); }  // health was reported by the owner if it cared
+
+Result<std::unique_ptr<Daemon>> Daemon::Start(config::DaemonConfig config) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = std::move(config);
+  impl->started_at_ms = SystemClock::Default().NowMillis();
+  const config::DaemonConfig& cfg = impl->config;
+
+  if (cfg.kafka.embedded.enabled) {
+    OSPREY_ASSIGN_OR_RETURN(impl->broker, EmbeddedBroker::Start(cfg.kafka.embedded));
+    impl->bootstrap = impl->broker->bootstrap_servers();
+    spdlog::info("embedded Kafka broker (librdkafka mock cluster) listening on {}",
+                 impl->bootstrap);
+  } else {
+    impl->bootstrap = cfg.kafka.bootstrap_servers;
+  }
+  OSPREY_ASSIGN_OR_RETURN(impl->producer,
+                          Producer::Create(cfg.kafka, impl->bootstrap, impl->metrics));
+
+  for (const auto& source : cfg.sources) {
+    bool used = false;
+    for (const auto& p : cfg.pipelines) used = used || p.source == source.name;
+    if (used) {
+      OSPREY_ASSIGN_OR_RETURN(auto runner,
+                              SourceRunner::Create(cfg, source, impl->bootstrap, *impl->producer,
+                                                   impl->metrics, SystemClock::Default()));
+      impl->runners.push_back(std::move(runner));
+    } else {
+      spdlog::warn("source '{}' is read by no pipeline; not consuming it", source.name);
+    }
+    if (source.demo) impl->demos.push_back(std::make_unique<DemoStream>(source, *impl->producer));
+  }
+
+  OSPREY_ASSIGN_OR_RETURN(impl->http, HttpServer::Start(cfg.http, impl->Routes()));
+  for (auto& r : impl->runners) r->Start();
+  for (auto& d : impl->demos) d->Start();
+  return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
+}
+
+Status Daemon::Shutdown() { return impl_->Shutdown(); }
+Status Daemon::health() const { return impl_->Health(); }
+bool Daemon::ready() const { return impl_->Ready(); }
+uint16_t Daemon::http_port() const { return impl_->http ? impl_->http->port() : 0; }
+const std::string& Daemon::bootstrap_servers() const { return impl_->bootstrap; }
+EmbeddedBroker* Daemon::embedded_broker() const { return impl_->broker.get(); }
+MetricsRegistry& Daemon::metrics() { return impl_->metrics; }
+const config::DaemonConfig& Daemon::config() const { return impl_->config; }
+
+}  // namespace osprey::daemon

@@ -1,0 +1,50 @@
+// Daemon: ospreyd's composition root as a library, so tests and benchmarks run the real thing
+// in-process. It starts, in order: the embedded broker (when configured), the producer, one
+// SourceRunner per source that a pipeline reads, the demo streams, and the HTTP server
+// (/healthz, /readyz, /metrics, /v1/info). Shutdown runs in the reverse order: stop consuming,
+// flush outputs, commit offsets, close.
+// Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "config/base/metrics.h"
+#include "config/base/status.h"
+#include "config/options.h"
+
+namespace osprey::daemon {
+
+class EmbeddedBroker;
+
+class Daemon {
+ public:
+  static Result<std::unique_ptr<Daemon>> Start(config::DaemonConfig config);
+  ~Daemon();  // Shutdown()s
+
+  // Ordered, graceful stop; idempotent. Returns the health status at the time of stopping.
+  Status Shutdown();
+
+  // OK while every source is healthy; otherwise the first fatal error.
+  Status health() const;
+  // True when every source has partitions assigned and nothing is fatal.
+  bool ready() const;
+  uint16_t http_port() const;
+  // The bootstrap servers every client uses (the embedded broker's when there is one).
+  const std::string& bootstrap_servers() const;
+  // Null unless kafka.embedded.enabled.
+  EmbeddedBroker* embedded_broker() const;
+  MetricsRegistry& metrics();
+  const config::DaemonConfig& config() const;
+
+ private:
+  struct Impl;
+  explicit Daemon(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The version string of this build ("0.1.0").
+const char* OspreyVersion();
+
+}  // namespace osprey::daemon

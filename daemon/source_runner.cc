@@ -1,0 +1,610 @@
+#include "daemon/source_runner.h"
+
+#include <librdkafka/rdkafka.h>
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <mutex>
+
+#include "config/base/json_writer.h"
+#include "daemon/decode/decoder.h"
+#include "daemon/kafka/kafka_common.h"
+#include "operators/baseline_operator.h"
+#include "operators/operator.h"
+
+namespace osprey::daemon {
+
+namespace {
+
+using operators::Emitter;
+using operators::Event;
+
+// Renders a result once and produces it to every sink that selects it.
+class SinkEmitter final : public Emitter {
+ public:
+  struct Target {
+    const config::SinkOptions* sink;
+    const DeliveryTarget* delivery;
+  };
+  SinkEmitter(const std::string& pipeline, std::vector<Target> targets, Producer& producer,
+              Histogram& latency, Counter& alerts, Clock& clock, Status* fatal)
+      : pipeline_(pipeline),
+        targets_(std::move(targets)),
+        producer_(producer),
+        latency_(latency),
+        alerts_(alerts),
+        clock_(clock),
+        fatal_(fatal) {}
+
+  void Emit(Event event) override {
+    buf_.clear();
+    RenderResult(event);
+    for (const auto& t : targets_) {
+      if (t.sink->select == config::SinkSelect::kAlerts && !event.alert) continue;
+      Status st = producer_.Produce(t.sink->topic, event.key, buf_, {}, t.delivery);
+      if (!st.ok() && fatal_->ok()) *fatal_ = st;
+    }
+    int64_t now = clock_.MonotonicNanos();
+    latency_.Observe(static_cast<double>(now - event.ingest_nanos) * 1e-9);
+    if (event.alert) {
+      alerts_.Inc();
+      LogAlert(now);
+    }
+  }
+
+ private:
+  void RenderResult(const Event& e) {
+    JsonWriter w(&buf_);
+    w.BeginObject();
+    w.Key("pipeline").String(pipeline_);
+    w.Key("key").String(e.key);
+    w.Key("event_time").Int(e.event_time_ms);
+    w.Key("values").BeginObject();
+    for (size_t idx = 0; idx < e.values.size(); ++idx) {
+      const auto& names = e.schema->value_names;
+      w.Key(idx < names.size() ? std::string_view(names[idx]) : std::string_view("?"));
+      w.Double(e.values[idx]);
+    }
+    w.EndObject();
+    if (e.score) {
+      w.Key("score").Double(*e.score);
+    }
+    w.Key("alert").Bool(e.alert);
+    if (!e.annotations.empty()) {
+      buf_ += ',';
+      buf_ += e.annotations;
+    }
+    w.Key("source").BeginObject();
+    w.Key("topic").String(e.origin.topic != nullptr ? *e.origin.topic : std::string());
+    w.Key("partition").Int(e.origin.partition);
+    w.Key("offset").Int(e.origin.offset);
+    w.EndObject();
+    w.EndObject();
+  }
+
+  // Logs the alert (already rendered in buf_), at most kAlertLogsPerSecond a second; the rest
+  // are counted and summarised.
+  void LogAlert(int64_t now_ns) {
+    constexpr int kAlertLogsPerSecond = 10;
+    if (now_ns - window_start_ns_ >= 1'000'000'000) {
+      if (suppressed_ > 0) {
+        spdlog::info("ALERT pipeline={}: {} more alerts in the last second (see the alert sinks)",
+                     pipeline_, suppressed_);
+      }
+      window_start_ns_ = now_ns;
+      logged_ = 0;
+      suppressed_ = 0;
+    }
+    if (logged_ < kAlertLogsPerSecond) {
+      ++logged_;
+      spdlog::info("ALERT {}", buf_);
+    } else {
+      ++suppressed_;
+    }
+  }
+
+  const std::string& pipeline_;
+  std::vector<Target> targets_;
+  Producer& producer_;
+  Histogram& latency_;
+  Counter& alerts_;
+  int64_t window_start_ns_ = 0;
+  int logged_ = 0;
+  int64_t suppressed_ = 0;
+  Clock& clock_;
+  Status* fatal_;
+  std::string buf_;
+};
+
+// Feeds what an operator emits into the next operator.
+class ChainLink final : public Emitter {
+ public:
+  ChainLink(operators::Operator* next, Emitter* after) : next_(next), after_(after) {}
+  void Emit(Event event) override { next_->Process(std::move(event), *after_); }
+
+ private:
+  operators::Operator* next_;
+  Emitter* after_;
+};
+
+// One pipeline's operator chain for one source partition.
+struct PipelineTask {
+  std::vector<std::unique_ptr<operators::Operator>> ops;
+  std::vector<std::unique_ptr<ChainLink>> links;  // links[i] feeds ops[i + 1]
+  std::unique_ptr<SinkEmitter> sink;
+
+  void Process(Event event) {
+    Emitter* first = links.empty() ? static_cast<Emitter*>(sink.get()) : links.front().get();
+    ops.front()->Process(std::move(event), *first);
+  }
+};
+
+struct PartitionTask {
+  TopicPartition tp;
+  std::vector<std::unique_ptr<PipelineTask>> pipelines;
+  std::atomic<int64_t> next_offset{-1};  // offset after the last processed record
+  int64_t committed_offset = -1;
+};
+
+}  // namespace
+
+struct SourceRunner::Impl {
+  const config::DaemonConfig& config;
+  const config::SourceOptions& source;
+  std::string bootstrap;
+  Producer& producer;
+  MetricsRegistry& metrics;
+  Clock& clock;
+  std::unique_ptr<Decoder> decoder;
+  std::vector<const config::PipelineOptions*> pipelines;
+  const config::SinkOptions* dead_letter = nullptr;
+  PartitionListener* listener = nullptr;
+
+  rd_kafka_t* rk = nullptr;  // Owned
+  std::thread thread;
+  std::atomic<bool> stop{false};
+  std::atomic<bool> started{false};
+  std::atomic<int> assigned{0};
+  std::atomic<int64_t> consumed{0};
+  int collector_id = -1;
+
+  mutable std::mutex health_mu;
+  Status fatal;  // written on the runner thread; published under health_mu
+
+  // Tasks by partition. Structure changes on the runner thread under tasks_mu; the lag
+  // collector reads under it.
+  mutable std::mutex tasks_mu;
+  std::map<TopicPartition, std::unique_ptr<PartitionTask>> tasks;
+  PartitionTask* last_task = nullptr;  // cache: consecutive records mostly share a partition
+
+  // Metrics (stable pointers into the registry).
+  std::vector<std::pair<std::string, Counter*>> events_in;  // by topic
+  std::map<std::string, Counter*> decode_errors;             // by reason
+  Counter* dead_lettered = nullptr;
+  // Outputs of this runner in flight, and where their delivery reports go (stable addresses).
+  DeliveryGroup deliveries;
+  DeliveryTarget dead_letter_target;
+  std::map<std::string, Histogram*> latency;  // by pipeline
+  std::map<std::string, Counter*> alerts;     // by pipeline
+  std::map<std::string, DeliveryTarget> results_out;  // by sink name
+
+  int64_t last_commit_ns = 0;
+
+  Impl(const config::DaemonConfig& c, const config::SourceOptions& s, std::string b, Producer& p,
+       MetricsRegistry& m, Clock& clk)
+      : config(c), source(s), bootstrap(std::move(b)), producer(p), metrics(m), clock(clk) {}
+
+  ~Impl() {
+    if (collector_id >= 0) metrics.RemoveCollector(collector_id);
+    if (rk != nullptr) rd_kafka_destroy(rk);
+  }
+
+  Counter* EventsIn(std::string_view topic) {
+    for (auto& [name, counter] : events_in) {
+      if (name == topic) return counter;
+    }
+    std::string t(topic);
+    Counter* c = &metrics.GetCounter("osprey_events_in_total", "Records consumed, by topic",
+                                     {{"source", source.name}, {"topic", t}});
+    events_in.emplace_back(t, c);
+    return c;
+  }
+
+  void SetFatal(const Status& st) {
+    std::lock_guard<std::mutex> lock(health_mu);
+    if (fatal.ok()) {
+      fatal = st;
+      spdlog::error("source '{}' stops consuming: {}", source.name, st.ToString());
+    }
+  }
+
+  std::unique_ptr<PartitionTask> MakeTask(const TopicPartition& tp) {
+    auto task = std::make_unique<PartitionTask>();
+    task->tp = tp;
+    for (const auto* p : pipelines) {
+      auto pt = std::make_unique<PipelineTask>();
+      for (const auto& op : p->operators) pt->ops.push_back(operators::MakeOperator(op));
+      std::vector<SinkEmitter::Target> targets;
+      for (const auto& sink_name : p->sinks) {
+        const auto* sink = config.FindSink(sink_name);
+        targets.push_back({sink, &results_out.at(sink->name)});
+      }
+      pt->sink = std::make_unique<SinkEmitter>(p->name, std::move(targets), producer,
+                                               *latency.at(p->name), *alerts.at(p->name), clock,
+                                               &run_status);
+      for (size_t idx = pt->ops.size() - 1; idx >= 1; --idx) {
+        Emitter* after = idx + 1 < pt->ops.size() ? static_cast<Emitter*>(pt->links.front().get())
+                                                  : static_cast<Emitter*>(pt->sink.get());
+        pt->links.insert(pt->links.begin(),
+                         std::make_unique<ChainLink>(pt->ops[idx].get(), after));
+      }
+      task->pipelines.push_back(std::move(pt));
+    }
+    return task;
+  }
+
+  // Status of produce calls made on the runner thread; checked after each record.
+  Status run_status;
+
+  static std::vector<TopicPartition> ToVector(const rd_kafka_topic_partition_list_t* list) {
+    std::vector<TopicPartition> out;
+    for (int idx = 0; idx < list->cnt; ++idx) {
+      out.push_back({list->elems[idx].topic, list->elems[idx].partition});
+    }
+    return out;
+  }
+
+  // Flushes outputs, then commits the next offsets of `which` (all tasks when null).
+  // Returns false when outputs could not be confirmed (nothing was committed).
+  bool Commit(const std::vector<TopicPartition>* which, bool sync) {
+    // Only this runner produces its outputs, and it is waiting here: the group drains.
+    bool idle = deliveries.WaitIdle(std::chrono::seconds(sync ? 30 : 10));
+    if (deliveries.failed()) {
+      SetFatal(Status::Unavailable("an output could not be delivered (see log); offsets after the "
+                                   "last commit stay uncommitted"));
+      return false;
+    }
+    if (!idle) {
+      spdlog::warn("source '{}': {} outputs not yet acknowledged, commit postponed", source.name,
+                   deliveries.in_flight());
+      return false;
+    }
+    RdPartitionListPtr list(rd_kafka_topic_partition_list_new(4));
+    std::vector<PartitionTask*> committed;
+    auto add = [&](PartitionTask* task) {
+      int64_t next = task->next_offset.load();
+      if (next < 0 || next == task->committed_offset) return;
+      rd_kafka_topic_partition_list_add(list.get(), task->tp.topic.c_str(), task->tp.partition)
+          ->offset = next;
+      committed.push_back(task);
+    };
+    if (which == nullptr) {
+      for (auto& [tp, task] : tasks) add(task.get());
+    } else {
+      for (const auto& tp : *which) {
+        auto it = tasks.find(tp);
+        if (it != tasks.end()) add(it->second.get());
+      }
+    }
+    if (list->cnt == 0) return true;
+    rd_kafka_resp_err_t err = rd_kafka_commit(rk, list.get(), sync ? 0 : 1);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      spdlog::warn("source '{}': offset commit failed: {}", source.name, rd_kafka_err2str(err));
+      return false;
+    }
+    for (auto* task : committed) task->committed_offset = task->next_offset.load();
+    return true;
+  }
+
+  void OnAssign(rd_kafka_topic_partition_list_t* parts, bool cooperative) {
+    auto tps = ToVector(parts);
+    std::vector<int64_t> start(tps.size(), -1);
+    if (listener != nullptr) listener->OnAssigned(tps, start);
+    {
+      std::lock_guard<std::mutex> lock(tasks_mu);
+      for (size_t idx = 0; idx < tps.size(); ++idx) {
+        tasks[tps[idx]] = MakeTask(tps[idx]);
+        if (start[idx] >= 0) parts->elems[idx].offset = start[idx];
+      }
+      assigned.store(static_cast<int>(tasks.size()));
+    }
+    rd_kafka_error_t* error = nullptr;
+    if (cooperative) {
+      error = rd_kafka_incremental_assign(rk, parts);
+    } else {
+      rd_kafka_resp_err_t err = rd_kafka_assign(rk, parts);
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        spdlog::error("source '{}': assign failed: {}", source.name, rd_kafka_err2str(err));
+      }
+    }
+    if (error != nullptr) {
+      spdlog::error("source '{}': assign failed: {}", source.name, rd_kafka_error_string(error));
+      rd_kafka_error_destroy(error);
+    }
+    for (const auto& tp : tps) {
+      spdlog::info("source '{}': assigned {} [{}]", source.name, tp.topic, tp.partition);
+    }
+  }
+
+  void OnRevoke(rd_kafka_topic_partition_list_t* parts, bool cooperative) {
+    auto tps = ToVector(parts);
+    bool lost = rd_kafka_assignment_lost(rk) != 0;
+    if (!lost) Commit(&tps, /*sync=*/true);
+    if (listener != nullptr) listener->OnRevoked(tps, lost);
+    {
+      std::lock_guard<std::mutex> lock(tasks_mu);
+      for (const auto& tp : tps) {
+        tasks.erase(tp);
+        metrics.RemoveGauge("osprey_consumer_lag",
+                            {{"topic", tp.topic}, {"partition", std::to_string(tp.partition)}});
+      }
+      last_task = nullptr;
+      assigned.store(static_cast<int>(tasks.size()));
+    }
+    if (cooperative) {
+      rd_kafka_error_t* error = rd_kafka_incremental_unassign(rk, parts);
+      if (error != nullptr) rd_kafka_error_destroy(error);
+    } else {
+      rd_kafka_assign(rk, nullptr);
+    }
+    for (const auto& tp : tps) {
+      spdlog::info("source '{}': {} {} [{}]", source.name, lost ? "lost" : "revoked", tp.topic,
+                   tp.partition);
+    }
+  }
+
+  static void RebalanceCallback(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                                rd_kafka_topic_partition_list_t* parts, void* opaque) {
+    auto* self = static_cast<Impl*>(opaque);
+    bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      self->OnAssign(parts, cooperative);
+    } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+      self->OnRevoke(parts, cooperative);
+    } else {
+      spdlog::error("source '{}': rebalance error: {}", self->source.name, rd_kafka_err2str(err));
+      if (!cooperative) rd_kafka_assign(rk, nullptr);
+    }
+  }
+
+  void DeadLetter(const rd_kafka_message_t* m, const RawRecord& rec,
+                  const DecodeFailure& failure) {
+    std::string_view reason = DecodeErrorName(failure.error);
+    auto it = decode_errors.find(std::string(reason));
+    if (it == decode_errors.end()) {
+      it = decode_errors
+               .emplace(std::string(reason),
+                        &metrics.GetCounter("osprey_decode_errors_total",
+                                            "Records that failed to decode, by reason",
+                                            {{"source", source.name}, {"reason", std::string(reason)}}))
+               .first;
+    }
+    it->second->Inc();
+    dead_lettered->Inc();
+
+    std::vector<RecordHeader> headers;
+    rd_kafka_headers_t* orig = nullptr;
+    if (rd_kafka_message_headers(m, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR && orig != nullptr) {
+      const char* name = nullptr;
+      const void* value = nullptr;
+      size_t size = 0;
+      for (size_t idx = 0; rd_kafka_header_get_all(orig, idx, &name, &value, &size) ==
+                           RD_KAFKA_RESP_ERR_NO_ERROR;
+           ++idx) {
+        headers.push_back({name, std::string_view(static_cast<const char*>(value), size)});
+      }
+    }
+    std::string partition = std::to_string(rec.partition);
+    std::string offset = std::to_string(rec.offset);
+    std::string timestamp = std::to_string(rec.timestamp_ms);
+    headers.push_back({"osprey.error.reason", reason});
+    headers.push_back({"osprey.error.detail", failure.detail});
+    headers.push_back({"osprey.source.name", source.name});
+    headers.push_back({"osprey.source.topic", rec.topic});
+    headers.push_back({"osprey.source.partition", partition});
+    headers.push_back({"osprey.source.offset", offset});
+    headers.push_back({"osprey.source.timestamp", timestamp});
+    Status st = producer.Produce(dead_letter->topic, rec.key, rec.payload, headers,
+                                 &dead_letter_target);
+    if (!st.ok() && run_status.ok()) run_status = st;
+    spdlog::debug("dead-lettered {} [{}] @{}: {}: {}", rec.topic, rec.partition, rec.offset,
+                  reason, failure.detail);
+  }
+
+  PartitionTask* TaskFor(std::string_view topic, int32_t partition) {
+    if (last_task != nullptr && last_task->tp.partition == partition &&
+        last_task->tp.topic == topic) {
+      return last_task;
+    }
+    auto it = tasks.find(TopicPartition{std::string(topic), partition});
+    last_task = it == tasks.end() ? nullptr : it->second.get();
+    return last_task;
+  }
+
+  void Handle(const rd_kafka_message_t* m) {
+    const char* topic_name = rd_kafka_topic_name(m->rkt);
+    RawRecord rec;
+    rec.topic = topic_name;
+    rec.partition = m->partition;
+    rec.offset = m->offset;
+    rec.key = m->key != nullptr ? std::string_view(static_cast<const char*>(m->key), m->key_len)
+                                : std::string_view();
+    rec.payload = m->payload != nullptr
+                      ? std::string_view(static_cast<const char*>(m->payload), m->len)
+                      : std::string_view();
+    rd_kafka_timestamp_type_t ts_type;
+    rec.timestamp_ms = rd_kafka_message_timestamp(m, &ts_type);
+
+    PartitionTask* task = TaskFor(rec.topic, rec.partition);
+    if (task == nullptr) return;  // revoked between fetch and delivery; will be re-read
+    EventsIn(rec.topic)->Inc();
+    consumed.fetch_add(1, std::memory_order_relaxed);
+
+    Event event;
+    DecodeFailure failure;
+    if (decoder->Decode(rec, event, failure)) {
+      event.ingest_nanos = clock.MonotonicNanos();
+      auto& pts = task->pipelines;
+      for (size_t idx = 0; idx < pts.size(); ++idx) {
+        if (idx + 1 == pts.size()) {
+          pts[idx]->Process(std::move(event));
+        } else {
+          pts[idx]->Process(event);
+        }
+      }
+    } else {
+      DeadLetter(m, rec, failure);
+    }
+    if (!run_status.ok()) {
+      SetFatal(run_status);
+      return;  // not acknowledged: the offset stays where it was
+    }
+    task->next_offset.store(rec.offset + 1, std::memory_order_relaxed);
+  }
+
+  void Run() {
+    const int64_t commit_ns = config.kafka.commit_interval_ms * 1'000'000;
+    last_commit_ns = clock.MonotonicNanos();
+    while (!stop.load(std::memory_order_relaxed)) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
+      if (m != nullptr) {
+        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+          Handle(m);
+        } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+          spdlog::warn("source '{}': consumer: {}", source.name, rd_kafka_message_errstr(m));
+        }
+        rd_kafka_message_destroy(m);
+      }
+      if (!health().ok()) break;
+      int64_t now = clock.MonotonicNanos();
+      if (now - last_commit_ns >= commit_ns) {
+        Commit(nullptr, /*sync=*/false);
+        last_commit_ns = now;
+      }
+    }
+    if (health().ok()) Commit(nullptr, /*sync=*/true);
+    rd_kafka_resp_err_t err = rd_kafka_consumer_close(rk);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      spdlog::warn("source '{}': consumer close: {}", source.name, rd_kafka_err2str(err));
+    }
+    spdlog::info("source '{}': stopped after {} records", source.name, consumed.load());
+  }
+
+  Status health() const {
+    std::lock_guard<std::mutex> lock(health_mu);
+    return fatal;
+  }
+
+  void CollectLag(MetricsRegistry& m) {
+    std::lock_guard<std::mutex> lock(tasks_mu);
+    for (const auto& [tp, task] : tasks) {
+      int64_t low = 0, high = 0;
+      if (rd_kafka_get_watermark_offsets(rk, tp.topic.c_str(), tp.partition, &low, &high) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR) {
+        continue;
+      }
+      int64_t next = task->next_offset.load();
+      int64_t lag = next >= 0 ? high - next : high - low;
+      m.GetGauge("osprey_consumer_lag", "Records behind the partition's high watermark",
+                 {{"topic", tp.topic}, {"partition", std::to_string(tp.partition)}})
+          .Set(static_cast<double>(std::max<int64_t>(lag, 0)));
+    }
+  }
+};
+
+SourceRunner::SourceRunner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+SourceRunner::~SourceRunner() { Stop(); }
+
+Result<std::unique_ptr<SourceRunner>> SourceRunner::Create(const config::DaemonConfig& config,
+                                                           const config::SourceOptions& source,
+                                                           const std::string& bootstrap,
+                                                           Producer& producer,
+                                                           MetricsRegistry& metrics,
+                                                           Clock& clock) {
+  auto impl = std::make_unique<Impl>(config, source, bootstrap, producer, metrics, clock);
+  OSPREY_ASSIGN_OR_RETURN(impl->decoder, MakeDecoder(source));
+  for (const auto& p : config.pipelines) {
+    if (p.source == source.name) impl->pipelines.push_back(&p);
+  }
+  impl->dead_letter = config.FindSink(source.dead_letter);
+  if (impl->dead_letter == nullptr) {
+    return Status::InvalidArgument("source '" + source.name + "': unknown dead-letter sink '" +
+                                   source.dead_letter + "'");
+  }
+  impl->dead_lettered = &metrics.GetCounter("osprey_dead_lettered_total",
+                                            "Records sent to the dead-letter topic",
+                                            {{"source", source.name}});
+  impl->dead_letter_target.delivered =
+      &metrics.GetCounter("osprey_results_out_total", "Records acknowledged by the broker, by sink",
+                          {{"sink", impl->dead_letter->name}, {"topic", impl->dead_letter->topic}});
+  impl->dead_letter_target.group = &impl->deliveries;
+  for (const auto* p : impl->pipelines) {
+    impl->latency[p->name] = &metrics.GetHistogram(
+        "osprey_processing_latency_seconds",
+        "From consuming a record to producing its result, by pipeline", LatencyBucketsSeconds(),
+        {{"pipeline", p->name}});
+    impl->alerts[p->name] = &metrics.GetCounter("osprey_alerts_total",
+                                                "Results flagged as alerts, by pipeline",
+                                                {{"pipeline", p->name}});
+    for (const auto& sink_name : p->sinks) {
+      const auto* sink = config.FindSink(sink_name);
+      if (sink == nullptr) {
+        return Status::InvalidArgument("pipeline '" + p->name + "': unknown sink '" + sink_name +
+                                       "'");
+      }
+      DeliveryTarget& target = impl->results_out[sink->name];
+      target.group = &impl->deliveries;
+      target.delivered = &metrics.GetCounter("osprey_results_out_total",
+                                             "Records acknowledged by the broker, by sink",
+                                             {{"sink", sink->name}, {"topic", sink->topic}});
+    }
+  }
+
+  OSPREY_ASSIGN_OR_RETURN(RdKafkaConfPtr conf,
+                          MakeKafkaConf(config.kafka, ClientKind::kConsumer, bootstrap,
+                                        {{"client.id", "ospreyd-" + source.name}}));
+  rd_kafka_conf_set_opaque(conf.get(), impl.get());
+  rd_kafka_conf_set_rebalance_cb(conf.get(), &Impl::RebalanceCallback);
+  char err[512];
+  impl->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.release(), err, sizeof(err));
+  if (impl->rk == nullptr) {
+    return Status::InvalidArgument("source '" + source.name + "': kafka consumer: " + err);
+  }
+  rd_kafka_poll_set_consumer(impl->rk);
+  RdPartitionListPtr topics(rd_kafka_topic_partition_list_new(
+      static_cast<int>(source.topics.size())));
+  for (const auto& t : source.topics) {
+    rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+  }
+  rd_kafka_resp_err_t serr = rd_kafka_subscribe(impl->rk, topics.get());
+  if (serr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Status::Unavailable("source '" + source.name + "': subscribe: " +
+                               rd_kafka_err2str(serr));
+  }
+  Impl* raw = impl.get();
+  impl->collector_id = metrics.AddCollector([raw](MetricsRegistry& m) { raw->CollectLag(m); });
+  return std::unique_ptr<SourceRunner>(new SourceRunner(std::move(impl)));
+}
+
+void SourceRunner::set_partition_listener(PartitionListener* listener) {
+  impl_->listener = listener;
+}
+
+void SourceRunner::Start() {
+  if (impl_->started.exchange(true)) return;
+  Impl* raw = impl_.get();
+  impl_->thread = std::thread([raw] { raw->Run(); });
+}
+
+void SourceRunner::Stop() {
+  impl_->stop.store(true);
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+const std::string& SourceRunner::source_name() const { return impl_->source.name; }
+int SourceRunner::assigned_partitions() const { return impl_->assigned.load(); }
+Status SourceRunner::health() const { return impl_->health(); }
+int64_t SourceRunner::records_consumed() const { return impl_->consumed.load(); }
+
+}  // namespace osprey::daemon

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what Osprey needs to build, test and run, from Debian bookworm's packages.
+# Idempotent: when everything is present it changes nothing and asks no mirror.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config git
+  librdkafka-dev libboost-dev librocksdb-dev libeigen3-dev libyaml-cpp-dev libspdlog-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libsimdjson-dev libxgboost-dev libssl-dev
+  libcli11-dev nlohmann-json3-dev
+  kcat curl python3
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

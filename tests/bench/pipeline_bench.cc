@@ -1,0 +1,160 @@
+// Foundation benchmark: how much of librdkafka's raw consume rate survives decoding and the
+// baseline detector. Produces N demo records into the embedded broker once, then, in one run,
+// drains them three ways from the same broker (raw consume; consume + decode; consume + decode
+// + baseline detector) and prints the medians of R repetitions with their ratio to raw.
+//   osprey_pipeline_bench [--records N] [--reps R] [--partitions P]
+#include <librdkafka/rdkafka.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "config/options.h"
+#include "daemon/decode/decoder.h"
+#include "daemon/demo_stream.h"
+#include "daemon/kafka/embedded_broker.h"
+#include "daemon/kafka/producer.h"
+#include "operators/baseline_operator.h"
+
+namespace {
+
+using osprey::operators::Event;
+
+class CountingEmitter final : public osprey::operators::Emitter {
+ public:
+  void Emit(Event event) override {
+    ++count;
+    checksum += event.score.value_or(0);
+  }
+  int64_t count = 0;
+  double checksum = 0;
+};
+
+enum class Mode { kRaw, kDecode, kDetect };
+
+double Drain(const std::string& bootstrap, const osprey::config::SourceOptions& source,
+             int partitions, int64_t n, Mode mode) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char err[512];
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof(err));
+  rd_kafka_conf_set(conf, "group.id", "bench", err, sizeof(err));
+  rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err));
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+  rd_kafka_poll_set_consumer(rk);
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+  for (int p = 0; p < partitions; ++p) {
+    rd_kafka_topic_partition_list_add(list, source.topics[0].c_str(), p)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+  }
+  rd_kafka_assign(rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+
+  auto decoder = osprey::daemon::MakeDecoder(source);
+  osprey::config::OperatorOptions op_options;
+  op_options.name = "baseline";
+  auto op = osprey::operators::MakeOperator(op_options);
+  CountingEmitter sink;
+  int64_t got = 0, decoded = 0;
+  auto start = std::chrono::steady_clock::now();
+  while (got < n) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
+    if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      ++got;
+      if (mode != Mode::kRaw) {
+        osprey::daemon::RawRecord rec;
+        rec.topic = source.topics[0];
+        rec.partition = m->partition;
+        rec.offset = m->offset;
+        rec.payload = std::string_view(static_cast<const char*>(m->payload), m->len);
+        rec.key = std::string_view(static_cast<const char*>(m->key), m->key_len);
+        Event event;
+        osprey::daemon::DecodeFailure failure;
+        if ((*decoder)->Decode(rec, event, failure)) {
+          ++decoded;
+          if (mode == Mode::kDetect) op->Process(std::move(event), sink);
+        }
+      }
+    }
+    rd_kafka_message_destroy(m);
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  if (mode != Mode::kRaw && decoded != n) {
+    std::fprintf(stderr, "warning: decoded %lld of %lld\n", static_cast<long long>(decoded),
+                 static_cast<long long>(n));
+  }
+  return static_cast<double>(n) / secs;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int64_t records = 500000;
+  int reps = 3;
+  int partitions = 1;
+  for (int idx = 1; idx + 1 < argc; idx += 2) {
+    if (std::strcmp(argv[idx], "--records") == 0) records = std::stoll(argv[idx + 1]);
+    if (std::strcmp(argv[idx], "--reps") == 0) reps = std::stoi(argv[idx + 1]);
+    if (std::strcmp(argv[idx], "--partitions") == 0) partitions = std::stoi(argv[idx + 1]);
+  }
+  osprey::config::SourceOptions source;
+  source.name = "bench";
+  source.topics = {"bench"};
+  source.timestamp_field = "ts";
+  source.key_field = "host";
+  source.value_fields = {"cpu", "latency_ms"};
+  source.dead_letter = "dlq";
+  source.demo = osprey::config::DemoOptions{};
+  source.demo->keys = 1000;
+
+  osprey::config::EmbeddedBrokerOptions broker_options;
+  broker_options.topics = {{"bench", partitions}};
+  auto broker = osprey::daemon::EmbeddedBroker::Start(broker_options);
+  if (!broker.ok()) {
+    std::fprintf(stderr, "%s\n", broker.status().ToString().c_str());
+    return 1;
+  }
+  osprey::MetricsRegistry metrics;
+  osprey::config::KafkaOptions kafka;
+  auto producer = osprey::daemon::Producer::Create(kafka, (*broker)->bootstrap_servers(), metrics);
+  osprey::daemon::DemoStream::Generator gen(source);
+  size_t bytes = 0;
+  for (int64_t idx = 0; idx < records; ++idx) {
+    auto rec = gen.Next(1'700'000'000'000 + idx);
+    bytes += rec.payload.size();
+    if (!(*producer)->Produce("bench", rec.key, rec.payload).ok()) return 1;
+  }
+  if (!(*producer)->Flush(std::chrono::seconds(120)).ok()) return 1;
+  std::printf("records: %lld (mean %.0f bytes, %d partition%s), repetitions: %d\n\n",
+              static_cast<long long>(records), static_cast<double>(bytes) / records, partitions,
+              partitions == 1 ? "" : "s", reps);
+
+  std::vector<double> raw, decode, detect;
+  for (int rep = 0; rep < reps; ++rep) {  // interleaved, so drift hits every mode alike
+    raw.push_back(Drain((*broker)->bootstrap_servers(), source, partitions, records, Mode::kRaw));
+    decode.push_back(
+        Drain((*broker)->bootstrap_servers(), source, partitions, records, Mode::kDecode));
+    detect.push_back(
+        Drain((*broker)->bootstrap_servers(), source, partitions, records, Mode::kDetect));
+  }
+  double raw_m = Median(raw);
+  std::printf("%-40s %14s %10s\n", "path", "events/s", "vs raw");
+  std::printf("%-40s %14.0f %10.3f\n", "librdkafka consume only (baseline)", raw_m, 1.0);
+  std::printf("%-40s %14.0f %10.3f\n", "consume + JSON decode (decode-only)", Median(decode),
+              Median(decode) / raw_m);
+  std::printf("%-40s %14.0f %10.3f\n", "consume + decode + baseline detector", Median(detect),
+              Median(detect) / raw_m);
+  std::printf("\ntarget: decode + detector >= 0.8 of raw consume -> %s\n",
+              Median(detect) / raw_m >= 0.8 ? "MET" : "NOT MET");
+  return 0;
+}
