@@ -1,0 +1,64 @@
+// HyperLogLog: a mergeable distinct-count sketch (Flajolet et al. 2007) with 2^p one-byte
+// registers, a sparse representation while few registers are set (so a sketch over a handful of
+// values costs a few bytes per value, not 2^p), and Ertl's improved estimator ("New cardinality
+// estimation algorithms for HyperLogLog sketches", 2017), which is unbiased from 0 to far beyond
+// 2^64 / 2^p without empirical bias tables (it subsumes linear counting for small cardinalities).
+// Relative standard error ≈ 1.04 / sqrt(2^p): 1.63 % at p = 12, 0.81 % at p = 14.
+// Thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "config/base/bytes.h"
+#include "config/base/status.h"
+
+namespace osprey::models {
+
+class HyperLogLog {
+ public:
+  static constexpr uint8_t kFormatVersion = 1;
+  static constexpr int kMinPrecision = 4;
+  static constexpr int kMaxPrecision = 16;
+
+  // REQUIRES: kMinPrecision <= precision <= kMaxPrecision.
+  explicit HyperLogLog(int precision = 12);
+
+  // Adds a value by its 64-bit hash (must be well mixed, e.g. HashDouble).
+  void AddHash(uint64_t hash);
+  void AddDouble(double v) { AddHash(HashDouble(v)); }
+  void AddString(std::string_view v) { AddHash(HashString(v)); }
+
+  // Estimated number of distinct values added. O(2^p) dense, O(set registers) sparse.
+  double Estimate() const;
+  // Folds `other` in (register-wise max). InvalidArgument when precisions differ.
+  Status Merge(const HyperLogLog& other);
+
+  int precision() const { return precision_; }
+  // 1.04 / sqrt(2^p).
+  double relative_standard_error() const;
+  bool is_sparse() const { return dense_.empty(); }
+  // Heap bytes held.
+  size_t memory_bytes() const { return sparse_.capacity() * 4 + dense_.capacity(); }
+
+  // Versioned encoding; Load returns Corruption on a bad blob.
+  void Save(ByteWriter& w) const;
+  static Result<HyperLogLog> Load(ByteReader& r);
+
+  // Canonical hashes: -0.0 and 0.0 hash equal, as do all NaNs.
+  static uint64_t HashDouble(double v);
+  static uint64_t HashString(std::string_view v);
+
+ private:
+  void SetRegister(uint32_t idx, uint8_t rho);
+  void ToDense();
+
+  int precision_;
+  // Sparse: sorted by register index, entries (index << 8) | value. Empty when dense.
+  std::vector<uint32_t> sparse_;
+  // Dense: 2^p registers; empty while sparse.
+  std::vector<uint8_t> dense_;
+};
+
+}  // namespace osprey::models

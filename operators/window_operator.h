@@ -1,0 +1,155 @@
+// WindowOperator: keyed tumbling, hopping and session windows over event time (or processing
+// time), with watermarks (operators/watermark.h), allowed lateness, a late-events side output
+// and on-close or early emission. Each result is an Event like any other, so pipelines chain:
+//   key           = the group key (the input event's key)
+//   event_time_ms = window end − 1
+//   values        = one per configured aggregate, named by AggregateSpec::OutputName()
+//                   ("count", "cpu_mean", "cpu_p99", ...) in the output Schema
+//   annotations   = "window":{"start":S,"end":E,"update":U,"early":X}
+// where early = a partial result of a still-open window, and update = a re-emission of a window
+// whose final result was already emitted (a late event within allowed lateness changed it, or a
+// closed session merged). Consumers keep the last result per (key, start).
+//
+// Semantics (Flink's): an event at t belongs to [s, s+size) windows containing t; sessions
+// [t, t+gap) merge when they touch, i.e. events at most gap_ms apart share a session. A window
+// closes (final result) when the watermark reaches its end, and its state is dropped when the
+// watermark reaches end + allowed_lateness. An event whose every window is dropped is late: it
+// is counted and passed to the LateSink (dead_letter policy) or dropped. An event for a closed
+// but retained window re-emits that window at once.
+// Confined to its task's thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "config/base/clock.h"
+#include "config/window_options.h"
+#include "models/sketch/hyperloglog.h"
+#include "models/sketch/quantile_sketch.h"
+#include "models/sketch/running_stats.h"
+#include "operators/operator.h"
+#include "operators/watermark.h"
+
+namespace osprey::operators {
+
+// Receives events later than the allowed lateness under the dead_letter policy. The event
+// carries an extra annotation "late":{"operator":NAME,"watermark_ms":W}.
+using LateSink = std::function<void(Event late_event)>;
+
+struct WindowOperatorStats {
+  int64_t late_dead_lettered = 0;  // late events passed to the LateSink
+  int64_t late_dropped = 0;        // late events dropped (drop policy, or no sink)
+  int64_t final_results = 0;       // on-close emissions (update = false)
+  int64_t updates = 0;             // re-emissions of closed windows
+  int64_t early_results = 0;       // partial results of open windows
+};
+
+class WindowOperator final : public Operator {
+ public:
+  // Snapshot key holding the watermark and counters (not a valid group key: starts with NUL).
+  static constexpr std::string_view kWatermarkKey{"\0__watermark", 12};
+  static constexpr uint8_t kFormatVersion = 1;
+
+  // InvalidArgument when options do not validate. Caller keeps `clock` alive; `late_sink` may
+  // be empty (late events are then dropped whatever the policy).
+  static Result<std::unique_ptr<WindowOperator>> Create(std::string name,
+                                                        const config::WindowOptions& options,
+                                                        const Clock& clock, LateSink late_sink);
+
+  const std::string& name() const override { return name_; }
+  // Event time comes from event.event_time_ms and the watermark partition from
+  // event.origin.partition. Values are matched to aggregate fields by event.schema names (a
+  // field the schema lacks leaves its aggregates NaN, counts 0).
+  void Process(Event event, Emitter& out) override;
+  // Raises the watermark to at least `watermark_ms` (never lowers it) and fires due windows.
+  void OnWatermark(int64_t watermark_ms, Emitter& out) override;
+  // Processing-time housekeeping; call periodically (e.g. every 100 ms): lets idle partitions
+  // release the watermark, advances processing-time windows, emits early_every_ms results.
+  // O(open windows) when early_every_ms > 0, else O(due windows).
+  void Tick(Emitter& out);
+
+  void SnapshotDirty(
+      const std::function<void(std::string_view key, std::string snapshot)>& sink) override;
+  Status Restore(std::string_view key, std::string_view snapshot) override;
+  size_t key_count() const override { return keys_.size(); }
+
+  int64_t watermark_ms() const { return tracker_.current(); }
+  const WindowOperatorStats& stats() const { return stats_; }
+  const std::shared_ptr<const Schema>& output_schema() const { return output_schema_; }
+  size_t open_windows() const;
+
+ private:
+  struct FieldAgg {
+    models::RunningStats stats;
+    std::optional<models::HyperLogLog> distinct;
+    std::optional<models::QuantileSketch> quantiles;
+  };
+  struct Window {
+    int64_t start = 0;
+    int64_t end = 0;  // exclusive
+    int64_t count = 0;
+    std::vector<FieldAgg> fields;
+    int64_t max_ingest_nanos = 0;
+    bool closed = false;          // the watermark passed end and the result went out
+    bool emitted_final = false;   // a final (non-early) result was emitted at least once
+    bool changed = false;         // changed since the last emission
+    int64_t events_since_emit = 0;
+    int64_t last_emit_ms = 0;     // processing time of the last emission (or creation)
+  };
+  struct KeyState {
+    std::vector<Window> windows;  // sorted by start
+  };
+  struct FieldSpec {
+    std::string name;
+    bool distinct = false;
+    bool quantiles = false;
+  };
+  // (time, key, window start), ordered by time first.
+  using Timer = std::tuple<int64_t, std::string, int64_t>;
+
+  WindowOperator(std::string name, const config::WindowOptions& options, const Clock& clock,
+                 LateSink late_sink);
+
+  Window NewWindow(int64_t start, int64_t end) const;
+  void AddToWindow(Window& w, const Event& event, int64_t time_ms, int64_t seq);
+  static void MergeInto(Window& into, Window& from);
+  // Emits `w` and updates its flags.
+  void EmitWindow(const std::string& key, Window& w, bool early, Emitter& out);
+  // After an event changed `w`: immediate re-emission if closed, early emission if due.
+  void AfterChange(const std::string& key, Window& w, Emitter& out);
+  void ScheduleTimers(const std::string& key, const Window& w);
+  void FireDue(Emitter& out);
+  void SendLate(Event event);
+  const std::vector<int>& FieldIndexes(const Schema* schema);
+  void SaveKey(const KeyState& state, std::string* out) const;
+
+  // Constant after construction.
+  const std::string name_;
+  const config::WindowOptions options_;
+  const Clock& clock_;
+  const LateSink late_sink_;
+  std::vector<FieldSpec> field_specs_;
+  std::vector<int> spec_field_;  // aggregate index -> field_specs_ index, -1 = plain count
+  std::shared_ptr<const Schema> output_schema_;
+
+  WatermarkTracker tracker_;
+  std::unordered_map<std::string, KeyState> keys_;
+  std::set<Timer> fire_timers_;   // at end
+  std::set<Timer> purge_timers_;  // at end + allowed lateness
+  std::unordered_set<std::string> dirty_;
+  bool watermark_dirty_ = false;
+  int64_t seq_ = 0;
+  WindowOperatorStats stats_;
+  const Schema* cached_schema_ = nullptr;
+  std::vector<int> cached_indexes_;
+  std::string annotation_scratch_;
+};
+
+}  // namespace osprey::operators
