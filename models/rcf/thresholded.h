@@ -1,0 +1,105 @@
+// ThresholdedForest: anomaly grading on top of RandomCutForest (after AWS's
+// ThresholdedRandomCutForest). Each input is transformed (none | normalize | difference |
+// normalize_difference), scored, compared with a dynamic threshold on discounted score
+// statistics (z-factor, absolute floor, warm-up), and, when it is a candidate anomaly, explained:
+// which shingle position (relative index) and which input value caused it, and what value the
+// forest expected there. Two known false alarms are suppressed: echoes of an earlier anomaly still
+// inside the shingle (the shingle is re-scored with the earlier values replaced by their
+// expected values), and tiny deviations on constant or near-constant streams (within
+// ignore_near_expected_* of the expected value). The input then updates the forest.
+// Thread-compatible: const methods may be called concurrently; mutation needs external sync.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/base/bytes.h"
+#include "config/base/status.h"
+#include "models/rcf/forest.h"
+#include "models/rcf/options.h"
+
+namespace osprey::models::rcf {
+
+struct AnomalyDescriptor {
+  int64_t index = 0;        // 0-based position of this input in the stream
+  double score = 0;         // forest score of the transformed point
+  double threshold = 0;     // score threshold in force for this input
+  double grade = 0;         // [0, 1]; > 0 means anomalous
+  double confidence = 0;    // [0, 1]; grows as the forest and the statistics fill up
+  // Set when grade > 0:
+  int relative_index = 0;   // 0 = this input, -k = the input k steps earlier in the shingle
+  int anomalous_column = -1;  // input value with the largest attribution at that position
+  std::vector<double> attribution;      // per input value at that position (high + low)
+  std::vector<double> expected_values;  // what the forest expected there, original units
+  std::vector<double> actual_values;    // what arrived there, original units
+};
+
+class ThresholdedForest {
+ public:
+  static constexpr uint8_t kFormatVersion = 1;
+
+  // InvalidArgument when options.Validate() fails.
+  static Result<std::unique_ptr<ThresholdedForest>> Create(const ThresholdedOptions& options);
+
+  ThresholdedForest(const ThresholdedForest&) = delete;
+  ThresholdedForest& operator=(const ThresholdedForest&) = delete;
+
+  // Scores and grades `input` (input_dim values), then updates the model with it.
+  // InvalidArgument (state unchanged) on a wrong size or a non-finite value.
+  Result<AnomalyDescriptor> Process(std::span<const double> input);
+
+  const ThresholdedOptions& options() const { return options_; }
+  const RandomCutForest& forest() const { return *forest_; }
+  size_t MemoryBytes() const;
+
+  void Save(ByteWriter& w) const;
+  std::string Save() const;
+  static Result<std::unique_ptr<ThresholdedForest>> Load(std::string_view snapshot);
+
+ private:
+  // Discounted mean and variance (AWS Deviation).
+  struct Stat {
+    double weight = 0, sum = 0, sum_sq = 0;
+    void Add(double v, double discount) {
+      weight = (1 - discount) * weight + 1;
+      sum = (1 - discount) * sum + v;
+      sum_sq = (1 - discount) * sum_sq + v * v;
+    }
+    double Mean() const { return weight > 0 ? sum / weight : 0; }
+    double Stddev() const;
+  };
+
+  ThresholdedForest(const ThresholdedOptions& options, std::unique_ptr<RandomCutForest> forest);
+  std::vector<double> Transform(std::span<const double> input) const;
+  // Original-unit value of transformed value `v` of column `col` at input index `at`.
+  double InverseTransform(double v, int col, int64_t at) const;
+  const double* RawAt(int64_t at) const;  // REQUIRES: at within the kept history
+  void Threshold(double* threshold, double* base, double* deviation) const;
+  void SaveState(ByteWriter& w) const;
+  Status LoadState(ByteReader& r);
+
+  // Constant after construction
+  ThresholdedOptions options_;
+  int input_dim_;
+  int shingle_;
+  double decay_;
+  // Mutable state
+  std::unique_ptr<RandomCutForest> forest_;
+  int64_t index_ = 0;                 // inputs processed
+  std::vector<Stat> value_stats_;     // per column: raw values
+  std::vector<Stat> diff_stats_;      // per column: first differences
+  std::vector<double> history_;       // ring of the last shingle+1 raw inputs
+  Stat score_stat_;                   // forest scores
+  Stat below_stat_;                   // (mean - score) for scores below the mean
+  int64_t scores_seen_ = 0;
+  int64_t last_anomaly_ = -1;         // input index of the last reported anomaly
+  std::vector<double> last_expected_;  // its expected values, transformed units
+  std::vector<double> last_expected_raw_;  // the same in original units
+};
+
+}  // namespace osprey::models::rcf

@@ -1,0 +1,170 @@
+#include "models/rcf/thresholded.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+#include <vector>
+
+#include "models/rcf/rng.h"
+
+namespace osprey::models::rcf {
+namespace {
+
+double Gaussian(Rng& rng) {
+  return std::sqrt(-2 * std::log(rng.NextOpenDouble())) * std::cos(6.283185307179586 * rng.NextDouble());
+}
+
+ThresholdedOptions Options(int shingle, TransformMethod transform = TransformMethod::kNone) {
+  ThresholdedOptions o;
+  o.forest.shingle_size = shingle;
+  o.forest.number_of_trees = 30;
+  o.forest.sample_size = 128;
+  o.forest.random_seed = 5;
+  o.transform = transform;
+  return o;
+}
+
+std::unique_ptr<ThresholdedForest> Make(const ThresholdedOptions& o) {
+  auto r = ThresholdedForest::Create(o);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return std::move(r).value();
+}
+
+AnomalyDescriptor Feed(ThresholdedForest& m, double v) {
+  auto r = m.Process(std::vector<double>{v});
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? *r : AnomalyDescriptor{};
+}
+
+TEST(ThresholdedOptionsTest, Validate) {
+  ThresholdedOptions o;
+  EXPECT_TRUE(o.Validate().ok());
+  o.z_factor = 0.5;
+  EXPECT_NE(o.Validate().message().find("z_factor"), std::string::npos);
+  o = ThresholdedOptions();
+  o.forest.sample_size = 1;
+  EXPECT_NE(o.Validate().message().find("sample_size"), std::string::npos);
+  o = ThresholdedOptions();
+  o.ignore_near_expected_relative = -1;
+  EXPECT_FALSE(ThresholdedForest::Create(o).ok());
+}
+
+// Noise with a +8 sigma spike every 400 points: every spike after warm-up is graded, its echoes
+// in the following shingles are not, and pure noise is graded in well under 1% of points.
+TEST(ThresholdedForestTest, PlantedSpikesGradedNoiseMostlyZero) {
+  auto m = Make(Options(4));
+  Rng rng(77);
+  int spikes = 0, spikes_found = 0, noise = 0, noise_flagged = 0, echoes_flagged = 0;
+  for (int idx = 0; idx < 4000; ++idx) {
+    bool spike = idx >= 600 && idx % 400 == 0;
+    AnomalyDescriptor d = Feed(*m, 10 + Gaussian(rng) + (spike ? 8 : 0));
+    EXPECT_GE(d.grade, 0.0);
+    EXPECT_LE(d.grade, 1.0);
+    if (spike) {
+      ++spikes;
+      if (d.grade > 0) {
+        ++spikes_found;
+        EXPECT_EQ(d.relative_index, 0);
+        EXPECT_EQ(d.anomalous_column, 0);
+        ASSERT_EQ(d.expected_values.size(), 1u);
+        EXPECT_NEAR(d.expected_values[0], 10, 3.0);
+        EXPECT_NEAR(d.actual_values[0], 18, 4.0);
+      }
+    } else if (idx >= 600 && idx % 400 < 4) {
+      echoes_flagged += d.grade > 0 ? 1 : 0;
+    } else if (idx >= 300) {
+      ++noise;
+      noise_flagged += d.grade > 0 ? 1 : 0;
+    }
+  }
+  EXPECT_EQ(spikes_found, spikes);
+  EXPECT_EQ(echoes_flagged, 0);
+  EXPECT_LT(noise_flagged, noise / 100) << noise_flagged << " of " << noise;
+}
+
+TEST(ThresholdedForestTest, SecondAnomalyRightAfterFirstIsFound) {
+  auto m = Make(Options(4));
+  Rng rng(78);
+  for (int idx = 0; idx < 1500; ++idx) Feed(*m, 10 + Gaussian(rng));
+  AnomalyDescriptor first = Feed(*m, 22);
+  AnomalyDescriptor echo = Feed(*m, 10 + Gaussian(rng));
+  AnomalyDescriptor second = Feed(*m, -3);
+  EXPECT_GT(first.grade, 0);
+  EXPECT_EQ(echo.grade, 0);
+  EXPECT_GT(second.grade, 0);
+  EXPECT_EQ(second.relative_index, 0);
+  EXPECT_EQ(second.actual_values[0], -3);
+}
+
+TEST(ThresholdedForestTest, ConstantStreamIgnoresTinyChangesButNotRealOnes) {
+  for (TransformMethod t : {TransformMethod::kNone, TransformMethod::kNormalize}) {
+    auto m = Make(Options(4, t));
+    int flagged = 0;
+    for (int idx = 0; idx < 1500; ++idx) {
+      double v = 100.0 + (idx > 500 && idx % 37 == 0 ? 1e-6 : 0.0);
+      flagged += Feed(*m, v).grade > 0 ? 1 : 0;
+    }
+    EXPECT_EQ(flagged, 0) << static_cast<int>(t);
+    AnomalyDescriptor d = Feed(*m, 130.0);
+    EXPECT_GT(d.grade, 0) << static_cast<int>(t);
+    ASSERT_EQ(d.expected_values.size(), 1u);
+    EXPECT_NEAR(d.expected_values[0], 100.0, 1e-3);
+  }
+}
+
+TEST(ThresholdedForestTest, DifferenceTransformFindsSpikeOnTrend) {
+  auto m = Make(Options(4, TransformMethod::kNormalizeDifference));
+  Rng rng(79);
+  int found = 0, flagged = 0;
+  for (int idx = 0; idx < 2500; ++idx) {
+    bool spike = idx == 2000;
+    AnomalyDescriptor d = Feed(*m, 0.5 * idx + 0.2 * Gaussian(rng) + (spike ? 20 : 0));
+    if (spike) found = d.grade > 0;
+    if (idx == 2001) EXPECT_EQ(d.grade, 0) << "return to the trend after the spike";
+    if (!spike && idx > 500 && idx < 2000) flagged += d.grade > 0 ? 1 : 0;
+    if (spike && d.grade > 0) EXPECT_NEAR(d.expected_values[0], 1000, 3);
+  }
+  EXPECT_TRUE(found);
+  EXPECT_LT(flagged, 20);  // ~1% of 1500 noisy points
+}
+
+TEST(ThresholdedForestTest, SaveRestoreContinuesIdentically) {
+  auto a = Make(Options(3, TransformMethod::kNormalize));
+  Rng rng(80);
+  for (int idx = 0; idx < 800; ++idx) Feed(*a, 5 + Gaussian(rng) + (idx % 250 == 0 ? 9 : 0));
+  auto loaded = ThresholdedForest::Load(a->Save());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  auto& b = *loaded;
+  for (int idx = 0; idx < 800; ++idx) {
+    double v = 5 + Gaussian(rng) + (idx % 250 == 0 ? 9 : 0);
+    AnomalyDescriptor da = Feed(*a, v), db = Feed(*b, v);
+    ASSERT_EQ(da.score, db.score) << idx;
+    ASSERT_EQ(da.grade, db.grade) << idx;
+    ASSERT_EQ(da.threshold, db.threshold) << idx;
+    ASSERT_EQ(da.expected_values, db.expected_values) << idx;
+  }
+  EXPECT_TRUE(a->Save() == b->Save());
+  std::string bad = a->Save();
+  bad[bad.size() / 2] ^= 1;
+  EXPECT_EQ(ThresholdedForest::Load(bad).status().code(), Status::Code::kCorruption);
+}
+
+TEST(ThresholdedForestTest, MultiColumnNamesTheColumn) {
+  ThresholdedOptions o = Options(2);
+  o.forest.input_dim = 3;
+  auto m = Make(o);
+  Rng rng(81);
+  for (int idx = 0; idx < 1500; ++idx) {
+    ASSERT_TRUE(m->Process(std::vector<double>{Gaussian(rng), 5 + Gaussian(rng), Gaussian(rng)}).ok());
+  }
+  auto r = m->Process(std::vector<double>{0.1, 5.2, -9.0});
+  ASSERT_TRUE(r.ok());
+  EXPECT_GT(r->grade, 0);
+  EXPECT_EQ(r->anomalous_column, 2);
+  EXPECT_EQ(r->relative_index, 0);
+  EXPECT_EQ(m->Process(std::vector<double>{1.0}).status().code(), Status::Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace osprey::models::rcf
