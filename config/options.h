@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "config/window_options.h"
+
 namespace osprey::config {
 
 // Where a value came from, for errors found after loading (file:line:column).
@@ -138,13 +140,44 @@ struct BaselineDetectorOptions {
   double min_stddev = 1e-9;
 };
 
-enum class OperatorKind { kBaseline };
+// Per-key online Random Cut Forests with thresholded grading (Kinesis RANDOM_CUT_FOREST_WITH_
+// EXPLANATION). The model-level meaning and ranges of each field are documented on
+// models::rcf::RcfOptions / ThresholdedOptions, which the operator builds from these.
+struct RcfOperatorOptions {
+  // Forest. Kinesis aliases: numberOfTrees, subSampleSize, shingleSize, timeDecay (a record
+  // count N, meaning time_decay = 1/N).
+  int number_of_trees = 50;          // 1..1000
+  int sample_size = 256;             // 4..32767
+  int shingle_size = 1;              // 1..1024; input values x shingle <= 10000
+  std::optional<double> time_decay;  // [0, 1]; default 1/(10*sample_size)
+  std::optional<int64_t> output_after;  // 1..1e12; default sample_size/4
+  double initial_accept_fraction = 0.125;  // (0, 1]
+  uint64_t random_seed = 42;
+  // Grading. transform: none|normalize|difference|normalize_difference.
+  std::string transform = "none";
+  double z_factor = 3.0;            // [1, 100]
+  double absolute_threshold = 0.8;  // [0, 100]
+  // Grade at or above which a result is flagged as an alert. Range (0, 1]. Default: 0.5.
+  double alert_grade = 0.5;
+  // A key's forest is dropped after this long without events (processing time, ms);
+  // 0 = never. Range 0..1e10. Default: 0.
+  int64_t idle_eviction_ms = 0;
+  // Memory budget for all forests of one operator instance, bytes; least recently used keys
+  // are evicted past it. 0 = unbounded. Default: 0.
+  int64_t memory_budget_bytes = 0;
+};
+
+enum class OperatorKind { kBaseline, kRcf, kWindow, kHotspots };
 
 struct OperatorOptions {
   std::string name;  // unique within the pipeline; defaults to the type
   SourceLocation location;
   OperatorKind kind = OperatorKind::kBaseline;
   BaselineDetectorOptions baseline;
+  RcfOperatorOptions rcf;
+  // kWindow and kHotspots: see config/window_options.h.
+  WindowOptions window;
+  HotspotOptions hotspots;
 };
 
 struct PipelineOptions {

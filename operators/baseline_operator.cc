@@ -7,16 +7,21 @@ namespace osprey::operators {
 BaselineOperator::BaselineOperator(const config::OperatorOptions& options)
     : name_(options.name), options_(options.baseline) {}
 
-models::EwmaBaseline& BaselineOperator::DetectorFor(const std::string& key) {
+BaselineOperator::KeyState& BaselineOperator::StateFor(const std::string& key) {
   auto it = detectors_.find(key);
-  if (it == detectors_.end()) it = detectors_.emplace(key, models::EwmaBaseline(options_)).first;
+  if (it == detectors_.end()) {
+    it = detectors_.emplace(key, KeyState{models::EwmaBaseline(options_), false}).first;
+  }
   return it->second;
 }
 
 void BaselineOperator::Process(Event event, Emitter& out) {
-  models::EwmaBaseline& detector = DetectorFor(event.key);
-  double score = detector.ScoreAndUpdate(event.values, &z_scratch_);
-  dirty_.insert(event.key);
+  KeyState& state = StateFor(event.key);
+  double score = state.detector.ScoreAndUpdate(event.values, &z_scratch_);
+  if (!state.dirty) {
+    state.dirty = true;
+    dirty_keys_.push_back(event.key);
+  }
   event.score = score;
   event.alert = event.alert || score >= options_.alert_threshold;
   if (!event.annotations.empty()) event.annotations += ',';
@@ -30,14 +35,15 @@ void BaselineOperator::Process(Event event, Emitter& out) {
 
 void BaselineOperator::SnapshotDirty(
     const std::function<void(std::string_view key, std::string snapshot)>& sink) {
-  for (const auto& key : dirty_) {
+  for (const auto& key : dirty_keys_) {
     auto it = detectors_.find(key);
     if (it == detectors_.end()) continue;
+    it->second.dirty = false;
     std::string snapshot;
-    it->second.Save(&snapshot);
+    it->second.detector.Save(&snapshot);
     sink(key, std::move(snapshot));
   }
-  dirty_.clear();
+  dirty_keys_.clear();
 }
 
 Status BaselineOperator::Restore(std::string_view key, std::string_view snapshot) {
@@ -47,7 +53,7 @@ Status BaselineOperator::Restore(std::string_view key, std::string_view snapshot
     return Status::Corruption("operator '" + name_ + "' key '" + std::string(key) +
                               "': " + st.message());
   }
-  detectors_.insert_or_assign(std::string(key), std::move(detector));
+  detectors_.insert_or_assign(std::string(key), KeyState{std::move(detector), false});
   return Status::Ok();
 }
 

@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
+#include <vector>
 
 #include "config/options.h"
 #include "models/baseline.h"
@@ -26,12 +26,16 @@ class BaselineOperator final : public Operator {
   size_t key_count() const override { return detectors_.size(); }
 
  private:
-  models::EwmaBaseline& DetectorFor(const std::string& key);
+  struct KeyState {
+    models::EwmaBaseline detector;
+    bool dirty = false;
+  };
+  KeyState& StateFor(const std::string& key);
 
   const std::string name_;                         // Constant after construction
   const config::BaselineDetectorOptions options_;  // Constant after construction
-  std::unordered_map<std::string, models::EwmaBaseline> detectors_;
-  std::unordered_set<std::string> dirty_;
+  std::unordered_map<std::string, KeyState> detectors_;
+  std::vector<std::string> dirty_keys_;  // keys whose state changed since the last snapshot
   std::vector<double> z_scratch_;
 };
 
