@@ -70,8 +70,8 @@ RandomCutForest::RandomCutForest(const RcfOptions& options)
 Status RandomCutForest::Update(std::span<const double> input) {
   const int in = options_.input_dim;
   if (static_cast<int>(input.size()) != in) {
-    return Status::InvalidArgument("rcf update: expected " + std::to_string(in) +
-                                   " values, got " + std::to_string(input.size()));
+    return Status::InvalidArgument("rcf update: expected " + std::to_string(in) + " values, got " +
+                                   std::to_string(input.size()));
   }
   for (double v : input) {
     if (!(std::abs(v) <= std::numeric_limits<float>::max())) {
@@ -115,7 +115,23 @@ std::vector<double> RandomCutForest::NextPoint(std::span<const double> input) co
 double RandomCutForest::ScoreFloat(const float* q) const {
   if (!output_ready()) return 0;
   double sum = 0;
-  for (const RandomCutTree& tree : trees_) sum += tree.Score(q, store_);
+  int norm_mass = -1;
+  double norm = 0;
+  const RandomCutTree* batch[RandomCutTree::kBatch];
+  double raw[RandomCutTree::kBatch];
+  for (size_t first = 0; first < trees_.size(); first += RandomCutTree::kBatch) {
+    int count = static_cast<int>(std::min<size_t>(RandomCutTree::kBatch, trees_.size() - first));
+    for (int k = 0; k < count; ++k) batch[k] = &trees_[first + k];
+    RandomCutTree::RawScoreBatch(batch, count, q, store_, raw);
+    for (int k = 0; k < count; ++k) {
+      int mass = batch[k]->mass();
+      if (mass != norm_mass) {  // trees usually share one mass: one log2 per call
+        norm_mass = mass;
+        norm = RandomCutTree::Normalizer(mass);
+      }
+      sum += raw[k] * norm;
+    }
+  }
   return sum / static_cast<double>(trees_.size());
 }
 
@@ -308,7 +324,8 @@ Status RandomCutForest::CheckInvariants() const {
     OSPREY_RETURN_IF_ERROR(s);
   }
   for (size_t idx = 0; idx < refs.size(); ++idx) {
-    uint64_t have = store_.IsLive(static_cast<uint32_t>(idx)) ? store_.refs(static_cast<uint32_t>(idx)) : 0;
+    uint64_t have =
+        store_.IsLive(static_cast<uint32_t>(idx)) ? store_.refs(static_cast<uint32_t>(idx)) : 0;
     if (have != refs[idx]) return Status::Corruption("rcf forest: point reference counts are off");
   }
   if (store_.live_points() != static_cast<size_t>(std::count_if(
@@ -398,10 +415,9 @@ Result<std::unique_ptr<RandomCutForest>> RandomCutForest::Load(ByteReader& r) {
   double time_decay = 0;
   int64_t output_after = 0;
   int32_t input_dim = 0, shingle_size = 0, trees = 0, sample_size = 0, cache = 0;
-  if (!pr.Get(&input_dim) || !pr.Get(&shingle_size) || !pr.Get(&trees) ||
-      !pr.Get(&sample_size) || !pr.Get(&time_decay) || !pr.Get(&output_after) ||
-      !pr.Get(&options.initial_accept_fraction) || !pr.Get(&options.random_seed) ||
-      !pr.Get(&cache)) {
+  if (!pr.Get(&input_dim) || !pr.Get(&shingle_size) || !pr.Get(&trees) || !pr.Get(&sample_size) ||
+      !pr.Get(&time_decay) || !pr.Get(&output_after) || !pr.Get(&options.initial_accept_fraction) ||
+      !pr.Get(&options.random_seed) || !pr.Get(&cache)) {
     return Status::Corruption("rcf snapshot: truncated options");
   }
   options.input_dim = input_dim;

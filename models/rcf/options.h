@@ -36,8 +36,8 @@ struct RcfOptions {
   uint64_t random_seed = 42;
   // Internal tree nodes holding at least this many points cache their bounding box; smaller
   // subtrees recompute it when needed (memory/speed trade-off, as AWS's bounding-box cache
-  // fraction). 2 caches every box. Range 2..32767. Default: 12. Reloadable: no.
-  int box_cache_min_mass = 12;
+  // fraction). 2 caches every box. Range 2..32767. Default: 10. Reloadable: no.
+  int box_cache_min_mass = 10;
 
   int dimensions() const { return input_dim * shingle_size; }
   double EffectiveTimeDecay() const { return time_decay ? *time_decay : 0.1 / sample_size; }

@@ -53,10 +53,10 @@ class PointStore {
   int input_dim_;
   int dims_;
   // Mutable state
-  std::vector<float> values_;    // size() is the capacity; [0, used_) is written
+  std::vector<float> values_;  // size() is the capacity; [0, used_) is written
   size_t used_ = 0;
-  std::vector<uint32_t> loc_;    // live: offset of the point in values_; free: next free index
-  std::vector<uint32_t> refs_;   // 0 = free
+  std::vector<uint32_t> loc_;   // live: offset of the point in values_; free: next free index
+  std::vector<uint32_t> refs_;  // 0 = free
   uint32_t free_head_ = kNone;
   size_t live_ = 0;
   // The newest stored shingle, to share its overlap with the next one.

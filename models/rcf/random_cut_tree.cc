@@ -6,6 +6,10 @@
 #include <limits>
 #include <string>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "config/base/check.h"
 #include "models/rcf/internal/small_buffer.h"
 
@@ -51,29 +55,43 @@ inline bool SamePoint(const float* a, const float* b, int dims) {
   }
   return true;
 }
-// Sums over dimensions of the box's range and of how far q lies outside it. Eight independent
-// float lanes (vectorisable without -ffast-math) summed in a fixed order: deterministic.
+// Sums over dimensions of the box's range and of how far q lies outside it, in float lanes summed
+// in a fixed order: deterministic for a given build.
 inline void RangeAndExtension(const float* lo, const float* hi, const float* q, int dims,
                               float* range_out, float* ext_out) {
-  constexpr int kLanes = 8;
-  float range[kLanes] = {};
-  float ext[kLanes] = {};
+  float range[4] = {0, 0, 0, 0};
+  float ext[4] = {0, 0, 0, 0};
   int d = 0;
-  for (; d + kLanes <= dims; d += kLanes) {
-    for (int lane = 0; lane < kLanes; ++lane) {
-      float l = lo[d + lane], h = hi[d + lane], x = q[d + lane];
-      range[lane] += h - l;
-      ext[lane] += std::max(l - x, 0.0f) + std::max(x - h, 0.0f);
-    }
+#if defined(__SSE2__)
+  const __m128 zero = _mm_setzero_ps();
+  __m128 r0 = zero, e0 = zero, r1 = zero, e1 = zero;
+  for (; d + 8 <= dims; d += 8) {
+    __m128 l0 = _mm_loadu_ps(lo + d), h0 = _mm_loadu_ps(hi + d), x0 = _mm_loadu_ps(q + d);
+    __m128 l1 = _mm_loadu_ps(lo + d + 4), h1 = _mm_loadu_ps(hi + d + 4);
+    __m128 x1 = _mm_loadu_ps(q + d + 4);
+    r0 = _mm_add_ps(r0, _mm_sub_ps(h0, l0));
+    r1 = _mm_add_ps(r1, _mm_sub_ps(h1, l1));
+    e0 = _mm_add_ps(
+        e0, _mm_add_ps(_mm_max_ps(_mm_sub_ps(l0, x0), zero), _mm_max_ps(_mm_sub_ps(x0, h0), zero)));
+    e1 = _mm_add_ps(
+        e1, _mm_add_ps(_mm_max_ps(_mm_sub_ps(l1, x1), zero), _mm_max_ps(_mm_sub_ps(x1, h1), zero)));
   }
-  for (int lane = 0; d < dims; ++d, ++lane) {
+  for (; d + 4 <= dims; d += 4) {
+    __m128 l0 = _mm_loadu_ps(lo + d), h0 = _mm_loadu_ps(hi + d), x0 = _mm_loadu_ps(q + d);
+    r0 = _mm_add_ps(r0, _mm_sub_ps(h0, l0));
+    e0 = _mm_add_ps(
+        e0, _mm_add_ps(_mm_max_ps(_mm_sub_ps(l0, x0), zero), _mm_max_ps(_mm_sub_ps(x0, h0), zero)));
+  }
+  _mm_storeu_ps(range, _mm_add_ps(r0, r1));
+  _mm_storeu_ps(ext, _mm_add_ps(e0, e1));
+#endif
+  for (int lane = 0; d < dims; ++d, lane = (lane + 1) & 3) {
     float l = lo[d], h = hi[d], x = q[d];
     range[lane] += h - l;
     ext[lane] += std::max(l - x, 0.0f) + std::max(x - h, 0.0f);
   }
-  *range_out = ((range[0] + range[1]) + (range[2] + range[3])) +
-               ((range[4] + range[5]) + (range[6] + range[7]));
-  *ext_out = ((ext[0] + ext[1]) + (ext[2] + ext[3])) + ((ext[4] + ext[5]) + (ext[6] + ext[7]));
+  *range_out = (range[0] + range[1]) + (range[2] + range[3]);
+  *ext_out = (ext[0] + ext[1]) + (ext[2] + ext[3]);
 }
 // Probability that a random cut of box(lo, hi) grown by q separates q: extension / grown range.
 inline double SeparationProbability(const float* lo, const float* hi, const float* q, int dims) {
@@ -83,23 +101,26 @@ inline double SeparationProbability(const float* lo, const float* hi, const floa
 }
 // AWS scoring functions.
 inline double ScoreSeen(int depth, int mass) { return 1.0 / (depth + std::log2(mass + 1.0)); }
-inline double ScoreUnseen(int depth) { return 1.0 / (depth + 1.0); }
-inline double Damp(int leaf_mass, int tree_mass) {
-  return 1.0 - leaf_mass / (2.0 * tree_mass);
+constexpr int kInverseTableSize = 64;
+struct InverseTable {
+  double value[kInverseTableSize];
+  constexpr InverseTable() : value() {
+    for (int idx = 0; idx < kInverseTableSize; ++idx) value[idx] = 1.0 / (idx + 1.0);
+  }
+};
+constexpr InverseTable kInverse;
+inline double ScoreUnseen(int depth) {
+  return depth < kInverseTableSize ? kInverse.value[depth] : 1.0 / (depth + 1.0);
 }
-inline double Normalizer(int tree_mass) { return std::log2(1.0 + tree_mass); }
+inline double Damp(int leaf_mass, int tree_mass) { return 1.0 - leaf_mass / (2.0 * tree_mass); }
 
 }  // namespace
 
 RandomCutTree::RandomCutTree(int dims, int capacity, int box_cache_min_mass)
     : dims_(dims), capacity_(capacity), min_cache_mass_(box_cache_min_mass) {
   OSPREY_CHECK(dims >= 1 && capacity >= 2 && capacity <= 32767 && box_cache_min_mass >= 2);
-  left_.resize(capacity - 1);
-  right_.resize(capacity - 1);
+  nodes_.resize(capacity - 1);
   mass_.resize(capacity - 1);
-  cut_dim_.resize(capacity - 1);
-  cut_val_.resize(capacity - 1);
-  box_slot_.resize(capacity - 1);
   leaf_point_.resize(capacity);
   leaf_mass_.resize(capacity);
   ResetFreeLists();
@@ -108,8 +129,8 @@ RandomCutTree::RandomCutTree(int dims, int capacity, int box_cache_min_mass)
 void RandomCutTree::ResetFreeLists() {
   root_ = kNull;
   for (int idx = 0; idx < capacity_ - 1; ++idx) {
-    left_[idx] = static_cast<NodeRef>(idx + 1 < capacity_ - 1 ? idx + 1 : kNull);
-    box_slot_[idx] = kNoSlot;
+    nodes_[idx].left = static_cast<NodeRef>(idx + 1 < capacity_ - 1 ? idx + 1 : kNull);
+    nodes_[idx].box_slot = kNoSlot;
   }
   free_internal_ = capacity_ > 1 ? 0 : kNull;
   for (int idx = 0; idx < capacity_; ++idx) {
@@ -139,14 +160,14 @@ void RandomCutTree::FreeLeaf(uint16_t leaf) {
 RandomCutTree::NodeRef RandomCutTree::AllocInternal() {
   OSPREY_CHECK(free_internal_ != kNull) << "no free internal node";
   NodeRef n = free_internal_;
-  free_internal_ = left_[n];
-  box_slot_[n] = kNoSlot;
+  free_internal_ = nodes_[n].left;
+  nodes_[n].box_slot = kNoSlot;
   return n;
 }
 
 void RandomCutTree::FreeInternal(NodeRef n) {
-  if (box_slot_[n] != kNoSlot) FreeSlot(n);
-  left_[n] = free_internal_;
+  if (nodes_[n].box_slot != kNoSlot) FreeSlot(n);
+  nodes_[n].left = free_internal_;
   free_internal_ = n;
 }
 
@@ -159,65 +180,73 @@ void RandomCutTree::AllocSlot(NodeRef n) {
     size_t slots = boxes_.size() / (2 * static_cast<size_t>(dims_));
     OSPREY_CHECK(slots < kNoSlot);
     slot = static_cast<uint16_t>(slots);
-    boxes_.resize(boxes_.size() + 2 * static_cast<size_t>(dims_));
+    const size_t stride = 2 * static_cast<size_t>(dims_);
+    // Grow by small steps, not doubling: the slot count settles early and slack is memory.
+    if (boxes_.size() + stride > boxes_.capacity()) boxes_.reserve(boxes_.size() + 2 * stride);
+    boxes_.resize(boxes_.size() + stride);
   }
-  box_slot_[n] = slot;
+  nodes_[n].box_slot = slot;
 }
 
 void RandomCutTree::FreeSlot(NodeRef n) {
-  free_slots_.push_back(box_slot_[n]);
-  box_slot_[n] = kNoSlot;
+  free_slots_.push_back(nodes_[n].box_slot);
+  nodes_[n].box_slot = kNoSlot;
 }
 
 void RandomCutTree::UnionSubtree(NodeRef r, const PointStore& store, float* lo, float* hi) const {
-  if (IsLeaf(r)) {
-    UnionPoint(lo, hi, store.Point(leaf_point_[LeafId(r)]), dims_);
-  } else if (box_slot_[r] != kNoSlot) {
-    const float* blo = BoxLo(box_slot_[r]);
-    UnionBox(lo, hi, blo, blo + dims_, dims_);
-  } else {
-    UnionSubtree(left_[r], store, lo, hi);
-    UnionSubtree(right_[r], store, lo, hi);
+  while (true) {
+    if (IsLeaf(r)) {
+      UnionPoint(lo, hi, store.Point(leaf_point_[LeafId(r)]), dims_);
+      return;
+    }
+    if (nodes_[r].box_slot != kNoSlot) {
+      const float* blo = BoxLo(nodes_[r].box_slot);
+      UnionBox(lo, hi, blo, blo + dims_, dims_);
+      return;
+    }
+    UnionSubtree(nodes_[r].left, store, lo, hi);  // recursion depth < box_cache_min_mass
+    r = nodes_[r].right;
   }
 }
 
 void RandomCutTree::ComputeBox(NodeRef n, const PointStore& store) {
-  float* lo = BoxLo(box_slot_[n]);
+  float* lo = BoxLo(nodes_[n].box_slot);
   float* hi = lo + dims_;
   SetBoxEmpty(lo, hi, dims_);
-  UnionSubtree(left_[n], store, lo, hi);
-  UnionSubtree(right_[n], store, lo, hi);
+  UnionSubtree(nodes_[n].left, store, lo, hi);
+  UnionSubtree(nodes_[n].right, store, lo, hi);
 }
 
-RandomCutTree::Cut RandomCutTree::RandomCut(const float* lo, const float* hi, const float* p,
-                                            double r) const {
+RandomCutTree::Cut RandomCutTree::CutInExtension(const float* lo, const float* hi, const float* p,
+                                                 double u) const {
   double total = 0;
   for (int d = 0; d < dims_; ++d) {
-    total += static_cast<double>(std::max(hi[d], p[d])) - std::min(lo[d], p[d]);
+    total += std::max(static_cast<double>(lo[d]) - p[d], 0.0) +
+             std::max(static_cast<double>(p[d]) - hi[d], 0.0);
   }
-  double target = r * total;
-  Cut cut;
-  int last_positive = -1;
+  const double target = u * total;
   double cum = 0;
+  int last = -1;
   for (int d = 0; d < dims_; ++d) {
-    float l = std::min(lo[d], p[d]);
-    float h = std::max(hi[d], p[d]);
-    double range = static_cast<double>(h) - l;
-    if (range <= 0) continue;
-    last_positive = d;
-    if (target < cum + range) {
-      cut.dim = d;
-      cut.value = static_cast<float>(l + (target - cum));
-      if (cut.value >= h) cut.value = std::nextafter(h, -kInf);
-      return cut;
+    const bool below = p[d] < lo[d];
+    if (!below && !(p[d] > hi[d])) continue;
+    const double ext =
+        below ? static_cast<double>(lo[d]) - p[d] : static_cast<double>(p[d]) - hi[d];
+    last = d;
+    if (target < cum + ext || d == dims_ - 1) {
+      // p <= cut < lo (p goes left, the box right) or hi <= cut < p (the box left, p right).
+      const float from = below ? p[d] : hi[d];
+      const float to = below ? lo[d] : p[d];
+      auto value = static_cast<float>(from + std::min(target - cum, ext));
+      if (value >= to) value = std::nextafter(to, -kInf);
+      if (value < from) value = from;
+      return Cut{d, value};
     }
-    cum += range;
+    cum += ext;
   }
-  // Rounding pushed the target past the last range: cut at the top of the last positive one.
-  OSPREY_CHECK(last_positive >= 0) << "random cut of a degenerate box";
-  cut.dim = last_positive;
-  cut.value = std::nextafter(std::max(hi[last_positive], p[last_positive]), -kInf);
-  return cut;
+  OSPREY_CHECK(last >= 0) << "cut of a box that contains the point";
+  const bool below = p[last] < lo[last];
+  return Cut{last, std::nextafter(below ? lo[last] : p[last], -kInf)};
 }
 
 uint16_t RandomCutTree::Insert(uint32_t point, const PointStore& store, Rng& rng) {
@@ -240,7 +269,7 @@ uint16_t RandomCutTree::Insert(uint32_t point, const PointStore& store, Rng& rng
     ++leaf_mass_[leaf];
     for (size_t idx = path.size(); idx-- > 0;) {
       NodeRef n = path[idx];
-      if (++mass_[n] >= min_cache_mass_ && box_slot_[n] == kNoSlot) {
+      if (++mass_[n] >= min_cache_mass_ && nodes_[n].box_slot == kNoSlot) {
         AllocSlot(n);
         ComputeBox(n, store);
       }
@@ -248,55 +277,62 @@ uint16_t RandomCutTree::Insert(uint32_t point, const PointStore& store, Rng& rng
     return leaf;
   }
 
-  // Bottom-up: a fresh cut of each box on the path, grown by p; the highest separating one wins.
-  ScratchArray<float, kInlineFloats> buf(2 * static_cast<size_t>(dims_));
+  // Bottom-up: a fresh random cut of each box on the path grown by p separates p with probability
+  // extension / grown range; the highest separating level wins, and given that it separates, its
+  // cut is uniform over the extension. At the leaf the grown box is {leaf, p}: always separates.
+  const size_t stride = 2 * static_cast<size_t>(dims_);
+  ScratchArray<float, kInlineFloats> buf(stride);
+  ScratchArray<float, kInlineFloats> best_box(stride);
   float* lo = buf.data();
   float* hi = lo + dims_;
   SetBoxToPoint(lo, hi, lp, dims_);
+  SetBoxToPoint(best_box.data(), best_box.data() + dims_, lp, dims_);
   size_t best_level = path.size();  // path.size() = at the leaf
-  Cut best = RandomCut(lo, hi, p, rng.NextDouble());
+  double best_u = rng.NextDouble();
   NodeRef child = node;
   for (size_t idx = path.size(); idx-- > 0;) {
     NodeRef n = path[idx];
     const float* blo;
     const float* bhi;
-    if (box_slot_[n] != kNoSlot) {
-      blo = BoxLo(box_slot_[n]);
+    if (nodes_[n].box_slot != kNoSlot) {
+      blo = BoxLo(nodes_[n].box_slot);
       bhi = blo + dims_;
     } else {
-      UnionSubtree(left_[n] == child ? right_[n] : left_[n], store, lo, hi);
+      UnionSubtree(nodes_[n].left == child ? nodes_[n].right : nodes_[n].left, store, lo, hi);
       blo = lo;
       bhi = hi;
     }
     child = n;
-    if (Contains(blo, bhi, p, dims_)) break;  // so is every box above
-    Cut cut = RandomCut(blo, bhi, p, rng.NextDouble());
-    float v = cut.value;
-    int d = cut.dim;
-    if ((p[d] <= v && v < blo[d]) || (bhi[d] <= v && v < p[d])) {
-      best = cut;
+    double prob = SeparationProbability(blo, bhi, p, dims_);
+    if (prob == 0) break;  // p is inside this box and every box above
+    double r = rng.NextDouble();
+    if (r < prob) {
       best_level = idx;
+      best_u = r / prob;  // uniform in [0, 1) given r < prob
+      std::memcpy(best_box.data(), blo, sizeof(float) * dims_);
+      std::memcpy(best_box.data() + dims_, bhi, sizeof(float) * dims_);
     }
   }
+  const Cut best = CutInExtension(best_box.data(), best_box.data() + dims_, p, best_u);
 
   const uint16_t new_leaf = AllocLeaf(point);
   const NodeRef old = best_level == path.size() ? node : path[best_level];
   const NodeRef n = AllocInternal();
-  cut_dim_[n] = static_cast<uint16_t>(best.dim);
-  cut_val_[n] = best.value;
+  nodes_[n].cut_dim = static_cast<uint16_t>(best.dim);
+  nodes_[n].cut_val = best.value;
   if (p[best.dim] <= best.value) {
-    left_[n] = LeafRef(new_leaf);
-    right_[n] = old;
+    nodes_[n].left = LeafRef(new_leaf);
+    nodes_[n].right = old;
   } else {
-    left_[n] = old;
-    right_[n] = LeafRef(new_leaf);
+    nodes_[n].left = old;
+    nodes_[n].right = LeafRef(new_leaf);
   }
   mass_[n] = static_cast<uint16_t>(MassOf(old) + 1);
   if (best_level == 0) {
     root_ = n;
   } else {
     NodeRef parent = path[best_level - 1];
-    (left_[parent] == old ? left_[parent] : right_[parent]) = n;
+    (nodes_[parent].left == old ? nodes_[parent].left : nodes_[parent].right) = n;
   }
   if (mass_[n] >= min_cache_mass_) {
     AllocSlot(n);
@@ -305,8 +341,8 @@ uint16_t RandomCutTree::Insert(uint32_t point, const PointStore& store, Rng& rng
   for (size_t idx = best_level; idx-- > 0;) {
     NodeRef m = path[idx];
     if (++mass_[m] >= min_cache_mass_) {
-      if (box_slot_[m] != kNoSlot) {
-        float* blo = BoxLo(box_slot_[m]);
+      if (nodes_[m].box_slot != kNoSlot) {
+        float* blo = BoxLo(nodes_[m].box_slot);
         UnionPoint(blo, blo + dims_, p, dims_);
       } else {
         AllocSlot(m);
@@ -332,7 +368,7 @@ uint32_t RandomCutTree::Delete(uint16_t leaf, const PointStore& store) {
     --leaf_mass_[leaf];
     for (size_t idx = path.size(); idx-- > 0;) {
       NodeRef n = path[idx];
-      if (--mass_[n] < min_cache_mass_ && box_slot_[n] != kNoSlot) FreeSlot(n);
+      if (--mass_[n] < min_cache_mass_ && nodes_[n].box_slot != kNoSlot) FreeSlot(n);
     }
     return point;
   }
@@ -342,12 +378,12 @@ uint32_t RandomCutTree::Delete(uint16_t leaf, const PointStore& store) {
     return point;
   }
   const NodeRef parent = path.back();
-  const NodeRef sibling = left_[parent] == node ? right_[parent] : left_[parent];
+  const NodeRef sibling = nodes_[parent].left == node ? nodes_[parent].right : nodes_[parent].left;
   if (path.size() == 1) {
     root_ = sibling;
   } else {
     NodeRef grand = path[path.size() - 2];
-    (left_[grand] == parent ? left_[grand] : right_[grand]) = sibling;
+    (nodes_[grand].left == parent ? nodes_[grand].left : nodes_[grand].right) = sibling;
   }
   FreeInternal(parent);
   bool boxes_stable = false;
@@ -355,11 +391,11 @@ uint32_t RandomCutTree::Delete(uint16_t leaf, const PointStore& store) {
   for (size_t idx = path.size() - 1; idx-- > 0;) {
     NodeRef n = path[idx];
     if (--mass_[n] < min_cache_mass_) {
-      if (box_slot_[n] != kNoSlot) FreeSlot(n);
+      if (nodes_[n].box_slot != kNoSlot) FreeSlot(n);
       continue;
     }
     if (boxes_stable) continue;
-    float* blo = BoxLo(box_slot_[n]);
+    float* blo = BoxLo(nodes_[n].box_slot);
     bool on_boundary = false;
     for (int d = 0; d < dims_ && !on_boundary; ++d) {
       on_boundary = p[d] == blo[d] || p[d] == blo[dims_ + d];
@@ -375,21 +411,27 @@ uint32_t RandomCutTree::Delete(uint16_t leaf, const PointStore& store) {
   return point;
 }
 
-double RandomCutTree::Score(const float* q, const PointStore& store) const {
-  if (root_ == kNull) return 0;
-  ScratchStack<NodeRef, kInlinePath> path;
+double RandomCutTree::Normalizer(int mass) { return std::log2(1.0 + mass); }
+
+RandomCutTree::NodeRef RandomCutTree::Descend(const float* q, Path* path) const {
   NodeRef node = root_;
   while (!IsLeaf(node)) {
-    path.push_back(node);
+    path->push_back(node);
     node = Child(node, q);
   }
+  return node;
+}
+
+template <typename PathT>
+double RandomCutTree::ScoreFromPath(const float* q, const PointStore& store, const PathT& path,
+                                    size_t depth, NodeRef node) const {
   const int tree_mass = mass();
   const uint16_t leaf = LeafId(node);
   const float* lp = store.Point(leaf_point_[leaf]);
-  const int leaf_depth = static_cast<int>(path.size());
+  const int leaf_depth = static_cast<int>(depth);
   if (SamePoint(q, lp, dims_)) {
     int m = leaf_mass_[leaf];
-    return Damp(m, tree_mass) * ScoreSeen(leaf_depth, m) * Normalizer(tree_mass);
+    return Damp(m, tree_mass) * ScoreSeen(leaf_depth, m);
   }
   double score = ScoreUnseen(leaf_depth);
   ScratchArray<float, kInlineFloats> buf(2 * static_cast<size_t>(dims_));
@@ -397,15 +439,15 @@ double RandomCutTree::Score(const float* q, const PointStore& store) const {
   float* hi = lo + dims_;
   SetBoxToPoint(lo, hi, lp, dims_);
   NodeRef child = node;
-  for (size_t idx = path.size(); idx-- > 0;) {
+  for (size_t idx = depth; idx-- > 0;) {
     NodeRef n = path[idx];
     const float* blo;
     const float* bhi;
-    if (box_slot_[n] != kNoSlot) {
-      blo = BoxLo(box_slot_[n]);
+    if (nodes_[n].box_slot != kNoSlot) {
+      blo = BoxLo(nodes_[n].box_slot);
       bhi = blo + dims_;
     } else {
-      UnionSubtree(left_[n] == child ? right_[n] : left_[n], store, lo, hi);
+      UnionSubtree(nodes_[n].left == child ? nodes_[n].right : nodes_[n].left, store, lo, hi);
       blo = lo;
       bhi = hi;
     }
@@ -414,7 +456,49 @@ double RandomCutTree::Score(const float* q, const PointStore& store) const {
     if (prob == 0) break;  // q is inside this box and every box above
     score = prob * ScoreUnseen(static_cast<int>(idx)) + (1 - prob) * score;
   }
-  return score * Normalizer(tree_mass);
+  return score;
+}
+
+double RandomCutTree::RawScore(const float* q, const PointStore& store) const {
+  if (root_ == kNull) return 0;
+  Path path;
+  NodeRef leaf = Descend(q, &path);
+  return ScoreFromPath(q, store, path, path.size(), leaf);
+}
+
+void RandomCutTree::RawScoreBatch(const RandomCutTree* const* trees, int count, const float* q,
+                                  const PointStore& store, double* out) {
+  OSPREY_CHECK(count <= kBatch);
+  constexpr size_t kMaxDepth = 64;
+  NodeRef path[kBatch][kMaxDepth];
+  size_t depth[kBatch] = {};
+  NodeRef node[kBatch];
+  bool deep = false;
+  for (int k = 0; k < count; ++k) node[k] = trees[k]->root_;
+  for (int live = count; live > 0;) {
+    live = 0;
+    for (int k = 0; k < count; ++k) {
+      NodeRef n = node[k];
+      if (IsLeaf(n)) continue;  // also kNull (empty tree)
+      if (depth[k] == kMaxDepth) {
+        deep = true;
+        continue;
+      }
+      path[k][depth[k]++] = n;
+      node[k] = trees[k]->Child(n, q);
+      ++live;
+    }
+  }
+  for (int k = 0; k < count; ++k) {
+    const RandomCutTree& t = *trees[k];
+    if (t.root_ == kNull) {
+      out[k] = 0;
+    } else if (deep && !IsLeaf(node[k])) {
+      out[k] = t.RawScore(q, store);  // deeper than the lockstep buffer
+    } else {
+      out[k] = t.ScoreFromPath(q, store, path[k], depth[k], node[k]);
+    }
+  }
 }
 
 void RandomCutTree::AddAttribution(const float* q, const PointStore& store, double* high,
@@ -462,28 +546,25 @@ void RandomCutTree::AddAttribution(const float* q, const PointStore& store, doub
     NodeRef n = path[idx];
     const float* blo;
     const float* bhi;
-    if (box_slot_[n] != kNoSlot) {
-      blo = BoxLo(box_slot_[n]);
+    if (nodes_[n].box_slot != kNoSlot) {
+      blo = BoxLo(nodes_[n].box_slot);
       bhi = blo + dims_;
     } else {
-      UnionSubtree(left_[n] == child ? right_[n] : left_[n], store, lo, hi);
+      UnionSubtree(nodes_[n].left == child ? nodes_[n].right : nodes_[n].left, store, lo, hi);
       blo = lo;
       bhi = hi;
     }
     child = n;
-    double ext = 0, range = 0;
+    // The same probability as RawScore, split across dimensions in proportion to the extension.
+    double prob = SeparationProbability(blo, bhi, q, dims_);
+    if (prob == 0) break;
+    double ext = 0;
     for (int d = 0; d < dims_; ++d) {
-      range += static_cast<double>(bhi[d]) - blo[d];
-      if (q[d] < blo[d]) {
-        ext += static_cast<double>(blo[d]) - q[d];
-      } else if (q[d] > bhi[d]) {
-        ext += static_cast<double>(q[d]) - bhi[d];
-      }
+      ext += std::max(static_cast<double>(blo[d]) - q[d], 0.0) +
+             std::max(static_cast<double>(q[d]) - bhi[d], 0.0);
     }
-    if (ext == 0) break;
-    double grown = range + ext;
-    double keep = 1 - ext / grown;
-    double unseen = ScoreUnseen(static_cast<int>(idx)) / grown;
+    double keep = 1 - prob;
+    double unseen = prob * ScoreUnseen(static_cast<int>(idx)) / ext;
     for (int d = 0; d < dims_; ++d) {
       double up = q[d] > bhi[d] ? static_cast<double>(q[d]) - bhi[d] : 0;
       double down = q[d] < blo[d] ? static_cast<double>(blo[d]) - q[d] : 0;
@@ -517,17 +598,16 @@ RandomCutTree::ImputeResult RandomCutTree::ImputeVisit(NodeRef r, int depth,
     bool same = true;
     for (int d = 0; d < dims_ && same; ++d) same = ctx.missing[d] != 0 || ctx.q[d] == lp[d];
     int m = leaf_mass_[leaf];
-    double score =
-        same ? Damp(m, ctx.tree_mass) * ScoreSeen(depth, m) : ScoreUnseen(depth);
+    double score = same ? Damp(m, ctx.tree_mass) * ScoreSeen(depth, m) : ScoreUnseen(depth);
     return {score, leaf};
   }
   ImputeResult result;
-  int d = cut_dim_[r];
+  int d = nodes_[r].cut_dim;
   if (ctx.missing[d] != 0) {
-    ImputeResult a = ImputeVisit(left_[r], depth + 1, ctx);
+    ImputeResult a = ImputeVisit(nodes_[r].left, depth + 1, ctx);
     float* lo = ctx.boxes.data() + depth * stride;
     std::memcpy(lo, ctx.boxes.data() + (depth + 1) * stride, sizeof(float) * stride);
-    ImputeResult b = ImputeVisit(right_[r], depth + 1, ctx);
+    ImputeResult b = ImputeVisit(nodes_[r].right, depth + 1, ctx);
     lo = ctx.boxes.data() + depth * stride;
     const float* child = ctx.boxes.data() + (depth + 1) * stride;
     UnionBox(lo, lo + dims_, child, child + dims_, dims_);
@@ -536,11 +616,12 @@ RandomCutTree::ImputeResult RandomCutTree::ImputeVisit(NodeRef r, int depth,
     NodeRef next = Child(r, ctx.q);
     result = ImputeVisit(next, depth + 1, ctx);
     float* lo = ctx.boxes.data() + depth * stride;
-    if (box_slot_[r] != kNoSlot) {
-      std::memcpy(lo, BoxLo(box_slot_[r]), sizeof(float) * stride);
+    if (nodes_[r].box_slot != kNoSlot) {
+      std::memcpy(lo, BoxLo(nodes_[r].box_slot), sizeof(float) * stride);
     } else {
       std::memcpy(lo, ctx.boxes.data() + (depth + 1) * stride, sizeof(float) * stride);
-      UnionSubtree(next == left_[r] ? right_[r] : left_[r], ctx.store, lo, lo + dims_);
+      UnionSubtree(next == nodes_[r].left ? nodes_[r].right : nodes_[r].left, ctx.store, lo,
+                   lo + dims_);
     }
   }
   // Probability of separation on the known dimensions only.
@@ -579,16 +660,13 @@ int RandomCutTree::LeafDepth(const float* q) const {
 
 int RandomCutTree::DepthOf(NodeRef r) const {
   if (IsLeaf(r)) return 0;
-  return 1 + std::max(DepthOf(left_[r]), DepthOf(right_[r]));
+  return 1 + std::max(DepthOf(nodes_[r].left), DepthOf(nodes_[r].right));
 }
 
 size_t RandomCutTree::MemoryBytes() const {
-  return sizeof(*this) +
-         (left_.capacity() + right_.capacity() + mass_.capacity() + cut_dim_.capacity() +
-          box_slot_.capacity() + leaf_mass_.capacity() + free_slots_.capacity()) *
-             sizeof(uint16_t) +
-         (cut_val_.capacity() + boxes_.capacity()) * sizeof(float) +
-         leaf_point_.capacity() * sizeof(uint32_t);
+  return sizeof(*this) + nodes_.capacity() * sizeof(Node) +
+         (mass_.capacity() + leaf_mass_.capacity() + free_slots_.capacity()) * sizeof(uint16_t) +
+         boxes_.capacity() * sizeof(float) + leaf_point_.capacity() * sizeof(uint32_t);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -607,7 +685,8 @@ Status RandomCutTree::CheckStructure(const PointStore& store) const {
       stack.pop_back();
       if (IsLeaf(r)) {
         uint16_t leaf = LeafId(r);
-        if (leaf >= capacity_ || seen_leaf[leaf]) return bad("leaf reference out of range or shared");
+        if (leaf >= capacity_ || seen_leaf[leaf])
+          return bad("leaf reference out of range or shared");
         seen_leaf[leaf] = 1;
         ++used_leaves;
         if (leaf_mass_[leaf] == 0) return bad("leaf with zero mass");
@@ -616,10 +695,11 @@ Status RandomCutTree::CheckStructure(const PointStore& store) const {
       }
       if (r >= internals) return bad("node reference out of range");
       if (expanded) {
-        if (mass_[r] != MassOf(left_[r]) + MassOf(right_[r])) return bad("masses do not add up");
-        bool cached = box_slot_[r] != kNoSlot;
+        if (mass_[r] != MassOf(nodes_[r].left) + MassOf(nodes_[r].right))
+          return bad("masses do not add up");
+        bool cached = nodes_[r].box_slot != kNoSlot;
         if (cached != (mass_[r] >= min_cache_mass_)) return bad("box cache policy violated");
-        if (cached && static_cast<size_t>(box_slot_[r] + 1) * 2 * dims_ > boxes_.size()) {
+        if (cached && static_cast<size_t>(nodes_[r].box_slot + 1) * 2 * dims_ > boxes_.size()) {
           return bad("box slot out of range");
         }
         continue;
@@ -627,15 +707,15 @@ Status RandomCutTree::CheckStructure(const PointStore& store) const {
       if (seen_internal[r]) return bad("node reachable twice");
       seen_internal[r] = 1;
       ++used_internal;
-      if (cut_dim_[r] >= dims_) return bad("cut dimension out of range");
+      if (nodes_[r].cut_dim >= dims_) return bad("cut dimension out of range");
       stack.push_back({r, true});
-      stack.push_back({left_[r], false});
-      stack.push_back({right_[r], false});
+      stack.push_back({nodes_[r].left, false});
+      stack.push_back({nodes_[r].right, false});
     }
     if (used_internal != used_leaves - 1) return bad("internal/leaf count mismatch");
   }
   int free_internal = 0;
-  for (NodeRef n = free_internal_; n != kNull; n = left_[n]) {
+  for (NodeRef n = free_internal_; n != kNull; n = nodes_[n].left) {
     if (n >= internals || seen_internal[n] || ++free_internal > internals) {
       return bad("bad internal free list");
     }
@@ -644,8 +724,7 @@ Status RandomCutTree::CheckStructure(const PointStore& store) const {
   if (free_internal + used_internal != internals) return bad("internal nodes leaked");
   int free_leaves = 0;
   for (uint32_t leaf = free_leaf_; leaf != PointStore::kNone; leaf = leaf_point_[leaf]) {
-    if (leaf >= static_cast<uint32_t>(capacity_) || seen_leaf[leaf] ||
-        ++free_leaves > capacity_) {
+    if (leaf >= static_cast<uint32_t>(capacity_) || seen_leaf[leaf] || ++free_leaves > capacity_) {
       return bad("bad leaf free list");
     }
     seen_leaf[leaf] = 1;
@@ -661,16 +740,17 @@ Status RandomCutTree::CheckNode(NodeRef r, const PointStore& store, float* lo, f
     return Status::Ok();
   }
   std::vector<float> child(2 * static_cast<size_t>(dims_));
-  OSPREY_RETURN_IF_ERROR(CheckNode(left_[r], store, lo, hi));
-  int d = cut_dim_[r];
-  if (!(hi[d] <= cut_val_[r])) return Status::Corruption("rcf tree: left subtree crosses its cut");
-  OSPREY_RETURN_IF_ERROR(CheckNode(right_[r], store, child.data(), child.data() + dims_));
-  if (!(child[d] > cut_val_[r])) {
+  OSPREY_RETURN_IF_ERROR(CheckNode(nodes_[r].left, store, lo, hi));
+  int d = nodes_[r].cut_dim;
+  if (!(hi[d] <= nodes_[r].cut_val))
+    return Status::Corruption("rcf tree: left subtree crosses its cut");
+  OSPREY_RETURN_IF_ERROR(CheckNode(nodes_[r].right, store, child.data(), child.data() + dims_));
+  if (!(child[d] > nodes_[r].cut_val)) {
     return Status::Corruption("rcf tree: right subtree crosses its cut");
   }
   UnionBox(lo, hi, child.data(), child.data() + dims_, dims_);
-  if (box_slot_[r] != kNoSlot &&
-      std::memcmp(BoxLo(box_slot_[r]), lo, sizeof(float) * 2 * dims_) != 0) {
+  if (nodes_[r].box_slot != kNoSlot &&
+      std::memcmp(BoxLo(nodes_[r].box_slot), lo, sizeof(float) * 2 * dims_) != 0) {
     return Status::Corruption("rcf tree: cached box differs from its subtree's box");
   }
   return Status::Ok();
@@ -685,8 +765,8 @@ Status RandomCutTree::CheckInvariants(const PointStore& store) const {
 
 void RandomCutTree::RebuildBoxes(NodeRef r, const PointStore& store) {
   if (IsLeaf(r)) return;
-  RebuildBoxes(left_[r], store);
-  RebuildBoxes(right_[r], store);
+  RebuildBoxes(nodes_[r].left, store);
+  RebuildBoxes(nodes_[r].right, store);
   if (mass_[r] >= min_cache_mass_) {
     AllocSlot(r);
     ComputeBox(r, store);
@@ -697,42 +777,39 @@ void RandomCutTree::Save(ByteWriter& w) const {
   w.Put<uint16_t>(root_);
   w.Put<uint16_t>(free_internal_);
   w.Put<uint32_t>(free_leaf_);
-  w.PutVector(left_);
-  w.PutVector(right_);
+  for (const Node& n : nodes_) {
+    w.Put<uint16_t>(n.left);
+    w.Put<uint16_t>(n.right);
+    w.Put<uint16_t>(n.cut_dim);
+    w.Put<float>(n.cut_val);
+  }
   w.PutVector(mass_);
-  w.PutVector(cut_dim_);
-  w.PutVector(cut_val_);
   w.PutVector(leaf_point_);
   w.PutVector(leaf_mass_);
 }
 
 Status RandomCutTree::Load(ByteReader& r, const PointStore& store) {
   const size_t internals = capacity_ - 1;
-  if (!r.Get(&root_) || !r.Get(&free_internal_) || !r.Get(&free_leaf_) ||
-      !r.GetVector(&left_, internals) || !r.GetVector(&right_, internals) ||
-      !r.GetVector(&mass_, internals) || !r.GetVector(&cut_dim_, internals) ||
-      !r.GetVector(&cut_val_, internals) || !r.GetVector(&leaf_point_, capacity_) ||
-      !r.GetVector(&leaf_mass_, capacity_)) {
-    ResetFreeLists();
-    return Status::Corruption("rcf tree: truncated");
-  }
-  boxes_.clear();
-  free_slots_.clear();
-  box_slot_.assign(internals, kNoSlot);
   auto fail = [&](Status s) {
-    left_.resize(internals);
-    right_.resize(internals);
-    mass_.resize(internals);
-    cut_dim_.resize(internals);
-    cut_val_.resize(internals);
-    leaf_point_.resize(capacity_);
-    leaf_mass_.resize(capacity_);
+    nodes_.assign(internals, Node{});
+    mass_.assign(internals, 0);
+    leaf_point_.assign(capacity_, 0);
+    leaf_mass_.assign(capacity_, 0);
     ResetFreeLists();
     return s;
   };
-  if (left_.size() != internals || right_.size() != internals || mass_.size() != internals ||
-      cut_dim_.size() != internals || cut_val_.size() != internals ||
-      leaf_point_.size() != static_cast<size_t>(capacity_) ||
+  bool ok = r.Get(&root_) && r.Get(&free_internal_) && r.Get(&free_leaf_);
+  for (size_t idx = 0; ok && idx < internals; ++idx) {
+    Node& n = nodes_[idx];
+    ok = r.Get(&n.left) && r.Get(&n.right) && r.Get(&n.cut_dim) && r.Get(&n.cut_val);
+    n.box_slot = kNoSlot;
+  }
+  ok = ok && r.GetVector(&mass_, internals) && r.GetVector(&leaf_point_, capacity_) &&
+       r.GetVector(&leaf_mass_, capacity_);
+  if (!ok) return fail(Status::Corruption("rcf tree: truncated"));
+  boxes_.clear();
+  free_slots_.clear();
+  if (mass_.size() != internals || leaf_point_.size() != static_cast<size_t>(capacity_) ||
       leaf_mass_.size() != static_cast<size_t>(capacity_)) {
     return fail(Status::Corruption("rcf tree: array sizes do not match sample_size"));
   }

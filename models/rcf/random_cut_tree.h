@@ -15,6 +15,7 @@
 
 #include "config/base/bytes.h"
 #include "config/base/status.h"
+#include "models/rcf/internal/small_buffer.h"
 #include "models/rcf/point_store.h"
 #include "models/rcf/rng.h"
 
@@ -46,7 +47,19 @@ class RandomCutTree {
   // Anomaly score of `q` (dimensions() floats): expected inverse depth with the
   // probability-of-separation update on the way up, times log2(1 + mass()) (AWS normalisation).
   // 0 for an empty tree.
-  double Score(const float* q, const PointStore& store) const;
+  double Score(const float* q, const PointStore& store) const {
+    return RawScore(q, store) * Normalizer(mass());
+  }
+  // Score before the log2(1 + mass()) factor (callers scoring many trees of equal mass multiply
+  // once). 0 for an empty tree.
+  double RawScore(const float* q, const PointStore& store) const;
+  // RawScore of one q on up to kBatch trees, descending them in lockstep so that their
+  // dependent loads overlap: out[k] = trees[k]->RawScore(q, store).
+  static constexpr int kBatch = 4;
+  static void RawScoreBatch(const RandomCutTree* const* trees, int count, const float* q,
+                            const PointStore& store, double* out);
+
+  static double Normalizer(int mass);
   // Adds this tree's score of `q`, split per dimension into the part due to q being above (high)
   // and below (low) the data, to high[] and low[]; the parts sum to Score(q).
   void AddAttribution(const float* q, const PointStore& store, double* high, double* low) const;
@@ -64,6 +77,9 @@ class RandomCutTree {
     if (root_ != kNull) VisitLeaves(root_, fn);
   }
   int Depth() const { return root_ == kNull ? 0 : DepthOf(root_); }
+  // Box cache slots allocated and free; for tests and tuning.
+  size_t box_slots() const { return boxes_.size() / (2 * static_cast<size_t>(dims_)); }
+  size_t free_box_slots() const { return free_slots_.size(); }
   // Depth of the leaf that q descends to (0 = the root is a leaf). REQUIRES: mass() > 0.
   int LeafDepth(const float* q) const;
 
@@ -84,7 +100,8 @@ class RandomCutTree {
   static NodeRef LeafRef(uint16_t leaf) { return static_cast<NodeRef>(leaf | kLeafBit); }
   int MassOf(NodeRef r) const { return IsLeaf(r) ? leaf_mass_[LeafId(r)] : mass_[r]; }
   NodeRef Child(NodeRef n, const float* p) const {
-    return p[cut_dim_[n]] <= cut_val_[n] ? left_[n] : right_[n];
+    const Node& node = nodes_[n];
+    return p[node.cut_dim] <= node.cut_val ? node.left : node.right;
   }
   float* BoxLo(uint16_t slot) { return boxes_.data() + static_cast<size_t>(slot) * 2 * dims_; }
   const float* BoxLo(uint16_t slot) const {
@@ -101,7 +118,9 @@ class RandomCutTree {
   void UnionSubtree(NodeRef r, const PointStore& store, float* lo, float* hi) const;
   // Recomputes the cached box of n from its children. REQUIRES: n has a slot.
   void ComputeBox(NodeRef n, const PointStore& store);
-  Cut RandomCut(const float* lo, const float* hi, const float* p, double r) const;
+  // The cut at position u in [0, 1) of the region between box [lo, hi] and p (outside it),
+  // dimensions in order, each weighted by its extension. It separates p from the box.
+  Cut CutInExtension(const float* lo, const float* hi, const float* p, double u) const;
   void ResetFreeLists();
   Status CheckStructure(const PointStore& store) const;
   Status CheckNode(NodeRef r, const PointStore& store, float* lo, float* hi) const;
@@ -113,9 +132,15 @@ class RandomCutTree {
       fn(LeafId(r), leaf_point_[LeafId(r)], static_cast<int>(leaf_mass_[LeafId(r)]));
       return;
     }
-    VisitLeaves(left_[r], fn);
-    VisitLeaves(right_[r], fn);
+    VisitLeaves(nodes_[r].left, fn);
+    VisitLeaves(nodes_[r].right, fn);
   }
+  using Path = internal::ScratchStack<NodeRef, 64>;
+  // Walks from the root to the leaf q reaches, recording internal nodes. REQUIRES: non-empty.
+  NodeRef Descend(const float* q, Path* path) const;
+  template <typename PathT>
+  double ScoreFromPath(const float* q, const PointStore& store, const PathT& path, size_t depth,
+                       NodeRef leaf_ref) const;
   struct ImputeContext;
   struct ImputeResult {
     double score;
@@ -127,21 +152,25 @@ class RandomCutTree {
   int dims_;
   int capacity_;
   int min_cache_mass_;
-  // Tree state. Internal nodes: ids [0, capacity-1); free ones chain through left_.
+  // Tree state. Internal nodes: ids [0, capacity-1); free ones chain through Node::left. What a
+  // descent reads sits in one 12-byte Node; the mass (updates only) is a separate array.
+  struct Node {
+    float cut_val = 0;
+    uint16_t cut_dim = 0;
+    NodeRef left = kNull;
+    NodeRef right = kNull;
+    uint16_t box_slot = kNoSlot;
+  };
   NodeRef root_ = kNull;
-  std::vector<NodeRef> left_;
-  std::vector<NodeRef> right_;
+  std::vector<Node> nodes_;
   std::vector<uint16_t> mass_;
-  std::vector<uint16_t> cut_dim_;
-  std::vector<float> cut_val_;
-  std::vector<uint16_t> box_slot_;
   NodeRef free_internal_ = kNull;
   // Leaves: ids [0, capacity); free ones chain through leaf_point_.
   std::vector<uint32_t> leaf_point_;
   std::vector<uint16_t> leaf_mass_;
   uint32_t free_leaf_ = PointStore::kNone;
   // Box cache: slot s holds lo[dims] then hi[dims] at boxes_[2*dims*s].
-  std::vector<float> boxes_;
+  std::vector<float, internal::AlignedAllocator<float, 64>> boxes_;
   std::vector<uint16_t> free_slots_;
 };
 

@@ -3,7 +3,10 @@
 // `capacity` smallest keys (a max-heap evicts the largest), i.e. a weighted sample without
 // replacement with weights proportional to w*exp(lambda*t). While less than
 // initial_accept_fraction full every point is accepted; then acceptance falls linearly to 0 at
-// full. Entries name the tree leaf holding the point (16-bit).
+// full. Entries name the tree leaf holding the point (16-bit). Once full, the sampler draws
+// directly which later point will next enter (exponential jumps, Efraimidis-Spirakis A-ExpJ
+// adapted to time-decayed weights) and that point's key conditioned on entering: rejected offers
+// cost O(1) and no randomness, with the same distribution as drawing every key.
 // Thread-compatible.
 #pragma once
 
@@ -24,7 +27,7 @@ class Sampler {
 
   struct Decision {
     bool accepted = false;
-    bool evicts = false;          // when accepted: the sample was full and loses `evicted_leaf`
+    bool evicts = false;  // when accepted: the sample was full and loses `evicted_leaf`
     uint16_t evicted_leaf = 0;
   };
   // Decides whether point `seq` (weight 1) enters the sample. After an accepting decision the
@@ -48,6 +51,9 @@ class Sampler {
  private:
   void SiftDown(size_t pos);
   void SiftUp(size_t pos);
+  void Rebase(int64_t seq);
+  // Draws the next accepted sequence number >= seq given the current threshold keys_[0].
+  void ScheduleNext(int64_t seq, Rng& rng);
 
   // Constant after construction
   int capacity_;
@@ -59,6 +65,9 @@ class Sampler {
   std::vector<float> keys_;
   std::vector<uint16_t> leaves_;
   int64_t base_seq_ = 0;
+  // When full: the next sequence number that enters (valid if scheduled_).
+  int64_t next_accept_ = 0;
+  bool scheduled_ = false;
   // Between an accepting Offer and its Commit.
   float pending_key_ = 0;
   bool pending_evicts_ = false;

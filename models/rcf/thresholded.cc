@@ -107,8 +107,8 @@ void ThresholdedForest::Threshold(double* threshold, double* base, double* devia
   if (scores_seen_ < options_.minimum_scores) {
     *threshold = initial;
   } else {
-    double frac = std::min(1.0, static_cast<double>(scores_seen_ - options_.minimum_scores) /
-                                    options_.minimum_scores);
+    double frac = std::min(
+        1.0, static_cast<double>(scores_seen_ - options_.minimum_scores) / options_.minimum_scores);
     *threshold = std::max(options_.absolute_threshold,
                           frac * (mean + options_.z_factor * dev) + (1 - frac) * initial);
   }
@@ -141,8 +141,8 @@ Result<AnomalyDescriptor> ThresholdedForest::Process(std::span<const double> inp
   Threshold(&threshold, &base, &deviation);
   desc.threshold = threshold;
   if (ready) {
-    double fill = std::min(1.0, static_cast<double>(forest_->updates()) /
-                                    forest_->options().sample_size);
+    double fill =
+        std::min(1.0, static_cast<double>(forest_->updates()) / forest_->options().sample_size);
     desc.confidence = fill * (1 - std::exp(-decay_ * static_cast<double>(scores_seen_ + 1)));
   }
 
@@ -184,10 +184,10 @@ Result<AnomalyDescriptor> ThresholdedForest::Process(std::span<const double> inp
         expected_t[col] = imputed.ok() ? (*imputed)[missing[col]] : point[missing[col]];
         expected[col] = InverseTransform(expected_t[col], col, at);
         actual[col] = raw[col];
-        double tol = std::max({options_.ignore_near_expected_absolute,
-                               options_.ignore_near_expected_relative * std::abs(expected[col]),
-                               options_.ignore_near_expected_noise_factor *
-                                   diff_stats_[col].Stddev()});
+        double tol =
+            std::max({options_.ignore_near_expected_absolute,
+                      options_.ignore_near_expected_relative * std::abs(expected[col]),
+                      options_.ignore_near_expected_noise_factor * diff_stats_[col].Stddev()});
         if (std::abs(actual[col] - expected[col]) > tol) near = false;
       }
       suppressed = near;
@@ -324,18 +324,18 @@ Result<std::unique_ptr<ThresholdedForest>> ThresholdedForest::Load(std::string_v
   if (!r.GetString(&payload) || !r.Get(&checksum) || !r.done()) {
     return Status::Corruption("thresholded rcf: truncated");
   }
-  if (Checksum(payload) != checksum) return Status::Corruption("thresholded rcf: checksum mismatch");
+  if (Checksum(payload) != checksum)
+    return Status::Corruption("thresholded rcf: checksum mismatch");
   ByteReader pr(payload);
   ThresholdedOptions options;
   uint8_t transform = 0;
   double decay = 0;
   std::string forest_snapshot;
   if (!pr.Get(&transform) || !pr.Get(&options.z_factor) || !pr.Get(&options.absolute_threshold) ||
-      !pr.Get(&options.initial_threshold) || !pr.Get(&options.minimum_scores) ||
-      !pr.Get(&decay) || !pr.Get(&options.ignore_near_expected_absolute) ||
+      !pr.Get(&options.initial_threshold) || !pr.Get(&options.minimum_scores) || !pr.Get(&decay) ||
+      !pr.Get(&options.ignore_near_expected_absolute) ||
       !pr.Get(&options.ignore_near_expected_relative) || !pr.Get(&options.normalize_clip) ||
-      !pr.Get(&options.ignore_near_expected_noise_factor) ||
-      !pr.GetString(&forest_snapshot)) {
+      !pr.Get(&options.ignore_near_expected_noise_factor) || !pr.GetString(&forest_snapshot)) {
     return Status::Corruption("thresholded rcf: truncated options");
   }
   if (transform > static_cast<uint8_t>(TransformMethod::kNormalizeDifference)) {

@@ -26,15 +26,15 @@
 namespace osprey::models::rcf {
 
 struct AnomalyDescriptor {
-  int64_t index = 0;        // 0-based position of this input in the stream
-  double score = 0;         // forest score of the transformed point
-  double threshold = 0;     // score threshold in force for this input
-  double grade = 0;         // [0, 1]; > 0 means anomalous
-  double confidence = 0;    // [0, 1]; grows as the forest and the statistics fill up
+  int64_t index = 0;      // 0-based position of this input in the stream
+  double score = 0;       // forest score of the transformed point
+  double threshold = 0;   // score threshold in force for this input
+  double grade = 0;       // [0, 1]; > 0 means anomalous
+  double confidence = 0;  // [0, 1]; grows as the forest and the statistics fill up
   // Set when grade > 0:
-  int relative_index = 0;   // 0 = this input, -k = the input k steps earlier in the shingle
-  int anomalous_column = -1;  // input value with the largest attribution at that position
-  std::vector<double> attribution;      // per input value at that position (high + low)
+  int relative_index = 0;           // 0 = this input, -k = the input k steps earlier in the shingle
+  int anomalous_column = -1;        // input value with the largest attribution at that position
+  std::vector<double> attribution;  // per input value at that position (high + low)
   std::vector<double> expected_values;  // what the forest expected there, original units
   std::vector<double> actual_values;    // what arrived there, original units
 };
@@ -90,15 +90,15 @@ class ThresholdedForest {
   double decay_;
   // Mutable state
   std::unique_ptr<RandomCutForest> forest_;
-  int64_t index_ = 0;                 // inputs processed
-  std::vector<Stat> value_stats_;     // per column: raw values
-  std::vector<Stat> diff_stats_;      // per column: first differences
-  std::vector<double> history_;       // ring of the last shingle+1 raw inputs
-  Stat score_stat_;                   // forest scores
-  Stat below_stat_;                   // (mean - score) for scores below the mean
+  int64_t index_ = 0;              // inputs processed
+  std::vector<Stat> value_stats_;  // per column: raw values
+  std::vector<Stat> diff_stats_;   // per column: first differences
+  std::vector<double> history_;    // ring of the last shingle+1 raw inputs
+  Stat score_stat_;                // forest scores
+  Stat below_stat_;                // (mean - score) for scores below the mean
   int64_t scores_seen_ = 0;
-  int64_t last_anomaly_ = -1;         // input index of the last reported anomaly
-  std::vector<double> last_expected_;  // its expected values, transformed units
+  int64_t last_anomaly_ = -1;              // input index of the last reported anomaly
+  std::vector<double> last_expected_;      // its expected values, transformed units
   std::vector<double> last_expected_raw_;  // the same in original units
 };
 

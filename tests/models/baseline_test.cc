@@ -1,9 +1,9 @@
 #include "models/baseline.h"
 
-#include <gtest/gtest.h>
-
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 namespace osprey::models {
 namespace {

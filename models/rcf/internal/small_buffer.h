@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <new>
 #include <vector>
 
 namespace osprey::models::rcf::internal {
@@ -58,6 +59,31 @@ class ScratchStack {
   T inline_[N];
   std::vector<T> heap_;
   size_t size_ = 0;
+};
+
+}  // namespace osprey::models::rcf::internal
+
+namespace osprey::models::rcf::internal {
+
+// Allocator returning kAlign-aligned storage (cached boxes start on cache lines).
+template <typename T, size_t kAlign>
+struct AlignedAllocator {
+  using value_type = T;
+  template <typename U>
+  struct rebind {
+    using other = AlignedAllocator<U, kAlign>;
+  };
+  AlignedAllocator() = default;
+  template <typename U>
+  AlignedAllocator(const AlignedAllocator<U, kAlign>&) {}  // NOLINT(google-explicit-constructor)
+  T* allocate(size_t n) {
+    return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{kAlign}));
+  }
+  void deallocate(T* p, size_t) { ::operator delete (p, std::align_val_t{kAlign}); }
+  template <typename U>
+  bool operator==(const AlignedAllocator<U, kAlign>&) const {
+    return true;
+  }
 };
 
 }  // namespace osprey::models::rcf::internal

@@ -1,10 +1,10 @@
 #include "models/rcf/forest.h"
 
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <numeric>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "models/rcf/rng.h"
 
@@ -12,7 +12,8 @@ namespace osprey::models::rcf {
 namespace {
 
 double Gaussian(Rng& rng) {
-  return std::sqrt(-2 * std::log(rng.NextOpenDouble())) * std::cos(6.283185307179586 * rng.NextDouble());
+  return std::sqrt(-2 * std::log(rng.NextOpenDouble())) *
+         std::cos(6.283185307179586 * rng.NextDouble());
 }
 
 RcfOptions SmallOptions(int input_dim, int shingle) {
@@ -87,7 +88,9 @@ TEST(RandomCutForestTest, InvariantsAfterLongShingledStream) {
   for (int idx = 0; idx < 4000; ++idx) {
     std::vector<double> in{a.Next(), idx % 50 == 0 ? 3.0 : b.Next()};
     ASSERT_TRUE(f->Update(in).ok());
-    if (idx % 500 == 0) ASSERT_TRUE(f->CheckInvariants().ok()) << f->CheckInvariants().ToString();
+    if (idx % 500 == 0) {
+      ASSERT_TRUE(f->CheckInvariants().ok()) << f->CheckInvariants().ToString();
+    }
   }
   Status s = f->CheckInvariants();
   EXPECT_TRUE(s.ok()) << s.ToString();
@@ -209,7 +212,8 @@ TEST(RandomCutForestTest, SaveRestoreContinuesBitIdentical) {
     ASSERT_TRUE(b->Update(p).ok());
   }
   EXPECT_TRUE(a->Save() == b->Save());
-  DiVector da = a->Attribution(std::vector<double>{1, 2}), db = b->Attribution(std::vector<double>{1, 2});
+  DiVector da = a->Attribution(std::vector<double>{1, 2}),
+           db = b->Attribution(std::vector<double>{1, 2});
   EXPECT_EQ(da.high, db.high);
   EXPECT_EQ(da.low, db.low);
 }
@@ -248,7 +252,8 @@ TEST(RandomCutForestTest, ConstantAndDuplicateStreams) {
   // them as inliers.
   auto g = MakeForest(SmallOptions(1, 2));
   const double cycle[] = {1, 5, 2, 8};
-  for (int idx = 0; idx < 800; ++idx) ASSERT_TRUE(g->Update(std::vector<double>{cycle[idx % 4]}).ok());
+  for (int idx = 0; idx < 800; ++idx)
+    ASSERT_TRUE(g->Update(std::vector<double>{cycle[idx % 4]}).ok());
   ASSERT_TRUE(g->CheckInvariants().ok());
   EXPECT_LE(g->point_store().live_points(), 4u);
   EXPECT_LT(g->Score(std::vector<double>{cycle[800 % 4]}), 1.0);

@@ -1,10 +1,10 @@
 #include "models/rcf/point_store.h"
 
-#include <gtest/gtest.h>
-
 #include <deque>
 #include <map>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "models/rcf/rng.h"
 

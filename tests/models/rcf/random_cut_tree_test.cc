@@ -1,10 +1,10 @@
 #include "models/rcf/random_cut_tree.h"
 
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <map>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "models/rcf/point_store.h"
 #include "models/rcf/rng.h"

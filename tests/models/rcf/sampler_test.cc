@@ -1,9 +1,9 @@
 #include "models/rcf/sampler.h"
 
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "models/rcf/rng.h"
 
@@ -90,7 +90,8 @@ TEST(SamplerTest, SaveLoadRejectsNonHeap) {
   EXPECT_EQ(copy.keys(), s.keys());
   // Swap the first two keys: no longer a max-heap.
   std::string bad = snap;
-  std::swap_ranges(bad.begin() + 9, bad.begin() + 13, bad.begin() + 13);  // after base, length
+  // Layout: base (8), next (8), scheduled (1), length (1), keys.
+  std::swap_ranges(bad.begin() + 18, bad.begin() + 22, bad.begin() + 22);
   Sampler other(8, 0.1, 1.0);
   ByteReader r2(bad);
   EXPECT_EQ(other.Load(r2).code(), Status::Code::kCorruption);

@@ -1,10 +1,10 @@
 #include "models/rcf/thresholded.h"
 
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <set>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "models/rcf/rng.h"
 
@@ -12,7 +12,8 @@ namespace osprey::models::rcf {
 namespace {
 
 double Gaussian(Rng& rng) {
-  return std::sqrt(-2 * std::log(rng.NextOpenDouble())) * std::cos(6.283185307179586 * rng.NextDouble());
+  return std::sqrt(-2 * std::log(rng.NextOpenDouble())) *
+         std::cos(6.283185307179586 * rng.NextDouble());
 }
 
 ThresholdedOptions Options(int shingle, TransformMethod transform = TransformMethod::kNone) {
@@ -121,9 +122,13 @@ TEST(ThresholdedForestTest, DifferenceTransformFindsSpikeOnTrend) {
     bool spike = idx == 2000;
     AnomalyDescriptor d = Feed(*m, 0.5 * idx + 0.2 * Gaussian(rng) + (spike ? 20 : 0));
     if (spike) found = d.grade > 0;
-    if (idx == 2001) EXPECT_EQ(d.grade, 0) << "return to the trend after the spike";
+    if (idx == 2001) {
+      EXPECT_EQ(d.grade, 0) << "return to the trend after the spike";
+    }
     if (!spike && idx > 500 && idx < 2000) flagged += d.grade > 0 ? 1 : 0;
-    if (spike && d.grade > 0) EXPECT_NEAR(d.expected_values[0], 1000, 3);
+    if (spike && d.grade > 0) {
+      EXPECT_NEAR(d.expected_values[0], 1000, 3);
+    }
   }
   EXPECT_TRUE(found);
   EXPECT_LT(flagged, 20);  // ~1% of 1500 noisy points
@@ -156,7 +161,8 @@ TEST(ThresholdedForestTest, MultiColumnNamesTheColumn) {
   auto m = Make(o);
   Rng rng(81);
   for (int idx = 0; idx < 1500; ++idx) {
-    ASSERT_TRUE(m->Process(std::vector<double>{Gaussian(rng), 5 + Gaussian(rng), Gaussian(rng)}).ok());
+    ASSERT_TRUE(
+        m->Process(std::vector<double>{Gaussian(rng), 5 + Gaussian(rng), Gaussian(rng)}).ok());
   }
   auto r = m->Process(std::vector<double>{0.1, 5.2, -9.0});
   ASSERT_TRUE(r.ok());
