@@ -12,6 +12,9 @@
 #include "daemon/kafka/embedded_broker.h"
 #include "daemon/kafka/producer.h"
 #include "daemon/source_runner.h"
+#include "state/rocksdb_store.h"
+
+#include <filesystem>
 
 namespace osprey::daemon {
 
@@ -22,6 +25,7 @@ struct Daemon::Impl {
   MetricsRegistry metrics;
   std::unique_ptr<EmbeddedBroker> broker;
   std::string bootstrap;
+  std::unique_ptr<state::RocksStore> store;  // outlives the runners
   std::unique_ptr<Producer> producer;
   std::vector<std::unique_ptr<SourceRunner>> runners;
   std::vector<std::unique_ptr<DemoStream>> demos;
@@ -126,6 +130,7 @@ struct Daemon::Impl {
     runners.clear();
     demos.clear();
     producer.reset();
+    store.reset();
     broker.reset();
     spdlog::info("stopped");
     return health;
@@ -153,13 +158,26 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(config::DaemonConfig config) {
   OSPREY_ASSIGN_OR_RETURN(impl->producer,
                           Producer::Create(cfg.kafka, impl->bootstrap, impl->metrics));
 
+  // The embedded broker forgets everything when the process ends, so its state must too: it
+  // lives in a subdirectory that is cleared at start. A real cluster's state is kept.
+  state::RocksStoreOptions store_options;
+  store_options.dir = cfg.state.dir;
+  if (cfg.kafka.embedded.enabled) {
+    store_options.dir = (std::filesystem::path(cfg.state.dir) / "embedded").string();
+    std::error_code ec;
+    std::filesystem::remove_all(store_options.dir, ec);
+  }
+  OSPREY_ASSIGN_OR_RETURN(impl->store, state::RocksStore::Open(store_options));
+  spdlog::info("state store in {}", store_options.dir);
+
   for (const auto& source : cfg.sources) {
     bool used = false;
     for (const auto& p : cfg.pipelines) used = used || p.source == source.name;
     if (used) {
       OSPREY_ASSIGN_OR_RETURN(auto runner,
                               SourceRunner::Create(cfg, source, impl->bootstrap, *impl->producer,
-                                                   impl->metrics, SystemClock::Default()));
+                                                   impl->metrics, SystemClock::Default(),
+                                                   impl->store.get()));
       impl->runners.push_back(std::move(runner));
     } else {
       spdlog::warn("source '{}' is read by no pipeline; not consuming it", source.name);

@@ -127,15 +127,33 @@ class ChainLink final : public Emitter {
   Emitter* after_;
 };
 
+// The state-store family of an operator kind.
+const char* FamilyOf(config::OperatorKind kind) {
+  switch (kind) {
+    case config::OperatorKind::kBaseline: return "baseline";
+    case config::OperatorKind::kRcf: return "rcf";
+    case config::OperatorKind::kWindow: return "window";
+    case config::OperatorKind::kHotspots: return "hotspots";
+  }
+  return "other";
+}
+
+constexpr char kOffsetsFamily[] = "offsets";
+
 // One pipeline's operator chain for one source partition.
 struct PipelineTask {
+  const config::PipelineOptions* options = nullptr;
   std::vector<std::unique_ptr<operators::Operator>> ops;
   std::vector<std::unique_ptr<ChainLink>> links;  // links[i] feeds ops[i + 1]
   std::unique_ptr<SinkEmitter> sink;
 
-  void Process(Event event) {
-    Emitter* first = links.empty() ? static_cast<Emitter*>(sink.get()) : links.front().get();
-    ops.front()->Process(std::move(event), *first);
+  // What receives the output of ops[idx].
+  Emitter& After(size_t idx) {
+    return idx + 1 < ops.size() ? static_cast<Emitter&>(*links[idx]) : *sink;
+  }
+  void Process(Event event) { ops.front()->Process(std::move(event), After(0)); }
+  void Tick() {
+    for (size_t idx = 0; idx < ops.size(); ++idx) ops[idx]->Tick(After(idx));
   }
 };
 
@@ -143,7 +161,8 @@ struct PartitionTask {
   TopicPartition tp;
   std::vector<std::unique_ptr<PipelineTask>> pipelines;
   std::atomic<int64_t> next_offset{-1};  // offset after the last processed record
-  int64_t committed_offset = -1;
+  int64_t committed_offset = -1;         // last offset committed to Kafka
+  int64_t stored_offset = -1;            // last offset checkpointed in the state store
 };
 
 }  // namespace
@@ -189,6 +208,11 @@ struct SourceRunner::Impl {
   std::map<std::string, DeliveryTarget> results_out;  // by sink name
 
   int64_t last_commit_ns = 0;
+  int64_t last_tick_ns = 0;
+  state::Store* store = nullptr;
+  Counter* checkpoints = nullptr;
+  Counter* checkpoint_bytes = nullptr;
+  Histogram* checkpoint_seconds = nullptr;
 
   Impl(const config::DaemonConfig& c, const config::SourceOptions& s, std::string b, Producer& p,
        MetricsRegistry& m, Clock& clk)
@@ -223,6 +247,7 @@ struct SourceRunner::Impl {
     task->tp = tp;
     for (const auto* p : pipelines) {
       auto pt = std::make_unique<PipelineTask>();
+      pt->options = p;
       for (const auto& op : p->operators) pt->ops.push_back(operators::MakeOperator(op));
       std::vector<SinkEmitter::Target> targets;
       for (const auto& sink_name : p->sinks) {
@@ -232,15 +257,103 @@ struct SourceRunner::Impl {
       pt->sink = std::make_unique<SinkEmitter>(p->name, std::move(targets), producer,
                                                *latency.at(p->name), *alerts.at(p->name), clock,
                                                &run_status);
-      for (size_t idx = pt->ops.size() - 1; idx >= 1; --idx) {
-        Emitter* after = idx + 1 < pt->ops.size() ? static_cast<Emitter*>(pt->links.front().get())
-                                                  : static_cast<Emitter*>(pt->sink.get());
-        pt->links.insert(pt->links.begin(),
-                         std::make_unique<ChainLink>(pt->ops[idx].get(), after));
+      // Built back to front: links[i] feeds ops[i + 1] and hands its output on.
+      pt->links.resize(pt->ops.size() - 1);
+      for (size_t idx = pt->links.size(); idx-- > 0;) {
+        pt->links[idx] = std::make_unique<ChainLink>(pt->ops[idx + 1].get(), &pt->After(idx + 1));
       }
       task->pipelines.push_back(std::move(pt));
     }
     return task;
+  }
+
+  static std::string OffsetKey(const std::string& source_name, const TopicPartition& tp) {
+    return state::EncodeStateKey(source_name, "", tp.topic, tp.partition, "");
+  }
+
+  // Restores a new task's operators and stored offset. Returns the offset to seek to (-1: none).
+  int64_t RestoreTask(PartitionTask& task) {
+    if (store == nullptr) return -1;
+    for (auto& pt : task.pipelines) {
+      for (size_t idx = 0; idx < pt->ops.size(); ++idx) {
+        auto& op = pt->ops[idx];
+        const char* family = FamilyOf(pt->options->operators[idx].kind);
+        auto rows = store->Scan(family, state::EncodeStatePrefix(pt->options->name, op->name(),
+                                                                 task.tp.topic, task.tp.partition));
+        if (!rows.ok()) {
+          SetFatal(rows.status());
+          return -1;
+        }
+        for (const auto& [encoded, snapshot] : *rows) {
+          auto key = state::DecodeStateKey(encoded);
+          Status st = key.ok() ? op->Restore(key->key, snapshot) : key.status();
+          if (!st.ok()) {
+            SetFatal(Status::Corruption("restoring " + task.tp.topic + " [" +
+                                        std::to_string(task.tp.partition) + "] pipeline '" +
+                                        pt->options->name + "': " + st.message()));
+            return -1;
+          }
+        }
+      }
+    }
+    auto stored = store->Get(kOffsetsFamily, OffsetKey(source.name, task.tp));
+    if (!stored.ok()) return -1;
+    int64_t offset = -1;
+    try {
+      offset = std::stoll(*stored);
+    } catch (const std::exception&) {
+      SetFatal(Status::Corruption("stored offset of " + task.tp.topic + " [" +
+                                  std::to_string(task.tp.partition) + "] is not a number"));
+      return -1;
+    }
+    task.next_offset.store(offset);
+    task.stored_offset = offset;
+    task.committed_offset = offset;
+    spdlog::info("source '{}': restored {} [{}] at offset {}", source.name, task.tp.topic,
+                 task.tp.partition, offset);
+    return offset;
+  }
+
+  // Writes the changed state of `tasks_to_store` and their next offsets in one atomic batch.
+  bool WriteCheckpoint(const std::vector<PartitionTask*>& tasks_to_store) {
+    if (store == nullptr) return true;
+    int64_t start = clock.MonotonicNanos();
+    state::WriteBatch batch;
+    size_t bytes = 0;
+    for (auto* task : tasks_to_store) {
+      for (auto& pt : task->pipelines) {
+        for (size_t idx = 0; idx < pt->ops.size(); ++idx) {
+          auto& op = pt->ops[idx];
+          const char* family = FamilyOf(pt->options->operators[idx].kind);
+          op->SnapshotDirty([&](std::string_view key, std::string snapshot) {
+            std::string k = state::EncodeStateKey(pt->options->name, op->name(), task->tp.topic,
+                                                  task->tp.partition, key);
+            bytes += k.size() + snapshot.size();
+            if (snapshot.empty()) {
+              batch.Delete(family, k);
+            } else {
+              batch.Put(family, k, snapshot);
+            }
+          });
+        }
+      }
+      int64_t next = task->next_offset.load();
+      if (next >= 0 && next != task->stored_offset) {
+        batch.Put(kOffsetsFamily, OffsetKey(source.name, task->tp), std::to_string(next));
+      }
+    }
+    if (batch.size() == 0) return true;
+    Status st = store->Write(batch);
+    if (!st.ok()) {
+      SetFatal(Status::IOError("checkpoint failed, consuming stopped (nothing after the last "
+                               "checkpoint is acknowledged): " + st.message()));
+      return false;
+    }
+    for (auto* task : tasks_to_store) task->stored_offset = task->next_offset.load();
+    checkpoints->Inc();
+    checkpoint_bytes->Inc(bytes);
+    checkpoint_seconds->Observe(static_cast<double>(clock.MonotonicNanos() - start) * 1e-9);
+    return true;
   }
 
   // Status of produce calls made on the runner thread; checked after each record.
@@ -254,8 +367,9 @@ struct SourceRunner::Impl {
     return out;
   }
 
-  // Flushes outputs, then commits the next offsets of `which` (all tasks when null).
-  // Returns false when outputs could not be confirmed (nothing was committed).
+  // Waits for the outputs so far to be acknowledged, checkpoints state and offsets of `which`
+  // (all tasks when null) in the store, then commits the offsets to Kafka (for lag monitoring
+  // and for runs without a store). False when nothing was checkpointed or committed.
   bool Commit(const std::vector<TopicPartition>* which, bool sync) {
     // Only this runner produces its outputs, and it is waiting here: the group drains.
     bool idle = deliveries.WaitIdle(std::chrono::seconds(sync ? 30 : 10));
@@ -269,6 +383,16 @@ struct SourceRunner::Impl {
                    deliveries.in_flight());
       return false;
     }
+    std::vector<PartitionTask*> selected;
+    if (which == nullptr) {
+      for (auto& [tp, task] : tasks) selected.push_back(task.get());
+    } else {
+      for (const auto& tp : *which) {
+        auto it = tasks.find(tp);
+        if (it != tasks.end()) selected.push_back(it->second.get());
+      }
+    }
+    if (!WriteCheckpoint(selected)) return false;
     RdPartitionListPtr list(rd_kafka_topic_partition_list_new(4));
     std::vector<PartitionTask*> committed;
     auto add = [&](PartitionTask* task) {
@@ -278,14 +402,7 @@ struct SourceRunner::Impl {
           ->offset = next;
       committed.push_back(task);
     };
-    if (which == nullptr) {
-      for (auto& [tp, task] : tasks) add(task.get());
-    } else {
-      for (const auto& tp : *which) {
-        auto it = tasks.find(tp);
-        if (it != tasks.end()) add(it->second.get());
-      }
-    }
+    for (auto* task : selected) add(task);
     if (list->cnt == 0) return true;
     rd_kafka_resp_err_t err = rd_kafka_commit(rk, list.get(), sync ? 0 : 1);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -303,8 +420,11 @@ struct SourceRunner::Impl {
     {
       std::lock_guard<std::mutex> lock(tasks_mu);
       for (size_t idx = 0; idx < tps.size(); ++idx) {
-        tasks[tps[idx]] = MakeTask(tps[idx]);
+        auto task = MakeTask(tps[idx]);
+        int64_t stored = RestoreTask(*task);
+        if (stored >= 0 && start[idx] < 0) start[idx] = stored;
         if (start[idx] >= 0) parts->elems[idx].offset = start[idx];
+        tasks[tps[idx]] = std::move(task);
       }
       assigned.store(static_cast<int>(tasks.size()));
     }
@@ -463,8 +583,11 @@ struct SourceRunner::Impl {
   }
 
   void Run() {
-    const int64_t commit_ns = config.kafka.commit_interval_ms * 1'000'000;
-    last_commit_ns = clock.MonotonicNanos();
+    const int64_t commit_ns = (store != nullptr ? config.state.checkpoint_interval_ms
+                                                : config.kafka.commit_interval_ms) *
+                              1'000'000;
+    constexpr int64_t kTickNs = 100'000'000;
+    last_commit_ns = last_tick_ns = clock.MonotonicNanos();
     while (!stop.load(std::memory_order_relaxed)) {
       rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
       if (m != nullptr) {
@@ -477,6 +600,13 @@ struct SourceRunner::Impl {
       }
       if (!health().ok()) break;
       int64_t now = clock.MonotonicNanos();
+      if (now - last_tick_ns >= kTickNs) {
+        for (auto& [tp, task] : tasks) {
+          for (auto& pt : task->pipelines) pt->Tick();
+        }
+        if (!run_status.ok()) SetFatal(run_status);
+        last_tick_ns = now;
+      }
       if (now - last_commit_ns >= commit_ns) {
         Commit(nullptr, /*sync=*/false);
         last_commit_ns = now;
@@ -521,8 +651,17 @@ Result<std::unique_ptr<SourceRunner>> SourceRunner::Create(const config::DaemonC
                                                            const std::string& bootstrap,
                                                            Producer& producer,
                                                            MetricsRegistry& metrics,
-                                                           Clock& clock) {
+                                                           Clock& clock, state::Store* store) {
   auto impl = std::make_unique<Impl>(config, source, bootstrap, producer, metrics, clock);
+  impl->store = store;
+  impl->checkpoints = &metrics.GetCounter("osprey_checkpoints_total",
+                                          "State checkpoints written", {{"source", source.name}});
+  impl->checkpoint_bytes = &metrics.GetCounter(
+      "osprey_checkpoint_bytes_total", "Bytes of state and offsets checkpointed",
+      {{"source", source.name}});
+  impl->checkpoint_seconds = &metrics.GetHistogram(
+      "osprey_checkpoint_seconds", "Time to write one checkpoint", LatencyBucketsSeconds(),
+      {{"source", source.name}});
   OSPREY_ASSIGN_OR_RETURN(impl->decoder, MakeDecoder(source));
   for (const auto& p : config.pipelines) {
     if (p.source == source.name) impl->pipelines.push_back(&p);

@@ -18,6 +18,7 @@
 #include "config/base/status.h"
 #include "config/options.h"
 #include "daemon/kafka/producer.h"
+#include "state/store.h"
 
 namespace osprey::daemon {
 
@@ -43,12 +44,14 @@ class PartitionListener {
 
 class SourceRunner {
  public:
-  // Everything passed must outlive the runner.
+  // Everything passed must outlive the runner. `store` may be null (no checkpoints: state
+  // starts empty and consumption resumes from the group's committed offsets).
   static Result<std::unique_ptr<SourceRunner>> Create(const config::DaemonConfig& config,
                                                       const config::SourceOptions& source,
                                                       const std::string& bootstrap,
                                                       Producer& producer,
-                                                      MetricsRegistry& metrics, Clock& clock);
+                                                      MetricsRegistry& metrics, Clock& clock,
+                                                      state::Store* store);
   ~SourceRunner();  // Stop()s
 
   // REQUIRES: called once, before Start.

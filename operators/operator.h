@@ -33,8 +33,13 @@ class Operator {
     (void)out;
   }
 
+  // Processing time has advanced (called every ~100 ms by the task's thread): emit what is due
+  // by processing time (early results, processing-time windows, idle partitions).
+  virtual void Tick(Emitter& out) { (void)out; }
+
   // Calls `sink(key, snapshot)` for every key whose state changed since the last call, and
-  // forgets the changes. Snapshots are versioned binary blobs the operator alone reads.
+  // forgets the changes. Snapshots are versioned binary blobs the operator alone reads; an empty
+  // snapshot means the key has no state any more (the checkpointer deletes it).
   virtual void SnapshotDirty(
       const std::function<void(std::string_view key, std::string snapshot)>& sink) = 0;
   // Restores one key's state from a snapshot. Corruption naming the key on a bad blob.

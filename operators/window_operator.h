@@ -73,7 +73,7 @@ class WindowOperator final : public Operator {
   // Processing-time housekeeping; call periodically (e.g. every 100 ms): lets idle partitions
   // release the watermark, advances processing-time windows, emits early_every_ms results.
   // O(open windows) when early_every_ms > 0, else O(due windows).
-  void Tick(Emitter& out);
+  void Tick(Emitter& out) override;
 
   void SnapshotDirty(
       const std::function<void(std::string_view key, std::string snapshot)>& sink) override;

@@ -6,10 +6,11 @@ namespace osprey::state {
 
 namespace {
 void AppendPrefix(std::string* out, std::string_view pipeline, std::string_view op,
-                  int32_t partition) {
+                  std::string_view topic, int32_t partition) {
   ByteWriter w(out);
   w.PutString(pipeline);
   w.PutString(op);
+  w.PutString(topic);
   // Big-endian with the sign bit flipped, so partitions sort numerically.
   auto u = static_cast<uint32_t>(partition) ^ 0x80000000u;
   for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>(u >> shift));
@@ -17,16 +18,16 @@ void AppendPrefix(std::string* out, std::string_view pipeline, std::string_view 
 }  // namespace
 
 std::string EncodeStatePrefix(std::string_view pipeline, std::string_view op,
-                              int32_t partition) {
+                              std::string_view topic, int32_t partition) {
   std::string out;
-  AppendPrefix(&out, pipeline, op, partition);
+  AppendPrefix(&out, pipeline, op, topic, partition);
   return out;
 }
 
-std::string EncodeStateKey(std::string_view pipeline, std::string_view op, int32_t partition,
-                           std::string_view key) {
+std::string EncodeStateKey(std::string_view pipeline, std::string_view op, std::string_view topic,
+                           int32_t partition, std::string_view key) {
   std::string out;
-  AppendPrefix(&out, pipeline, op, partition);
+  AppendPrefix(&out, pipeline, op, topic, partition);
   out.append(key.data(), key.size());
   return out;
 }
@@ -34,7 +35,8 @@ std::string EncodeStateKey(std::string_view pipeline, std::string_view op, int32
 Result<StateKey> DecodeStateKey(std::string_view encoded) {
   ByteReader r(encoded);
   StateKey key;
-  if (!r.GetString(&key.pipeline) || !r.GetString(&key.op) || r.remaining() < 4) {
+  if (!r.GetString(&key.pipeline) || !r.GetString(&key.op) || !r.GetString(&key.topic) ||
+      r.remaining() < 4) {
     return Status::Corruption("state key: truncated");
   }
   size_t pos = encoded.size() - r.remaining();

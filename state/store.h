@@ -48,15 +48,17 @@ class Store {
       std::string_view family, std::string_view prefix) const = 0;
 };
 
-// State keys: (pipeline, operator, source partition, key), encoded so that a prefix scan over
-// (pipeline, operator, partition) finds exactly that partition's keys. Components are
-// length-prefixed, so any bytes may appear in a key.
-std::string EncodeStateKey(std::string_view pipeline, std::string_view op, int32_t partition,
-                           std::string_view key);
-std::string EncodeStatePrefix(std::string_view pipeline, std::string_view op, int32_t partition);
+// State keys: (pipeline, operator, source topic, source partition, key), encoded so that a
+// prefix scan over (pipeline, operator, topic, partition) finds exactly that partition's keys.
+// Components are length-prefixed, so any bytes may appear in a key.
+std::string EncodeStateKey(std::string_view pipeline, std::string_view op, std::string_view topic,
+                           int32_t partition, std::string_view key);
+std::string EncodeStatePrefix(std::string_view pipeline, std::string_view op,
+                              std::string_view topic, int32_t partition);
 struct StateKey {
   std::string pipeline;
   std::string op;
+  std::string topic;
   int32_t partition = -1;
   std::string key;
 };

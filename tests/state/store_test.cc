@@ -62,12 +62,13 @@ TYPED_TEST(StoreTest, PrefixScanFindsExactlyOnePartition) {
   WriteBatch batch;
   for (int p : {-1, 0, 1, 2, 10}) {
     for (const char* key : {"a", "b", ""}) {
-      batch.Put("f", EncodeStateKey("pipe", "op", p, key), std::to_string(p) + key);
+      batch.Put("f", EncodeStateKey("pipe", "op", "in", p, key), std::to_string(p) + key);
     }
   }
-  batch.Put("f", EncodeStateKey("pipe", "op2", 1, "a"), "other operator");
+  batch.Put("f", EncodeStateKey("pipe", "op2", "in", 1, "a"), "other operator");
+  batch.Put("f", EncodeStateKey("pipe", "op", "in2", 1, "a"), "other topic");
   ASSERT_TRUE(this->store_->Write(batch).ok());
-  auto rows = this->store_->Scan("f", EncodeStatePrefix("pipe", "op", 1));
+  auto rows = this->store_->Scan("f", EncodeStatePrefix("pipe", "op", "in", 1));
   ASSERT_TRUE(rows.ok());
   ASSERT_EQ(rows->size(), 3u);
   for (const auto& [k, v] : *rows) {
@@ -75,17 +76,18 @@ TYPED_TEST(StoreTest, PrefixScanFindsExactlyOnePartition) {
     ASSERT_TRUE(key.ok());
     EXPECT_EQ(key->pipeline, "pipe");
     EXPECT_EQ(key->op, "op");
+    EXPECT_EQ(key->topic, "in");
     EXPECT_EQ(key->partition, 1);
     EXPECT_EQ(v, "1" + key->key);
   }
   // Partitions sort numerically, so a scan over the operator sees them in order.
-  auto all = this->store_->Scan("f", EncodeStatePrefix("pipe", "op", 0).substr(0, 8));
+  auto all = this->store_->Scan("f", EncodeStatePrefix("pipe", "op", "in", 0).substr(0, 11));
   ASSERT_TRUE(all.ok());
   int last = -2;
   for (const auto& [k, v] : *all) {
     auto key = DecodeStateKey(k);
     ASSERT_TRUE(key.ok());
-    if (key->op != "op") continue;
+    if (key->op != "op" || key->topic != "in") continue;
     EXPECT_GE(key->partition, last);
     last = key->partition;
   }
@@ -156,10 +158,11 @@ TEST(RocksStoreTest, SecondOpenOfALockedStoreFailsWithTheDirectory) {
 
 TEST(StateKeyTest, RoundTripsAnyBytes) {
   std::string weird("k\0\xff/", 4);
-  auto key = DecodeStateKey(EncodeStateKey("p", "o", -7, weird));
+  auto key = DecodeStateKey(EncodeStateKey("p", "o", "t", -7, weird));
   ASSERT_TRUE(key.ok());
   EXPECT_EQ(key->pipeline, "p");
   EXPECT_EQ(key->op, "o");
+  EXPECT_EQ(key->topic, "t");
   EXPECT_EQ(key->partition, -7);
   EXPECT_EQ(key->key, weird);
   EXPECT_FALSE(DecodeStateKey("\x05pi").ok());
