@@ -64,7 +64,6 @@ double Drain(const std::string& bootstrap, const osprey::config::SourceOptions& 
   int64_t got = 0, decoded = 0;
   auto start = std::chrono::steady_clock::now();
   int idle_polls = 0;
-  std::chrono::steady_clock::duration busy{};
   while (got < n) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
     if (m == nullptr) {
@@ -76,7 +75,6 @@ double Drain(const std::string& bootstrap, const osprey::config::SourceOptions& 
       continue;
     }
     idle_polls = 0;
-    auto t0 = std::chrono::steady_clock::now();
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       ++got;
       if (mode != Mode::kRaw) {
@@ -95,13 +93,8 @@ double Drain(const std::string& bootstrap, const osprey::config::SourceOptions& 
       }
     }
     rd_kafka_message_destroy(m);
-    busy += std::chrono::steady_clock::now() - t0;
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (std::getenv("BENCH_VERBOSE") != nullptr) {
-    std::fprintf(stderr, "mode %d: %.3f s, of which %.3f s decoding and detecting\n",
-                 static_cast<int>(mode), secs, std::chrono::duration<double>(busy).count());
-  }
   rd_kafka_consumer_close(rk);
   rd_kafka_destroy(rk);
   if (mode != Mode::kRaw && decoded != n) {
