@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -12,6 +13,8 @@
 #include <set>
 #include <string>
 #include <system_error>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <openssl/evp.h>
@@ -43,7 +46,10 @@ constexpr EnumName<TimestampFormat> kTimestampFormats[] = {
 constexpr EnumName<std::string_view> kSinkKinds[] = {{"kafka", "kafka"}};
 constexpr EnumName<SinkSelect> kSinkSelects[] = {{"all", SinkSelect::kAll},
                                                  {"alerts", SinkSelect::kAlerts}};
-constexpr EnumName<OperatorKind> kOperatorKinds[] = {{"baseline", OperatorKind::kBaseline}};
+constexpr EnumName<OperatorKind> kOperatorKinds[] = {{"baseline", OperatorKind::kBaseline},
+                                                     {"rcf", OperatorKind::kRcf},
+                                                     {"window", OperatorKind::kWindow},
+                                                     {"hotspots", OperatorKind::kHotspots}};
 constexpr EnumName<LogLevel> kLogLevels[] = {{"trace", LogLevel::kTrace},
                                              {"debug", LogLevel::kDebug},
                                              {"info", LogLevel::kInfo},
@@ -207,21 +213,395 @@ void ReadSink(MapReader& m, SinkOptions* s) {
   m.Enum("select", &s->select, kSinkSelects);
 }
 
-void ReadBaseline(MapReader& m, BaselineDetectorOptions* b) {
-  m.Double("half_life_events", &b->half_life_events, Range{1, 1e9});
-  m.Int<int64_t>("warmup_events", &b->warmup_events, 1, 1'000'000'000);
-  m.Double("alert_threshold", &b->alert_threshold, Range{0, 1e6, /*lo_open=*/true});
-  m.Double("min_stddev", &b->min_stddev, Range{0, 1e6, /*lo_open=*/true});
+// ---- Operators -------------------------------------------------------------------------------
+// Each operator type has a table of fields. A row names the key, the function that reads it into
+// the type's options struct (instantiated from a member pointer and its bounds), an optional
+// Kinesis Data Analytics alias, and an optional condition under which the key is meaningful.
+// Bounds that the options struct's Validate() owns are not repeated here: its message is
+// reported at the field it names (ReportAtField).
+
+using Baseline = BaselineDetectorOptions;
+using Rcf = RcfOperatorOptions;
+using Window = WindowOptions;
+using Hotspots = HotspotOptions;
+
+template <typename O>
+using FieldFn = void (*)(MapReader& m, std::string_view key, O* out);
+
+// "kind is hopping": holds(options) tells whether the setting `key` has (one of) the value(s)
+// `value`.
+template <typename O>
+struct Condition {
+  bool (*holds)(const O&);
+  std::string_view key;
+  std::string_view value;
+};
+
+template <typename O>
+struct FieldSpec {
+  std::string_view key;
+  FieldFn<O> read;
+  std::string_view alias = {};      // the Kinesis spelling; giving both is an error
+  FieldFn<O> read_alias = nullptr;  // when the alias's value means something else; null = read
+  // When set, the key may only be given when the condition holds.
+  const Condition<O>* only_if = nullptr;
+};
+
+template <typename M>
+struct MemberTraits;
+template <typename O, typename T>
+struct MemberTraits<T O::*> {
+  using Owner = O;
+  using Type = T;
+};
+template <typename T>
+struct Unwrap {
+  using Type = T;
+};
+template <typename T>
+struct Unwrap<std::optional<T>> {
+  using Type = T;
+};
+template <auto kMember>
+using OwnerOf = typename MemberTraits<decltype(kMember)>::Owner;
+// The field's value type: T for a std::optional<T> member.
+template <auto kMember>
+using ValueOf = typename Unwrap<typename MemberTraits<decltype(kMember)>::Type>::Type;
+
+// Any finite number: for fields whose bounds the options struct's Validate() checks.
+constexpr Range kAnyNumber{-std::numeric_limits<double>::infinity()};
+
+// Field readers: store the value only when the key is present and the value valid.
+template <auto kMember, ValueOf<kMember> kLo = std::numeric_limits<ValueOf<kMember>>::min(),
+          ValueOf<kMember> kHi = std::numeric_limits<ValueOf<kMember>>::max()>
+void IntField(MapReader& m, std::string_view key, OwnerOf<kMember>* out) {
+  ValueOf<kMember> value{};
+  if (m.Get(key) && m.Int(key, &value, kLo, kHi)) out->*kMember = value;
+}
+template <auto kMember, Range kRange = kAnyNumber>
+void DoubleField(MapReader& m, std::string_view key, OwnerOf<kMember>* out) {
+  double value = 0;
+  if (m.Get(key) && m.Double(key, &value, kRange)) out->*kMember = value;
+}
+template <auto kMember>
+void BoolField(MapReader& m, std::string_view key, OwnerOf<kMember>* out) {
+  bool value = false;
+  if (m.Get(key) && m.Bool(key, &value)) out->*kMember = value;
+}
+template <auto kMember, const auto& kTable>
+void EnumField(MapReader& m, std::string_view key, OwnerOf<kMember>* out) {
+  std::remove_cvref_t<decltype(kTable[0].value)> value{};
+  if (m.Get(key) && m.Enum(key, &value, kTable)) out->*kMember = ValueOf<kMember>(value);
 }
 
-void ReadPipeline(MapReader& m, PipelineOptions* p, std::vector<NameRef>* refs) {
+constexpr FieldSpec<Baseline> kBaselineFields[] = {
+    {"half_life_events", DoubleField<&Baseline::half_life_events, Range{1, 1e9}>},
+    {"warmup_events", IntField<&Baseline::warmup_events, 1, 1'000'000'000>},
+    {"alert_threshold", DoubleField<&Baseline::alert_threshold, Range{0, 1e6, /*lo_open=*/true}>},
+    {"min_stddev", DoubleField<&Baseline::min_stddev, Range{0, 1e6, /*lo_open=*/true}>},
+};
+
+constexpr EnumName<std::string_view> kRcfTransforms[] = {
+    {"none", "none"},
+    {"normalize", "normalize"},
+    {"difference", "difference"},
+    {"normalize_difference", "normalize_difference"}};
+// Input values x shingle_size: the dimension of an RCF point.
+constexpr size_t kMaxRcfDimensions = 10'000;
+
+// Kinesis's timeDecay is a record count N; time_decay is the rate 1/N.
+void TimeDecayRecords(MapReader& m, std::string_view key, Rcf* out) {
+  int64_t records = 0;
+  if (m.Get(key) && m.Int<int64_t>(key, &records, 1, kInt64Max)) {
+    out->time_decay = 1.0 / static_cast<double>(records);
+  }
+}
+
+constexpr FieldSpec<Rcf> kRcfFields[] = {
+    {"number_of_trees", IntField<&Rcf::number_of_trees, 1, 1000>, "numberOfTrees"},
+    {"sample_size", IntField<&Rcf::sample_size, 4, 32767>, "subSampleSize"},
+    {"shingle_size", IntField<&Rcf::shingle_size, 1, 1024>, "shingleSize"},
+    {"time_decay", DoubleField<&Rcf::time_decay, Range{0, 1}>, "timeDecay", TimeDecayRecords},
+    {"output_after", IntField<&Rcf::output_after, 1, 1'000'000'000'000>},
+    {"initial_accept_fraction",
+     DoubleField<&Rcf::initial_accept_fraction, Range{0, 1, /*lo_open=*/true}>},
+    {"random_seed", IntField<&Rcf::random_seed>},
+    {"transform", EnumField<&Rcf::transform, kRcfTransforms>},
+    {"z_factor", DoubleField<&Rcf::z_factor, Range{1, 100}>},
+    {"absolute_threshold", DoubleField<&Rcf::absolute_threshold, Range{0, 100}>},
+    {"alert_grade", DoubleField<&Rcf::alert_grade, Range{0, 1, /*lo_open=*/true}>},
+    {"idle_eviction_ms", IntField<&Rcf::idle_eviction_ms, 0, 10'000'000'000>},
+    {"memory_budget_bytes", IntField<&Rcf::memory_budget_bytes, 0>},
+};
+
+constexpr EnumName<WindowKind> kWindowKinds[] = {{"tumbling", WindowKind::kTumbling},
+                                                 {"hopping", WindowKind::kHopping},
+                                                 {"session", WindowKind::kSession}};
+constexpr EnumName<TimeDomain> kTimeDomains[] = {{"event", TimeDomain::kEvent},
+                                                 {"processing", TimeDomain::kProcessing}};
+constexpr EnumName<LateEventPolicy> kLateEventPolicies[] = {
+    {"dead_letter", LateEventPolicy::kDeadLetter}, {"drop", LateEventPolicy::kDrop}};
+constexpr EnumName<EmitMode> kEmitModes[] = {{"on_close", EmitMode::kOnClose},
+                                             {"early", EmitMode::kEarly}};
+// The names of AggregateFnName().
+constexpr EnumName<AggregateFn> kAggregateFns[] = {
+    {"count", AggregateFn::kCount},      {"sum", AggregateFn::kSum},
+    {"mean", AggregateFn::kMean},        {"min", AggregateFn::kMin},
+    {"max", AggregateFn::kMax},          {"variance", AggregateFn::kVariance},
+    {"stddev", AggregateFn::kStddev},    {"first", AggregateFn::kFirst},
+    {"last", AggregateFn::kLast},        {"distinct", AggregateFn::kDistinctCount},
+    {"quantile", AggregateFn::kQuantile}};
+
+// aggregates: [{fn: quantile, field: cpu, q: 0.99}, ...]
+void ReadAggregates(MapReader& m, std::string_view key, Window* out) {
+  auto list = m.Get(key);
+  if (!list) return;
+  Context& ctx = m.ctx();
+  internal::ForEachElement(ctx, *list, [&](const Value& element) {
+    MapReader a(ctx, element);
+    if (!a.ok()) return;
+    AggregateSpec& spec = out->aggregates.emplace_back();
+    const bool fn_ok = a.Enum("fn", &spec.fn, kAggregateFns, Need::kRequired);
+    a.String("field", &spec.field);
+    auto q = a.Get("q");
+    if (q && fn_ok && spec.fn != AggregateFn::kQuantile) {
+      ctx.Error(q->mark, q->path, "only allowed when fn is quantile");
+    } else {
+      a.Double("q", &spec.q, kAnyNumber);
+    }
+    a.Finish();
+  });
+}
+
+constexpr Condition<Window> kHasSize{[](const Window& w) { return w.kind != WindowKind::kSession; },
+                                     "kind", "tumbling or hopping"};
+constexpr Condition<Window> kIsHopping{
+    [](const Window& w) { return w.kind == WindowKind::kHopping; }, "kind", "hopping"};
+constexpr Condition<Window> kIsSession{
+    [](const Window& w) { return w.kind == WindowKind::kSession; }, "kind", "session"};
+constexpr Condition<Window> kEmitsEarly{[](const Window& w) { return w.emit == EmitMode::kEarly; },
+                                        "emit", "early"};
+
+constexpr FieldSpec<Window> kWindowFields[] = {
+    {"kind", EnumField<&Window::kind, kWindowKinds>},
+    {"size_ms", IntField<&Window::size_ms>, {}, nullptr, &kHasSize},
+    {"slide_ms", IntField<&Window::slide_ms>, {}, nullptr, &kIsHopping},
+    {"gap_ms", IntField<&Window::gap_ms>, {}, nullptr, &kIsSession},
+    {"time", EnumField<&Window::time, kTimeDomains>},
+    {"max_out_of_orderness_ms", IntField<&Window::max_out_of_orderness_ms>},
+    {"idle_timeout_ms", IntField<&Window::idle_timeout_ms>},
+    {"allowed_lateness_ms", IntField<&Window::allowed_lateness_ms>},
+    {"late_events", EnumField<&Window::late_events, kLateEventPolicies>},
+    {"emit", EnumField<&Window::emit, kEmitModes>},
+    {"early_every_events", IntField<&Window::early_every_events>, {}, nullptr, &kEmitsEarly},
+    {"early_every_ms", IntField<&Window::early_every_ms>, {}, nullptr, &kEmitsEarly},
+    {"aggregates", ReadAggregates},
+    {"hll_precision", IntField<&Window::hll_precision>},
+    {"quantile_k", IntField<&Window::quantile_k>},
+};
+
+constexpr FieldSpec<Hotspots> kHotspotFields[] = {
+    {"window_size", IntField<&Hotspots::window_size>, "windowSize"},
+    {"scan_radius", DoubleField<&Hotspots::scan_radius>, "scanRadius"},
+    {"min_points", IntField<&Hotspots::min_points>, "minimumNumberOfPointsInAHotspot"},
+    {"per_key", BoolField<&Hotspots::per_key>},
+    {"alert_density", DoubleField<&Hotspots::alert_density>},
+    {"max_dimensions", IntField<&Hotspots::max_dimensions>},
+};
+
+// Calls fn(field_table, member) with the field table of `kind` and the member of OperatorOptions
+// it fills.
+template <typename Fn>
+void VisitSchema(OperatorKind kind, Fn&& fn) {
+  switch (kind) {
+    case OperatorKind::kBaseline:
+      return fn(kBaselineFields, &OperatorOptions::baseline);
+    case OperatorKind::kRcf:
+      return fn(kRcfFields, &OperatorOptions::rcf);
+    case OperatorKind::kWindow:
+      return fn(kWindowFields, &OperatorOptions::window);
+    case OperatorKind::kHotspots:
+      return fn(kHotspotFields, &OperatorOptions::hotspots);
+  }
+}
+
+// Reads every field of the table, under its canonical name or its alias; then rejects the keys
+// given although their only_if condition does not hold.
+template <typename O, size_t N>
+void ReadFields(MapReader& m, const FieldSpec<O> (&fields)[N], O* out) {
+  Context& ctx = m.ctx();
+  std::set<std::string_view> invalid;  // keys whose value was reported
+  for (const FieldSpec<O>& f : fields) {
+    const size_t errors = ctx.error_count();
+    const auto canonical = m.Get(f.key);
+    const auto alias = f.alias.empty() ? std::nullopt : m.Get(f.alias);
+    if (canonical && alias) {
+      const Value& later = canonical->key_mark.pos > alias->key_mark.pos ? *canonical : *alias;
+      ctx.Error(later.key_mark, later.path,
+                "'" + std::string(f.alias) + "' and '" + std::string(f.key) +
+                    "' are the same setting; give one");
+    } else if (alias) {
+      (f.read_alias != nullptr ? f.read_alias : f.read)(m, f.alias, out);
+    } else {
+      f.read(m, f.key, out);
+    }
+    if (ctx.error_count() != errors) invalid.insert(f.key);
+  }
+  // A condition on a setting whose value was invalid is not checked.
+  for (const FieldSpec<O>& f : fields) {
+    const Condition<O>* when = f.only_if;
+    if (when == nullptr || invalid.count(f.key) != 0 || invalid.count(when->key) != 0 ||
+        when->holds(*out)) {
+      continue;
+    }
+    for (const std::string_view key : {f.key, f.alias}) {
+      if (key.empty()) continue;
+      if (auto v = m.Get(key)) {
+        ctx.Error(
+            v->mark, v->path,
+            "only allowed when " + std::string(when->key) + " is " + std::string(when->value));
+      }
+    }
+  }
+}
+
+// Checks after the fields were read, with the options structs' Validate() contract:
+// InvalidArgument "field.path: problem". `input` is the pipeline's source when the operator is
+// the first of its pipeline (its inputs are the source's value fields), else null.
+Status CheckOperator(const Baseline& /*options*/, const SourceOptions* /*input*/) {
+  return Status::Ok();  // the field ranges are all there is
+}
+
+Status CheckOperator(const Rcf& rcf, const SourceOptions* input) {
+  if (input == nullptr) return Status::Ok();
+  const size_t values = input->value_fields.size();
+  const size_t dims = values * static_cast<size_t>(rcf.shingle_size);
+  if (dims <= kMaxRcfDimensions) return Status::Ok();
+  return Status::InvalidArgument(
+      "shingle_size: input values x shingle_size must be <= " + std::to_string(kMaxRcfDimensions) +
+      ", got " + std::to_string(values) + " x " + std::to_string(rcf.shingle_size) + " = " +
+      std::to_string(dims));
+}
+
+Status CheckOperator(const Window& window, const SourceOptions* input) {
+  OSPREY_RETURN_IF_ERROR(window.Validate());
+  if (input == nullptr) return Status::Ok();
+  const std::vector<std::string>& fields = input->value_fields;
+  for (size_t idx = 0; idx < window.aggregates.size(); ++idx) {
+    const std::string& field = window.aggregates[idx].field;
+    if (field.empty() || std::find(fields.begin(), fields.end(), field) != fields.end()) continue;
+    return Status::InvalidArgument("aggregates[" + std::to_string(idx) + "].field: '" + field +
+                                   "' is not one of the value_fields of source '" + input->name +
+                                   "'");
+  }
+  return Status::Ok();
+}
+
+Status CheckOperator(const Hotspots& hotspots, const SourceOptions* /*input*/) {
+  return hotspots.Validate();
+}
+
+// Reports `message` ("field.path: problem", as from CheckOperator) at the value that the field
+// path ("slide_ms", "aggregates[0].q") names in the operator map `m`, under the alias when the
+// file used it. A field the file does not set is reported at the deepest part of its path that
+// is set, at worst at the operator itself.
+template <typename O, size_t N>
+void ReportAtField(MapReader& m, const FieldSpec<O> (&fields)[N], std::string_view message) {
+  const size_t colon = message.find(": ");
+  if (colon == std::string_view::npos) {
+    m.ctx().Error(m.value().mark, m.value().path, message);
+    return;
+  }
+  const std::string_view field_path = message.substr(0, colon);
+  const size_t top_end = std::min(field_path.find_first_of(".["), field_path.size());
+  std::string top(field_path.substr(0, top_end));
+  for (const FieldSpec<O>& f : fields) {
+    if (f.key == top && !f.alias.empty() && !m.Get(f.key) && m.Get(f.alias)) top = f.alias;
+  }
+  std::string path = m.ChildPath(top);
+  YAML::Mark mark = m.value().mark;
+  // Never assigned: YAML::Node::operator= would write into the document (see Value).
+  std::optional<YAML::Node> node;  // nullopt once a part of the path is not set
+  if (auto v = m.Get(top)) {
+    mark = v->mark;
+    node.emplace(v->node);
+  }
+  std::string_view rest = field_path.substr(top_end);
+  while (!rest.empty()) {
+    const bool is_index = rest[0] == '[';
+    const size_t close = rest.find(']');
+    const size_t end = !is_index                         ? rest.find_first_of(".[", 1)
+                       : close == std::string_view::npos ? rest.size()
+                                                         : close + 1;
+    const std::string_view part = rest.substr(0, end);
+    rest.remove_prefix(part.size());
+    path += part;
+    std::optional<YAML::Node> child;
+    if (node && is_index && node->IsSequence()) {
+      size_t idx = 0;
+      std::from_chars(part.data() + 1, part.data() + part.size() - 1, idx);
+      if (idx < node->size()) child.emplace(std::as_const(*node)[idx]);
+    } else if (node && !is_index && node->IsMap()) {
+      const YAML::Node found = std::as_const(*node)[std::string(part.substr(1))];
+      if (found.IsDefined()) child.emplace(found);
+    }
+    node.reset();
+    if (!child) continue;
+    if (!child->IsNull()) mark = child->Mark();
+    node.emplace(*child);
+  }
+  m.ctx().Error(mark, path, message.substr(colon + 2));
+}
+
+// Reads the fields of an operator whose kind is known, then checks them as a whole. Problems
+// that follow from an invalid field are not reported on top of it.
+void ReadOperator(MapReader& m, OperatorOptions* op, const SourceOptions* input) {
+  VisitSchema(op->kind, [&](const auto& fields, auto member) {
+    auto& options = op->*member;
+    const size_t errors = m.ctx().error_count();
+    ReadFields(m, fields, &options);
+    if (m.ctx().error_count() != errors) return;
+    const Status status = CheckOperator(options, input);
+    if (!status.ok()) ReportAtField(m, fields, status.message());
+  });
+}
+
+// "unknown key 'k' for an operator of type 't'": plain for a key of another type, else with a
+// "did you mean" hint or the list of the type's keys.
+std::string UnknownOperatorKey(OperatorKind kind, const std::string& key,
+                               const std::string* suggestion) {
+  std::string message = "unknown key '" + key + "' for an operator of type '" +
+                        std::string(internal::EnumToName(kOperatorKinds, kind)) + "'";
+  bool other_type = false;
+  for (const auto& type : kOperatorKinds) {
+    VisitSchema(type.value, [&](const auto& fields, auto /*member*/) {
+      for (const auto& f : fields) {
+        other_type |= f.key == key || (!f.alias.empty() && f.alias == key);
+      }
+    });
+  }
+  if (other_type) return message;
+  if (suggestion != nullptr) return message + " (did you mean '" + *suggestion + "'?)";
+  message += " (expected one of: name";
+  VisitSchema(kind, [&](const auto& fields, auto /*member*/) {
+    for (const auto& f : fields) message.append(", ").append(f.key);
+  });
+  return message + ")";
+}
+
+void ReadPipeline(MapReader& m, const DaemonConfig& cfg, PipelineOptions* p,
+                  std::vector<NameRef>* refs) {
   Context& ctx = m.ctx();
   const std::string owner = "pipeline '" + p->name + "'";
   ReadRef(m, "source", /*is_sink=*/false, owner, &p->source, refs);
+  // The first operator sees the source's value fields (none when the source is in error).
+  const SourceOptions* source = cfg.FindSource(p->source);
+  if (source != nullptr && source->value_fields.empty()) source = nullptr;
   if (auto ops = m.Require("operators")) {
     std::set<std::string> names;
     const bool is_list = internal::ForEachElement(ctx, *ops, [&](const Value& element) {
       OperatorOptions& op = p->operators.emplace_back();
+      const SourceOptions* input = p->operators.size() == 1 ? source : nullptr;
       op.location = ctx.Location(element.mark);
       MapReader o(ctx, element);
       if (!o.ok()) return;
@@ -231,14 +611,14 @@ void ReadPipeline(MapReader& m, PipelineOptions* p, std::vector<NameRef>* refs) 
         const Value where = o.Get("name").value_or(element);
         ctx.Error(where.mark, where.path, "duplicate operator name '" + op.name + "'");
       }
-      if (kind_ok) {
-        switch (op.kind) {
-          case OperatorKind::kBaseline:
-            ReadBaseline(o, &op.baseline);
-            break;
-        }
+      if (!kind_ok) {
+        o.Finish(/*check_unknown=*/false);
+        return;
       }
-      o.Finish(/*check_unknown=*/kind_ok);
+      ReadOperator(o, &op, input);
+      o.FinishWith([kind = op.kind](const std::string& key, const std::string* suggestion) {
+        return UnknownOperatorKey(kind, key, suggestion);
+      });
     });
     if (is_list && p->operators.empty()) ctx.Error(ops->mark, ops->path, "must not be empty");
   }
@@ -302,7 +682,7 @@ void ReadConfig(Context& ctx, const YAML::Node& root, DaemonConfig* cfg) {
   ReadNamed(top, "sinks", "sink", &cfg->sinks,
             [&](MapReader& m, SinkOptions& s) { ReadSink(m, &s); });
   ReadNamed(top, "pipelines", "pipeline", &cfg->pipelines,
-            [&](MapReader& m, PipelineOptions& p) { ReadPipeline(m, &p, &refs); });
+            [&](MapReader& m, PipelineOptions& p) { ReadPipeline(m, *cfg, &p, &refs); });
   ReadServices(top, cfg);
   top.Finish();
   for (const auto& ref : refs) {

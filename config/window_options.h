@@ -1,6 +1,7 @@
 // Options of the event-time window operator (operators/window_operator.h) and of the hot-spot
 // operator (operators/hotspot_operator.h): plain structs with documented defaults and bounds.
-// Not yet reachable from YAML: the loader wires them into OperatorOptions later.
+// In YAML they are operators of type window and hotspots (config/loader.cc); the loader reports
+// Validate()'s message at the field it names.
 // Thread-compatible: built once, then only read.
 #pragma once
 

@@ -366,10 +366,18 @@ bool MapReader::Properties(std::string_view key, std::map<std::string, std::stri
 }
 
 void MapReader::Finish(bool check_unknown) {
-  if (!ok_ || !check_unknown) return;
+  if (!check_unknown) return;
+  FinishWith([](const std::string& key, const std::string* suggestion) {
+    std::string message = "unknown key '" + key + "'";
+    if (suggestion != nullptr) message += " (did you mean '" + *suggestion + "'?)";
+    return message;
+  });
+}
+
+void MapReader::FinishWith(const UnknownKeyMessage& message) {
+  if (!ok_) return;
   for (const auto& entry : entries_) {
     if (known_.count(entry.key) != 0) continue;
-    std::string message = "unknown key '" + entry.key + "'";
     const std::string* best = nullptr;
     size_t best_distance = 0;
     for (const auto& candidate : known_) {
@@ -380,10 +388,8 @@ void MapReader::Finish(bool check_unknown) {
       }
     }
     // Close enough to be a typo: at most 2 edits, and fewer than half the candidate's length.
-    if (best != nullptr && best_distance <= 2 && best_distance * 2 < best->size()) {
-      message += " (did you mean '" + *best + "'?)";
-    }
-    ctx_.Error(entry.key_mark, ChildPath(entry.key), message);
+    const bool typo = best != nullptr && best_distance <= 2 && best_distance * 2 < best->size();
+    ctx_.Error(entry.key_mark, ChildPath(entry.key), message(entry.key, typo ? best : nullptr));
   }
 }
 

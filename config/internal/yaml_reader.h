@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -39,6 +40,9 @@ class Context {
   // Records "FILE:LINE:COLUMN: path: message" (no "path: " when `path` is empty).
   void Error(const YAML::Mark& mark, std::string_view path, std::string_view message);
   bool ok() const { return problems_.empty(); }
+  // Problems recorded so far: compare before and after reading a part to tell whether it was
+  // read cleanly.
+  size_t error_count() const { return problems_.size(); }
   // InvalidArgument listing all problems, one per line, sorted by line then column.
   // REQUIRES: !ok().
   Status ToStatus() const;
@@ -195,9 +199,17 @@ class MapReader {
   // A map of scalar values, each kept as a string (librdkafka pass-through properties).
   bool Properties(std::string_view key, std::map<std::string, std::string>* out);
 
+  // Words the problem for one unknown key; `suggestion` is a known key close enough to be the
+  // intended one (a typo), or null.
+  using UnknownKeyMessage =
+      std::function<std::string(const std::string& key, const std::string* suggestion)>;
+
   // Reports unknown keys (unless `check_unknown` is false: the schema of this map could not be
-  // determined, e.g. an operator of unknown type).
+  // determined, e.g. an operator of unknown type) as "unknown key 'k'", plus
+  // " (did you mean 'x'?)" when a known key is close.
   void Finish(bool check_unknown = true);
+  // As Finish(), with the problem for each unknown key worded by `message`.
+  void FinishWith(const UnknownKeyMessage& message);
 
  private:
   template <typename T, typename Read>

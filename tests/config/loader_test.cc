@@ -32,14 +32,24 @@ pipelines:
     sinks: [dlq]
 )";
 
+// `yaml` with the one occurrence of `from` replaced by `to`.
+std::string Replace(std::string yaml, std::string_view from, std::string_view to) {
+  const size_t pos = yaml.find(from);
+  EXPECT_NE(pos, std::string::npos) << from;
+  EXPECT_EQ(yaml.find(from, pos + 1), std::string::npos) << "ambiguous: " << from;
+  if (pos != std::string::npos) yaml.replace(pos, from.size(), to);
+  return yaml;
+}
+
 // kMinimal with the one occurrence of `from` replaced by `to`.
 std::string With(std::string_view from, std::string_view to) {
-  std::string out(kMinimal);
-  const size_t pos = out.find(from);
-  EXPECT_NE(pos, std::string::npos) << from;
-  EXPECT_EQ(out.find(from, pos + 1), std::string::npos) << "ambiguous: " << from;
-  if (pos != std::string::npos) out.replace(pos, from.size(), to);
-  return out;
+  return Replace(std::string(kMinimal), from, to);
+}
+
+// kMinimal with the pipeline's operators given by `block`: list items from line 14 on, e.g.
+// "      - type: rcf\n        shingle_size: 4\n".
+std::string WithOperators(std::string_view block) {
+  return With("    operators: [{type: baseline}]\n", "    operators:\n" + std::string(block));
 }
 
 // The error message of loading `yaml` as "t.yaml"; fails the test if it loads.
@@ -372,8 +382,359 @@ TEST(LoaderTest, SourceFieldRules) {
 }
 
 TEST(LoaderTest, UnknownOperatorTypeDoesNotCascade) {
+  EXPECT_EQ(Errors(With("[{type: baseline}]", "[{type: iforest, trees: 100}]")),
+            "t.yaml:13:24: pipelines.p.operators[0].type: expected one of "
+            "baseline|rcf|window|hotspots, got 'iforest'");
+}
+
+TEST(LoaderTest, RcfOperatorReadsEveryField) {
+  const DaemonConfig cfg =
+      Load(WithOperators("      - type: rcf\n"
+                         "        name: forest\n"
+                         "        number_of_trees: 100\n"
+                         "        sample_size: 512\n"
+                         "        shingle_size: 8\n"
+                         "        time_decay: 0.001\n"
+                         "        output_after: 32\n"
+                         "        initial_accept_fraction: 0.25\n"
+                         "        random_seed: 7\n"
+                         "        transform: normalize_difference\n"
+                         "        z_factor: 2.5\n"
+                         "        absolute_threshold: 0.5\n"
+                         "        alert_grade: 0.75\n"
+                         "        idle_eviction_ms: 60000\n"
+                         "        memory_budget_bytes: 1000000\n"
+                         "      - {type: rcf, name: defaults}\n"));
+  ASSERT_EQ(cfg.pipelines.size(), 1u);
+  ASSERT_EQ(cfg.pipelines[0].operators.size(), 2u);
+  const OperatorOptions& op = cfg.pipelines[0].operators[0];
+  EXPECT_EQ(op.kind, OperatorKind::kRcf);
+  EXPECT_EQ(op.name, "forest");
+  EXPECT_EQ(op.location.ToString(), "t.yaml:14:9");
+  const RcfOperatorOptions& r = op.rcf;
+  EXPECT_EQ(r.number_of_trees, 100);
+  EXPECT_EQ(r.sample_size, 512);
+  EXPECT_EQ(r.shingle_size, 8);
+  EXPECT_EQ(r.time_decay, 0.001);
+  EXPECT_EQ(r.output_after, 32);
+  EXPECT_EQ(r.initial_accept_fraction, 0.25);
+  EXPECT_EQ(r.random_seed, 7u);
+  EXPECT_EQ(r.transform, "normalize_difference");
+  EXPECT_EQ(r.z_factor, 2.5);
+  EXPECT_EQ(r.absolute_threshold, 0.5);
+  EXPECT_EQ(r.alert_grade, 0.75);
+  EXPECT_EQ(r.idle_eviction_ms, 60000);
+  EXPECT_EQ(r.memory_budget_bytes, 1000000);
+
+  const RcfOperatorOptions& d = cfg.pipelines[0].operators[1].rcf;
+  const RcfOperatorOptions defaults;
+  EXPECT_EQ(d.number_of_trees, defaults.number_of_trees);
+  EXPECT_EQ(d.sample_size, defaults.sample_size);
+  EXPECT_EQ(d.shingle_size, 1);
+  EXPECT_FALSE(d.time_decay.has_value());  // derived from sample_size by the operator
+  EXPECT_FALSE(d.output_after.has_value());
+  EXPECT_EQ(d.transform, "none");
+  EXPECT_EQ(d.alert_grade, 0.5);
+}
+
+TEST(LoaderTest, KinesisAliasesAreAccepted) {
+  const DaemonConfig cfg = Load(WithOperators(
+      "      - {type: rcf, numberOfTrees: 30, subSampleSize: 64, shingleSize: 2, timeDecay: 1000}\n"
+      "      - {type: hotspots, windowSize: 200, scanRadius: 0.5,\n"
+      "         minimumNumberOfPointsInAHotspot: 5}\n"));
+  ASSERT_EQ(cfg.pipelines[0].operators.size(), 2u);
+  const RcfOperatorOptions& r = cfg.pipelines[0].operators[0].rcf;
+  EXPECT_EQ(r.number_of_trees, 30);
+  EXPECT_EQ(r.sample_size, 64);
+  EXPECT_EQ(r.shingle_size, 2);
+  EXPECT_EQ(r.time_decay, 0.001);  // timeDecay is a record count N: time_decay = 1/N
+  const HotspotOptions& h = cfg.pipelines[0].operators[1].hotspots;
+  EXPECT_EQ(h.window_size, 200);
+  EXPECT_EQ(h.scan_radius, 0.5);
+  EXPECT_EQ(h.min_points, 5);
+
+  EXPECT_EQ(Errors(WithOperators("      - {type: rcf, timeDecay: 0, subSampleSize: 2}\n")),
+            "t.yaml:14:32: pipelines.p.operators[0].timeDecay: must be >= 1, got 0\n"
+            "t.yaml:14:50: pipelines.p.operators[0].subSampleSize: must be in [4, 32767], got 2");
+}
+
+TEST(LoaderTest, AliasAndNameTogetherAreAnError) {
+  // Reported at whichever of the two comes second.
+  EXPECT_EQ(Errors(WithOperators("      - {type: rcf, number_of_trees: 10, numberOfTrees: 20}\n")),
+            "t.yaml:14:42: pipelines.p.operators[0].numberOfTrees: 'numberOfTrees' and "
+            "'number_of_trees' are the same setting; give one");
+  EXPECT_EQ(Errors(WithOperators("      - type: hotspots\n"
+                                 "        scanRadius: 1\n"
+                                 "        scan_radius: 2\n"
+                                 "        timeDecay: 5\n")),
+            "t.yaml:16:9: pipelines.p.operators[0].scan_radius: 'scanRadius' and 'scan_radius' "
+            "are the same setting; give one\n"
+            "t.yaml:17:9: pipelines.p.operators[0].timeDecay: unknown key 'timeDecay' for an "
+            "operator of type 'hotspots'");
+}
+
+TEST(LoaderTest, RcfRangeErrors) {
+  EXPECT_EQ(Errors(WithOperators("      - type: rcf\n"
+                                 "        number_of_trees: 0\n"
+                                 "        sample_size: 3\n"
+                                 "        shingle_size: 1025\n"
+                                 "        time_decay: 1.5\n"
+                                 "        output_after: 0\n"
+                                 "        initial_accept_fraction: 0\n"
+                                 "        random_seed: -1\n"
+                                 "        transform: log\n"
+                                 "        z_factor: 0.5\n"
+                                 "        absolute_threshold: 101\n"
+                                 "        alert_grade: 0\n"
+                                 "        idle_eviction_ms: 10000000001\n"
+                                 "        memory_budget_bytes: -1\n")),
+            "t.yaml:15:26: pipelines.p.operators[0].number_of_trees: must be in [1, 1000], got 0\n"
+            "t.yaml:16:22: pipelines.p.operators[0].sample_size: must be in [4, 32767], got 3\n"
+            "t.yaml:17:23: pipelines.p.operators[0].shingle_size: must be in [1, 1024], got 1025\n"
+            "t.yaml:18:21: pipelines.p.operators[0].time_decay: must be in [0, 1], got 1.5\n"
+            "t.yaml:19:23: pipelines.p.operators[0].output_after: must be in [1, 1000000000000], "
+            "got 0\n"
+            "t.yaml:20:34: pipelines.p.operators[0].initial_accept_fraction: must be in (0, 1], "
+            "got 0\n"
+            "t.yaml:21:22: pipelines.p.operators[0].random_seed: expected a non-negative integer, "
+            "got '-1'\n"
+            "t.yaml:22:20: pipelines.p.operators[0].transform: expected one of "
+            "none|normalize|difference|normalize_difference, got 'log'\n"
+            "t.yaml:23:19: pipelines.p.operators[0].z_factor: must be in [1, 100], got 0.5\n"
+            "t.yaml:24:29: pipelines.p.operators[0].absolute_threshold: must be in [0, 100], got "
+            "101\n"
+            "t.yaml:25:22: pipelines.p.operators[0].alert_grade: must be in (0, 1], got 0\n"
+            "t.yaml:26:27: pipelines.p.operators[0].idle_eviction_ms: must be in [0, 10000000000], "
+            "got 10000000001\n"
+            "t.yaml:27:30: pipelines.p.operators[0].memory_budget_bytes: must be >= 0, got -1");
+}
+
+TEST(LoaderTest, RcfInputDimensionsAreBounded) {
+  // 10 value fields x shingle_size 1001 = 10010 dimensions; the check needs the input's width,
+  // known only for the first operator of the pipeline.
+  const std::string wide = Replace(std::string(kMinimal), "value_fields: [v]",
+                                   "value_fields: [a, b, c, d, e, f, g, h, i, j]");
+  EXPECT_EQ(Errors(Replace(wide, "[{type: baseline}]", "[{type: rcf, shingle_size: 1001}]")),
+            "t.yaml:13:43: pipelines.p.operators[0].shingle_size: input values x shingle_size "
+            "must be <= 10000, got 10 x 1001 = 10010");
+  EXPECT_EQ(Errors(Replace(wide, "[{type: baseline}]", "[{type: rcf, shingleSize: 1001}]")),
+            "t.yaml:13:42: pipelines.p.operators[0].shingleSize: input values x shingle_size "
+            "must be <= 10000, got 10 x 1001 = 10010");
+  Load(Replace(wide, "[{type: baseline}]", "[{type: rcf, shingle_size: 1000}]"));
+  Load(Replace(wide, "[{type: baseline}]", "[{type: baseline}, {type: rcf, shingle_size: 1001}]"));
+}
+
+TEST(LoaderTest, WindowOperatorReadsEveryField) {
+  const DaemonConfig cfg = Load(WithOperators(
+      "      - type: window\n"
+      "        name: w\n"
+      "        kind: hopping\n"
+      "        size_ms: 60000\n"
+      "        slide_ms: 15000\n"
+      "        time: processing\n"
+      "        max_out_of_orderness_ms: 1000\n"
+      "        idle_timeout_ms: 0\n"
+      "        allowed_lateness_ms: 30000\n"
+      "        late_events: drop\n"
+      "        emit: early\n"
+      "        early_every_events: 100\n"
+      "        early_every_ms: 500\n"
+      "        hll_precision: 14\n"
+      "        quantile_k: 400\n"
+      "        aggregates:\n"
+      "          - {fn: count}\n"
+      "          - {fn: quantile, field: v, q: 0.99}\n"
+      "          - {fn: distinct, field: v}\n"
+      "      - {type: window, name: s, kind: session, gap_ms: 1000, aggregates: [{fn: mean, "
+      "field: v_p99}]}\n"));
+  ASSERT_EQ(cfg.pipelines[0].operators.size(), 2u);
+  const OperatorOptions& op = cfg.pipelines[0].operators[0];
+  EXPECT_EQ(op.kind, OperatorKind::kWindow);
+  EXPECT_EQ(op.name, "w");
+  const WindowOptions& w = op.window;
+  EXPECT_EQ(w.kind, WindowKind::kHopping);
+  EXPECT_EQ(w.size_ms, 60000);
+  EXPECT_EQ(w.slide_ms, 15000);
+  EXPECT_EQ(w.time, TimeDomain::kProcessing);
+  EXPECT_EQ(w.max_out_of_orderness_ms, 1000);
+  EXPECT_EQ(w.idle_timeout_ms, 0);
+  EXPECT_EQ(w.allowed_lateness_ms, 30000);
+  EXPECT_EQ(w.late_events, LateEventPolicy::kDrop);
+  EXPECT_EQ(w.emit, EmitMode::kEarly);
+  EXPECT_EQ(w.early_every_events, 100);
+  EXPECT_EQ(w.early_every_ms, 500);
+  EXPECT_EQ(w.hll_precision, 14);
+  EXPECT_EQ(w.quantile_k, 400);
+  ASSERT_EQ(w.aggregates.size(), 3u);
+  EXPECT_EQ(w.aggregates[0].fn, AggregateFn::kCount);
+  EXPECT_EQ(w.aggregates[0].field, "");
+  EXPECT_EQ(w.aggregates[1].fn, AggregateFn::kQuantile);
+  EXPECT_EQ(w.aggregates[1].field, "v");
+  EXPECT_EQ(w.aggregates[1].q, 0.99);
+  EXPECT_EQ(w.aggregates[1].OutputName(), "v_p99");
+  EXPECT_EQ(w.aggregates[2].fn, AggregateFn::kDistinctCount);
+
+  // A later operator reads the window's outputs, so its fields are not checked against the
+  // source's.
+  const WindowOptions& s = cfg.pipelines[0].operators[1].window;
+  EXPECT_EQ(s.kind, WindowKind::kSession);
+  EXPECT_EQ(s.gap_ms, 1000);
+  EXPECT_EQ(s.time, TimeDomain::kEvent);
+  EXPECT_EQ(s.late_events, LateEventPolicy::kDeadLetter);
+  EXPECT_EQ(s.emit, EmitMode::kOnClose);
+  ASSERT_EQ(s.aggregates.size(), 1u);
+  EXPECT_EQ(s.aggregates[0].field, "v_p99");
+}
+
+TEST(LoaderTest, AggregateNamesAreThoseOfAggregateFnName) {
+  const std::vector<std::string> names = {"count", "sum",      "mean",    "min",
+                                          "max",   "variance", "stddev",  "first",
+                                          "last",  "distinct", "quantile"};
+  std::string aggregates;
+  for (const auto& name : names) {
+    aggregates += (aggregates.empty() ? "{fn: " : ", {fn: ") + name + ", field: v}";
+  }
+  const DaemonConfig cfg =
+      Load(With("[{type: baseline}]", "[{type: window, aggregates: [" + aggregates + "]}]"));
+  const std::vector<AggregateSpec>& specs = cfg.pipelines[0].operators[0].window.aggregates;
+  ASSERT_EQ(specs.size(), names.size());
+  for (size_t idx = 0; idx < names.size(); ++idx) {
+    EXPECT_EQ(AggregateFnName(specs[idx].fn), names[idx]);
+  }
+  EXPECT_EQ(Errors(With("[{type: baseline}]", "[{type: window, aggregates: [{fn: avg}]}]")),
+            "t.yaml:13:50: pipelines.p.operators[0].aggregates[0].fn: expected one of "
+            "count|sum|mean|min|max|variance|stddev|first|last|distinct|quantile, got 'avg'");
+}
+
+TEST(LoaderTest, WindowValidationIsReportedAtTheField) {
+  // Validate()'s bounds, at the value they are about, with the key path.
+  auto window = [](std::string_view fields) {
+    return Errors(WithOperators("      - {type: window, " + std::string(fields) + "}\n"));
+  };
+  EXPECT_EQ(window("aggregates: [{fn: quantile, field: v, q: 1.5}]"),
+            "t.yaml:14:65: pipelines.p.operators[0].aggregates[0].q: must be in [0, 1]");
+  EXPECT_EQ(window("kind: hopping, size_ms: 1000, slide_ms: 2000, aggregates: [{fn: count}]"),
+            "t.yaml:14:64: pipelines.p.operators[0].slide_ms: must be in 1..size_ms");
+  EXPECT_EQ(window("size_ms: 0, aggregates: [{fn: count}]"),
+            "t.yaml:14:33: pipelines.p.operators[0].size_ms: must be in 1..2592000000 (30 days)");
+  EXPECT_EQ(window("emit: early, aggregates: [{fn: count}]"),
+            "t.yaml:14:30: pipelines.p.operators[0].emit: early needs early_every_events or "
+            "early_every_ms > 0");
+  EXPECT_EQ(window("aggregates: [{fn: max, field: v}, {fn: max, field: v}]"),
+            "t.yaml:14:58: pipelines.p.operators[0].aggregates[1]: duplicate output 'v_max'");
+  // Not set at all: at the deepest part of the path that is, at worst the operator.
+  EXPECT_EQ(window("aggregates: [{fn: mean}]"),
+            "t.yaml:14:37: pipelines.p.operators[0].aggregates[0].field: required for mean");
+  EXPECT_EQ(window("kind: tumbling"),
+            "t.yaml:14:9: pipelines.p.operators[0].aggregates: at least one is required");
+  // The first operator reads the source's value fields.
+  EXPECT_EQ(window("aggregates: [{fn: count}, {fn: max, field: cpu}]"),
+            "t.yaml:14:67: pipelines.p.operators[0].aggregates[1].field: 'cpu' is not one of the "
+            "value_fields of source 'm'");
+  // The path of a later operator.
+  EXPECT_EQ(Errors(WithOperators("      - type: baseline\n"
+                                 "      - type: window\n"
+                                 "        aggregates:\n"
+                                 "          - {fn: quantile, field: cpu, q: -0.5}\n")),
+            "t.yaml:17:43: pipelines.p.operators[1].aggregates[0].q: must be in [0, 1]");
+}
+
+TEST(LoaderTest, WindowKeysMustMatchTheirMode) {
+  EXPECT_EQ(
+      Errors(WithOperators("      - type: window\n"
+                           "        slide_ms: 1000\n"
+                           "        gap_ms: 1000\n"
+                           "        early_every_ms: 100\n"
+                           "        aggregates: [{fn: count}, {fn: mean, field: v, q: 0.5}]\n")),
+      "t.yaml:15:19: pipelines.p.operators[0].slide_ms: only allowed when kind is hopping\n"
+      "t.yaml:16:17: pipelines.p.operators[0].gap_ms: only allowed when kind is session\n"
+      "t.yaml:17:25: pipelines.p.operators[0].early_every_ms: only allowed when emit is "
+      "early\n"
+      "t.yaml:18:59: pipelines.p.operators[0].aggregates[1].q: only allowed when fn is "
+      "quantile");
+  // Not checked against a kind that is itself invalid.
+  EXPECT_EQ(Errors(WithOperators("      - {type: window, kind: sliding, slide_ms: 5, "
+                                 "aggregates: [{fn: count}]}\n")),
+            "t.yaml:14:30: pipelines.p.operators[0].kind: expected one of "
+            "tumbling|hopping|session, got 'sliding'");
+  EXPECT_EQ(Errors(WithOperators("      - {type: window, kind: session, size_ms: 5, "
+                                 "aggregates: [{fn: count}]}\n")),
+            "t.yaml:14:48: pipelines.p.operators[0].size_ms: only allowed when kind is tumbling "
+            "or hopping");
+  EXPECT_EQ(Errors(WithOperators("      - {type: window, aggregates: [{field: v}, {fn: count, "
+                                 "fiel: v}], size_ms: 1m}\n")),
+            "t.yaml:14:37: pipelines.p.operators[0].aggregates[0]: missing required key 'fn'\n"
+            "t.yaml:14:61: pipelines.p.operators[0].aggregates[1].fiel: unknown key 'fiel' (did "
+            "you mean 'field'?)\n"
+            "t.yaml:14:81: pipelines.p.operators[0].size_ms: expected an integer, got '1m'");
+}
+
+TEST(LoaderTest, HotspotsOperatorReadsEveryFieldAndValidates) {
+  const DaemonConfig cfg = Load(WithOperators(
+      "      - {type: hotspots, name: h, window_size: 200, scan_radius: 0.5, min_points: 5,\n"
+      "         per_key: true, alert_density: 3.5, max_dimensions: 2}\n"
+      "      - {type: hotspots}\n"));
+  ASSERT_EQ(cfg.pipelines[0].operators.size(), 2u);
+  const OperatorOptions& op = cfg.pipelines[0].operators[0];
+  EXPECT_EQ(op.kind, OperatorKind::kHotspots);
+  EXPECT_EQ(op.name, "h");
+  EXPECT_EQ(op.hotspots.window_size, 200);
+  EXPECT_EQ(op.hotspots.scan_radius, 0.5);
+  EXPECT_EQ(op.hotspots.min_points, 5);
+  EXPECT_TRUE(op.hotspots.per_key);
+  EXPECT_EQ(op.hotspots.alert_density, 3.5);
+  EXPECT_EQ(op.hotspots.max_dimensions, 2);
+  EXPECT_EQ(cfg.pipelines[0].operators[1].name, "hotspots");
+  EXPECT_EQ(cfg.pipelines[0].operators[1].hotspots.window_size, 1000);
+
+  auto hotspots = [](std::string_view fields) {
+    return Errors(WithOperators("      - {type: hotspots, " + std::string(fields) + "}\n"));
+  };
+  EXPECT_EQ(hotspots("window_size: 50"),
+            "t.yaml:14:39: pipelines.p.operators[0].window_size: must be in 100..1000");
+  EXPECT_EQ(hotspots("scan_radius: 0"),
+            "t.yaml:14:39: pipelines.p.operators[0].scan_radius: must be finite and > 0");
+  // Under the alias the file used.
+  EXPECT_EQ(hotspots("windowSize: 100, minimumNumberOfPointsInAHotspot: 101"),
+            "t.yaml:14:76: pipelines.p.operators[0].minimumNumberOfPointsInAHotspot: must be in "
+            "2..window_size");
+  EXPECT_EQ(hotspots("per_key: sometimes"),
+            "t.yaml:14:35: pipelines.p.operators[0].per_key: expected true or false, got "
+            "'sometimes'");
+}
+
+TEST(LoaderTest, UnknownOperatorKeysNameTheType) {
+  // A key of another operator type.
+  EXPECT_EQ(Errors(With("[{type: baseline}]",
+                        "[{type: window, sample_size: 5, aggregates: [{fn: count}]}]")),
+            "t.yaml:13:32: pipelines.p.operators[0].sample_size: unknown key 'sample_size' for an "
+            "operator of type 'window'");
+  EXPECT_EQ(Errors(With("[{type: baseline}]", "[{type: hotspots, numberOfTrees: 5}]")),
+            "t.yaml:13:34: pipelines.p.operators[0].numberOfTrees: unknown key 'numberOfTrees' "
+            "for an operator of type 'hotspots'");
+  // A typo of one of the type's keys.
+  EXPECT_EQ(Errors(With("[{type: baseline}]", "[{type: rcf, shingle_sise: 4}]")),
+            "t.yaml:13:29: pipelines.p.operators[0].shingle_sise: unknown key 'shingle_sise' for "
+            "an operator of type 'rcf' (did you mean 'shingle_size'?)");
+  // Anything else lists the type's keys, and only those.
+  EXPECT_EQ(Errors(With("[{type: baseline}]", "[{type: baseline, colour: red}]")),
+            "t.yaml:13:34: pipelines.p.operators[0].colour: unknown key 'colour' for an operator "
+            "of type 'baseline' (expected one of: name, half_life_events, warmup_events, "
+            "alert_threshold, min_stddev)");
+  EXPECT_EQ(Errors(With("[{type: baseline}]", "[{type: hotspots, colour: red}]")),
+            "t.yaml:13:34: pipelines.p.operators[0].colour: unknown key 'colour' for an operator "
+            "of type 'hotspots' (expected one of: name, window_size, scan_radius, min_points, "
+            "per_key, alert_density, max_dimensions)");
   EXPECT_EQ(Errors(With("[{type: baseline}]", "[{type: rcf, trees: 100}]")),
-            "t.yaml:13:24: pipelines.p.operators[0].type: expected one of baseline, got 'rcf'");
+            "t.yaml:13:29: pipelines.p.operators[0].trees: unknown key 'trees' for an operator of "
+            "type 'rcf' (expected one of: name, number_of_trees, sample_size, shingle_size, "
+            "time_decay, output_after, initial_accept_fraction, random_seed, transform, z_factor, "
+            "absolute_threshold, alert_grade, idle_eviction_ms, memory_budget_bytes)");
+  EXPECT_EQ(Errors(With("[{type: baseline}]", "[{type: window, aggregates: [{fn: count}], x: 1}]")),
+            "t.yaml:13:59: pipelines.p.operators[0].x: unknown key 'x' for an operator of type "
+            "'window' (expected one of: name, kind, size_ms, slide_ms, gap_ms, time, "
+            "max_out_of_orderness_ms, idle_timeout_ms, allowed_lateness_ms, late_events, emit, "
+            "early_every_events, early_every_ms, aggregates, hll_precision, quantile_k)");
 }
 
 TEST(LoaderTest, EmptyFileIsAnError) {
@@ -526,7 +887,7 @@ TEST(LoaderTest, EveryExampleValidates) {
     auto result = LoadConfigFile(entry.path().string(), &env);
     EXPECT_TRUE(result.ok()) << result.status().ToString();
   }
-  EXPECT_GE(count, 2);
+  EXPECT_GE(count, 4);
 }
 
 TEST(LoaderTest, QuickstartExampleIsWhatTheDocsSay) {
@@ -543,8 +904,48 @@ TEST(LoaderTest, QuickstartExampleIsWhatTheDocsSay) {
   EXPECT_EQ(metrics->demo->rate_per_sec, 400);
   EXPECT_EQ(quick->FindPipeline("baseline")->sinks,
             (std::vector<std::string>{"results", "alerts"}));
+  // The same stream, scored by RCF too.
+  const PipelineOptions* rcf = quick->FindPipeline("rcf");
+  ASSERT_NE(rcf, nullptr);
+  EXPECT_EQ(rcf->source, "metrics");
+  EXPECT_EQ(rcf->sinks, (std::vector<std::string>{"results", "alerts"}));
+  ASSERT_EQ(rcf->operators.size(), 1u);
+  EXPECT_EQ(rcf->operators[0].kind, OperatorKind::kRcf);
+  EXPECT_EQ(rcf->operators[0].rcf.shingle_size, 4);
   EXPECT_EQ(quick->http.listen, "127.0.0.1:8080");
   EXPECT_EQ(quick->state.dir, "/tmp/osprey-quickstart-state");
+
+  auto rcf_example = LoadConfigFile(dir + "rcf.yaml", &empty);
+  ASSERT_TRUE(rcf_example.ok()) << rcf_example.status().ToString();
+  ASSERT_TRUE(rcf_example->kafka.embedded.enabled);
+  const OperatorOptions& forest = rcf_example->FindPipeline("rcf")->operators.at(0);
+  EXPECT_EQ(forest.kind, OperatorKind::kRcf);
+  EXPECT_EQ(forest.rcf.shingle_size, 4);
+  EXPECT_EQ(forest.rcf.transform, "normalize");
+  EXPECT_EQ(forest.rcf.alert_grade, 0.5);
+
+  auto windows = LoadConfigFile(dir + "windows.yaml", &empty);
+  ASSERT_TRUE(windows.ok()) << windows.status().ToString();
+  const PipelineOptions* latency = windows->FindPipeline("latency");
+  ASSERT_NE(latency, nullptr);
+  ASSERT_EQ(latency->operators.size(), 2u);
+  const WindowOptions& minute = latency->operators[0].window;
+  EXPECT_EQ(latency->operators[0].kind, OperatorKind::kWindow);
+  EXPECT_EQ(minute.kind, WindowKind::kTumbling);
+  EXPECT_EQ(minute.size_ms, 60000);
+  std::vector<std::string> outputs;
+  for (const auto& a : minute.aggregates) outputs.push_back(a.OutputName());
+  EXPECT_EQ(outputs,
+            (std::vector<std::string>{"latency_ms_mean", "latency_ms_p99", "latency_ms_max"}));
+  EXPECT_EQ(latency->operators[1].kind, OperatorKind::kBaseline);
+  const PipelineOptions* hot = windows->FindPipeline("hotspots");
+  ASSERT_NE(hot, nullptr);
+  const HotspotOptions& h = hot->operators.at(0).hotspots;
+  EXPECT_EQ(hot->operators[0].kind, OperatorKind::kHotspots);
+  EXPECT_EQ(h.window_size, 500);
+  EXPECT_EQ(h.scan_radius, 2.0);
+  EXPECT_EQ(h.min_points, 20);
+  EXPECT_GT(h.alert_density, 0);
 
   // The cluster example refuses to start without its bootstrap servers.
   EXPECT_EQ(LoadConfigFile(dir + "kafka-cluster.yaml", &empty).status().message(),
