@@ -57,12 +57,4 @@ Status BaselineOperator::Restore(std::string_view key, std::string_view snapshot
   return Status::Ok();
 }
 
-std::unique_ptr<Operator> MakeOperator(const config::OperatorOptions& options) {
-  switch (options.kind) {
-    case config::OperatorKind::kBaseline:
-      return std::make_unique<BaselineOperator>(options);
-  }
-  return nullptr;
-}
-
 }  // namespace osprey::operators

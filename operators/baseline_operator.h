@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "config/base/clock.h"
 #include "config/options.h"
 #include "models/baseline.h"
 #include "operators/operator.h"
@@ -39,7 +40,5 @@ class BaselineOperator final : public Operator {
   std::vector<double> z_scratch_;
 };
 
-// Builds the operator an OperatorOptions describes.
-std::unique_ptr<Operator> MakeOperator(const config::OperatorOptions& options);
 
 }  // namespace osprey::operators
