@@ -1,6 +1,8 @@
 // osprey: the companion tool.
 //   osprey broker [--brokers N] [--topic NAME[:PARTITIONS]]...   an embedded Kafka broker
 //   osprey validate --config FILE                                check a configuration
+//   osprey replay --config FILE --input IN.csv --output OUT.csv [--pipeline NAME]
+//                                                                score a CSV file offline
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -11,6 +13,7 @@
 #include "config/loader.h"
 #include "daemon/daemon.h"
 #include "daemon/kafka/embedded_broker.h"
+#include "daemon/replay.h"
 #include "daemon/signals.h"
 
 namespace {
@@ -67,7 +70,27 @@ int main(int argc, char** argv) {
   std::string config_path;
   validate->add_option("-c,--config", config_path, "YAML configuration file")->required();
 
+  auto* replay = app.add_subcommand(
+      "replay", "Run a CSV file (header line; timestamp and value columns) through a pipeline "
+                "offline and write timestamp,values...,anomaly_score,grade per row");
+  osprey::daemon::ReplayOptions replay_options;
+  replay->add_option("-c,--config", replay_options.config_path, "YAML configuration file")
+      ->required();
+  replay->add_option("-i,--input", replay_options.input_path, "Input CSV file")->required();
+  replay->add_option("-o,--output", replay_options.output_path, "Output CSV file (overwritten)")
+      ->required();
+  replay->add_option("-p,--pipeline", replay_options.pipeline,
+                     "Pipeline to run (default: the first in the configuration)");
+
   CLI11_PARSE(app, argc, argv);
+  if (*replay) {
+    osprey::Status st = osprey::daemon::Replay(replay_options);
+    if (!st.ok()) {
+      std::cerr << st.message() << "\n";
+      return 1;
+    }
+    return 0;
+  }
   if (*broker) return Broker(brokers, topics);
   if (*validate) {
     auto cfg = osprey::config::LoadConfigFile(config_path);

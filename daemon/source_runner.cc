@@ -9,7 +9,7 @@
 #include "config/base/json_writer.h"
 #include "daemon/decode/decoder.h"
 #include "daemon/kafka/kafka_common.h"
-#include "operators/baseline_operator.h"
+#include "operators/operator_factory.h"
 #include "operators/operator.h"
 
 namespace osprey::daemon {
@@ -18,6 +18,37 @@ namespace {
 
 using operators::Emitter;
 using operators::Event;
+
+// The JSON of a result record. Deterministic: the same event renders to the same bytes.
+void RenderResult(const std::string& pipeline, const Event& e, std::string* buf) {
+  JsonWriter w(buf);
+  w.BeginObject();
+  w.Key("pipeline").String(pipeline);
+  w.Key("key").String(e.key);
+  w.Key("event_time").Int(e.event_time_ms);
+  w.Key("values").BeginObject();
+  for (size_t idx = 0; idx < e.values.size(); ++idx) {
+    const auto* names = e.schema ? &e.schema->value_names : nullptr;
+    w.Key(names != nullptr && idx < names->size() ? std::string_view((*names)[idx])
+                                                  : std::string_view("?"));
+    w.Double(e.values[idx]);
+  }
+  w.EndObject();
+  if (e.score) {
+    w.Key("score").Double(*e.score);
+  }
+  w.Key("alert").Bool(e.alert);
+  if (!e.annotations.empty()) {
+    *buf += ',';
+    *buf += e.annotations;
+  }
+  w.Key("source").BeginObject();
+  w.Key("topic").String(e.origin.topic != nullptr ? *e.origin.topic : std::string());
+  w.Key("partition").Int(e.origin.partition);
+  w.Key("offset").Int(e.origin.offset);
+  w.EndObject();
+  w.EndObject();
+}
 
 // Renders a result once and produces it to every sink that selects it.
 class SinkEmitter final : public Emitter {
@@ -38,7 +69,7 @@ class SinkEmitter final : public Emitter {
 
   void Emit(Event event) override {
     buf_.clear();
-    RenderResult(event);
+    RenderResult(pipeline_, event, &buf_);
     for (const auto& t : targets_) {
       if (t.sink->select == config::SinkSelect::kAlerts && !event.alert) continue;
       Status st = producer_.Produce(t.sink->topic, event.key, buf_, {}, t.delivery);
@@ -53,35 +84,6 @@ class SinkEmitter final : public Emitter {
   }
 
  private:
-  void RenderResult(const Event& e) {
-    JsonWriter w(&buf_);
-    w.BeginObject();
-    w.Key("pipeline").String(pipeline_);
-    w.Key("key").String(e.key);
-    w.Key("event_time").Int(e.event_time_ms);
-    w.Key("values").BeginObject();
-    for (size_t idx = 0; idx < e.values.size(); ++idx) {
-      const auto& names = e.schema->value_names;
-      w.Key(idx < names.size() ? std::string_view(names[idx]) : std::string_view("?"));
-      w.Double(e.values[idx]);
-    }
-    w.EndObject();
-    if (e.score) {
-      w.Key("score").Double(*e.score);
-    }
-    w.Key("alert").Bool(e.alert);
-    if (!e.annotations.empty()) {
-      buf_ += ',';
-      buf_ += e.annotations;
-    }
-    w.Key("source").BeginObject();
-    w.Key("topic").String(e.origin.topic != nullptr ? *e.origin.topic : std::string());
-    w.Key("partition").Int(e.origin.partition);
-    w.Key("offset").Int(e.origin.offset);
-    w.EndObject();
-    w.EndObject();
-  }
-
   // Logs the alert (already rendered in buf_), at most kAlertLogsPerSecond a second; the rest
   // are counted and summarised.
   void LogAlert(int64_t now_ns) {
@@ -200,6 +202,7 @@ struct SourceRunner::Impl {
   std::vector<std::pair<std::string, Counter*>> events_in;  // by topic
   std::map<std::string, Counter*> decode_errors;             // by reason
   Counter* dead_lettered = nullptr;
+  Counter* late_events = nullptr;
   // Outputs of this runner in flight, and where their delivery reports go (stable addresses).
   DeliveryGroup deliveries;
   DeliveryTarget dead_letter_target;
@@ -248,7 +251,10 @@ struct SourceRunner::Impl {
     for (const auto* p : pipelines) {
       auto pt = std::make_unique<PipelineTask>();
       pt->options = p;
-      for (const auto& op : p->operators) pt->ops.push_back(operators::MakeOperator(op));
+      for (const auto& op : p->operators) {
+        // Options were validated at start-up (Create builds every operator once).
+        pt->ops.push_back(std::move(operators::MakeOperator(op, OperatorContextFor(*p))).value());
+      }
       std::vector<SinkEmitter::Target> targets;
       for (const auto& sink_name : p->sinks) {
         const auto* sink = config.FindSink(sink_name);
@@ -265,6 +271,31 @@ struct SourceRunner::Impl {
       task->pipelines.push_back(std::move(pt));
     }
     return task;
+  }
+
+  operators::OperatorContext OperatorContextFor(const config::PipelineOptions& p) {
+    return operators::OperatorContext{
+        clock, [this, &p](Event late) { DeadLetterLate(p.name, std::move(late)); }};
+  }
+
+  // A window event later than the allowed lateness: dead-lettered as a rendered result with the
+  // reason "late" and its source position.
+  void DeadLetterLate(const std::string& pipeline, Event late) {
+    std::string body;
+    RenderResult(pipeline, late, &body);
+    std::string partition = std::to_string(late.origin.partition);
+    std::string offset = std::to_string(late.origin.offset);
+    std::vector<RecordHeader> headers = {
+        {"osprey.error.reason", "late"},
+        {"osprey.error.detail", "event time is older than the window's allowed lateness"},
+        {"osprey.pipeline", pipeline},
+        {"osprey.source.name", source.name},
+        {"osprey.source.topic", late.origin.topic != nullptr ? *late.origin.topic : ""},
+        {"osprey.source.partition", partition},
+        {"osprey.source.offset", offset}};
+    late_events->Inc();
+    Status st = producer.Produce(dead_letter->topic, late.key, body, headers, &dead_letter_target);
+    if (!st.ok() && run_status.ok()) run_status = st;
   }
 
   static std::string OffsetKey(const std::string& source_name, const TopicPartition& tp) {
@@ -674,11 +705,21 @@ Result<std::unique_ptr<SourceRunner>> SourceRunner::Create(const config::DaemonC
   impl->dead_lettered = &metrics.GetCounter("osprey_dead_lettered_total",
                                             "Records sent to the dead-letter topic",
                                             {{"source", source.name}});
+  impl->late_events = &metrics.GetCounter(
+      "osprey_late_events_total",
+      "Window events later than the allowed lateness, sent to the dead-letter topic",
+      {{"source", source.name}});
   impl->dead_letter_target.delivered =
       &metrics.GetCounter("osprey_results_out_total", "Records acknowledged by the broker, by sink",
                           {{"sink", impl->dead_letter->name}, {"topic", impl->dead_letter->topic}});
   impl->dead_letter_target.group = &impl->deliveries;
   for (const auto* p : impl->pipelines) {
+    for (const auto& op : p->operators) {  // fail at start-up, not on the first assignment
+      auto made = operators::MakeOperator(op, impl->OperatorContextFor(*p));
+      if (!made.ok()) {
+        return Status::InvalidArgument("pipeline '" + p->name + "': " + made.status().message());
+      }
+    }
     impl->latency[p->name] = &metrics.GetHistogram(
         "osprey_processing_latency_seconds",
         "From consuming a record to producing its result, by pipeline", LatencyBucketsSeconds(),

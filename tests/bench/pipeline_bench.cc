@@ -20,7 +20,7 @@
 #include "daemon/kafka/embedded_broker.h"
 #include "daemon/kafka/kafka_common.h"
 #include "daemon/kafka/producer.h"
-#include "operators/baseline_operator.h"
+#include "operators/operator_factory.h"
 
 namespace {
 
@@ -59,7 +59,7 @@ double Drain(const std::string& bootstrap, const osprey::config::SourceOptions& 
   auto decoder = osprey::daemon::MakeDecoder(source);
   osprey::config::OperatorOptions op_options;
   op_options.name = "baseline";
-  auto op = osprey::operators::MakeOperator(op_options);
+  auto op = std::move(osprey::operators::MakeOperator(op_options, {osprey::SystemClock::Default(), {}})).value();
   CountingEmitter sink;
   int64_t got = 0, decoded = 0;
   auto start = std::chrono::steady_clock::now();
@@ -111,7 +111,7 @@ double InMemory(const osprey::config::SourceOptions& source,
   auto decoder = osprey::daemon::MakeDecoder(source);
   osprey::config::OperatorOptions op_options;
   op_options.name = "baseline";
-  auto op = osprey::operators::MakeOperator(op_options);
+  auto op = std::move(osprey::operators::MakeOperator(op_options, {osprey::SystemClock::Default(), {}})).value();
   CountingEmitter sink;
   auto start = std::chrono::steady_clock::now();
   int64_t offset = 0;
