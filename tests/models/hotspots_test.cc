@@ -164,6 +164,104 @@ TEST(HotspotDetectorTest, MatchesBruteForceOnRandomStreams) {
   }
 }
 
+// Every step, over parameters where cores appear, vanish, merge and split all the time (small
+// min_points, drifting clumps, a window of several clumps): the incremental components must equal
+// exhaustive DBSCAN, alerts must follow the previous evaluation's hot spots, and a detector
+// restored from a snapshot must report the same hot spots (the clustering depends only on the
+// window).
+TEST(HotspotDetectorTest, MatchesBruteForceEveryStep) {
+  int64_t splits = 0;
+  for (int dims = 1; dims <= 4; ++dims) {
+    for (int min_points : {2, 3, 6}) {
+      const uint64_t seed = 99 * dims + min_points;
+      std::mt19937_64 rng(seed);
+      config::HotspotOptions options;
+      options.window_size = 150;
+      options.scan_radius = 1.0;
+      options.min_points = min_points;
+      options.alert_density = 0.8;
+      HotspotDetector detector(options, dims);
+      std::uniform_real_distribution<double> noise(0, 10);
+      std::normal_distribution<double> clump(0, 0.7);
+      std::vector<double> p(dims);
+      // Reference alert state: whether the point of each step was in an above-threshold hot
+      // spot at the previous evaluation.
+      std::vector<bool> alerting;
+      for (int step = 0; step < 700; ++step) {
+        const int centre = static_cast<int>(rng() % 4);
+        const bool is_noise = rng() % 4 == 0;
+        for (int d = 0; d < dims; ++d) {
+          p[d] = is_noise ? noise(rng) : 2.0 * centre + 0.01 * step * (d + 1) + clump(rng);
+        }
+        detector.Add(p);
+        alerting.push_back(false);
+        const std::string context = "dims=" + std::to_string(dims) + " min_points=" +
+                                    std::to_string(min_points) + " step=" + std::to_string(step);
+        const std::vector<Hotspot> reported = detector.Evaluate();
+        const bool new_alert = detector.new_alert();
+        CheckAgainstBruteForce(detector, options, context);
+        if (::testing::Test::HasFatalFailure()) return;
+
+        // Alerts, from the detector's (checked) labels.
+        WindowView v = View(detector);
+        const size_t first = alerting.size() - v.points.size();
+        std::map<int, int64_t> count;
+        std::map<int, bool> any_alerting;
+        std::map<int, std::vector<double>> lo, hi;
+        for (size_t a = 0; a < v.points.size(); ++a) {
+          if (v.label[a] < 0) continue;
+          const int l = v.label[a];
+          if (count[l]++ == 0) lo[l] = hi[l] = v.points[a];
+          for (int d = 0; d < dims; ++d) {
+            lo[l][d] = std::min(lo[l][d], v.points[a][d]);
+            hi[l][d] = std::max(hi[l][d], v.points[a][d]);
+          }
+          any_alerting[l] = any_alerting[l] || alerting[first + a];
+        }
+        std::map<int, bool> above;
+        bool expect_alert = false;
+        for (const auto& [l, n] : count) {
+          if (n < min_points) continue;
+          double volume = 1;
+          for (int d = 0; d < dims; ++d) volume *= std::max(hi[l][d] - lo[l][d], 1.0);
+          above[l] = n / volume > options.alert_density;
+          const bool is_new = above[l] && !any_alerting[l];
+          expect_alert = expect_alert || is_new;
+          bool found = false;
+          for (const Hotspot& h : reported) {
+            if (h.count == n && h.min_values == lo[l] && h.max_values == hi[l]) {
+              EXPECT_EQ(h.new_above_threshold, is_new) << context;
+              found = true;
+            }
+          }
+          EXPECT_TRUE(found) << context;
+        }
+        ASSERT_EQ(new_alert, expect_alert) << context;
+        for (size_t a = 0; a < v.points.size(); ++a) {
+          alerting[first + a] = v.label[a] >= 0 && above[v.label[a]];
+        }
+
+        if (step % 50 == 49) {
+          std::string blob;
+          detector.Save(&blob);
+          auto restored = HotspotDetector::Load(options, blob);
+          ASSERT_TRUE(restored.ok()) << context;
+          const std::vector<Hotspot>& again = restored->Evaluate();
+          ASSERT_EQ(again.size(), reported.size()) << context;
+          for (size_t idx = 0; idx < again.size(); ++idx) {
+            EXPECT_EQ(again[idx].count, reported[idx].count) << context;
+            EXPECT_EQ(again[idx].min_values, reported[idx].min_values) << context;
+            EXPECT_EQ(again[idx].max_values, reported[idx].max_values) << context;
+            EXPECT_FALSE(again[idx].new_above_threshold) << context;
+          }
+        }
+      }
+      splits += detector.rebuilds();
+    }
+  }
+  EXPECT_GT(splits, 0);  // the split path was exercised
+}
+
 TEST(HotspotDetectorTest, FindsPlantedRegions) {
   for (int dims = 1; dims <= 4; ++dims) {
     for (int regions = 1; regions <= 5; ++regions) {
