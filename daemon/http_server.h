@@ -1,9 +1,13 @@
-// The daemon's HTTP/1.1 server: plain request/response structs, a route table, and a server
-// (Boost.Beast behind a pimpl; no Boost type appears here, so including this header is cheap).
-// HttpRequest/HttpResponse/HttpRouter are thread-compatible. HttpServer is thread-safe; it calls
-// handlers on its I/O threads, concurrently for different connections.
+// The daemon's HTTP/1.1 server: plain request/response structs, a route table (HTTP and WebSocket
+// routes), and a server (Boost.Beast behind a pimpl; no Boost type appears here, so including
+// this header is cheap).
+// HttpRequest/HttpResponse/HttpRouter are thread-compatible. HttpServer and WebSocketConnection
+// are thread-safe; the server calls handlers on its I/O threads, concurrently for different
+// connections.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -12,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "config/base/status.h"
@@ -58,6 +63,77 @@ struct HttpResponse {
 // An exception it throws becomes a 500 JSON error; the server keeps running.
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+// ---------------------------------------------------------------------------------------------
+// WebSocket routes
+
+// Per-route WebSocket limits.
+struct WebSocketOptions {
+  // Messages queued per connection (one more is being written) beyond which Send with
+  // kDropWhenFull drops and counts the message as lost. Default: 1024. Must be > 0.
+  size_t queue_limit = 1024;
+  // Total lost messages past which the server closes the connection with code 1008 (policy
+  // violation: the client does not keep up with the feed; reconnecting at once would only
+  // repeat it, resuming from its last seq can). Default: 10000.
+  uint64_t max_lost = 10000;
+  // Keep-alive: a ping after this long without a frame from the client; the connection is
+  // dropped when nothing (no pong either) arrives for twice as long. Default: 20 s.
+  std::chrono::milliseconds ping_interval{20000};
+  // Largest client message; larger ones close the connection (1009). Default: 64 KiB.
+  size_t max_message_bytes = 64 * 1024;
+  // Budget for a server-initiated close (finishing the write in flight, then the close
+  // handshake) before the TCP connection is dropped. Default: 5 s.
+  std::chrono::milliseconds close_timeout{5000};
+};
+
+// One accepted WebSocket connection, as its route's callbacks see it. Thread-safe: Send and
+// Close may be called from any thread, also after the connection ended (they then do nothing).
+//
+// Outgoing messages go through a bounded queue with one write in flight (Beast allows only
+// one). Send never blocks. When the queue holds queue_limit messages, Send(kDropWhenFull) drops
+// the message and counts it; before the next message that fits (or, if none comes, once the
+// queue has drained) the server sends the text message {"type":"lost","count":N}, N = messages
+// dropped since the previous notice, at the place of the gap. Past max_lost dropped messages in
+// total the server closes the connection with code 1008 and reason "client too slow: N
+// messages lost", discarding the queue.
+class WebSocketConnection {
+ public:
+  enum class SendMode {
+    kDropWhenFull,  // drop (and count) when the queue is full
+    kAlwaysQueue,   // queue even past queue_limit: for a bounded burst, e.g. a replay
+  };
+
+  virtual ~WebSocketConnection() = default;
+
+  // Queues a text message. Returns false if it was dropped (queue full, or the connection is
+  // closing or closed).
+  virtual bool Send(std::shared_ptr<const std::string> text,
+                    SendMode mode = SendMode::kDropWhenFull) = 0;
+  // Starts the closing handshake with `code` (RFC 6455 §7.4) and `reason` (cut to 123 bytes);
+  // queued messages are discarded. Idempotent: the first code wins.
+  virtual void Close(uint16_t code, std::string reason) = 0;
+  // Messages dropped so far by Send.
+  virtual uint64_t lost() const = 0;
+};
+
+// What a WebSocket route does with an accepted connection. The callbacks of one connection run
+// on its I/O strand, one at a time; they must be quick and must not block. Each may be empty.
+struct WebSocketSession {
+  // After the handshake, once. The connection may be kept (prefer a weak_ptr, as owning it
+  // from something the connection owns leaks until on_close).
+  std::function<void(const std::shared_ptr<WebSocketConnection>&)> on_open;
+  // A complete client message (text or binary).
+  std::function<void(std::string_view message)> on_message;
+  // Once, after on_open, when the connection has ended (closed by either side, failed, or the
+  // server stopped). Release here whatever on_open set up.
+  std::function<void()> on_close;
+};
+
+// Answers an upgrade request on a WebSocket route: an HttpResponse refuses it (sent as a plain
+// HTTP response, typically a 4xx error), a WebSocketSession accepts it. Runs on an I/O thread,
+// like HttpHandler. An exception becomes a 500 JSON error.
+using WebSocketHandlerResult = std::variant<HttpResponse, WebSocketSession>;
+using WebSocketHandler = std::function<WebSocketHandlerResult(const HttpRequest&)>;
+
 // Route table: method + path pattern. A pattern is "/"-separated segments, each a literal
 // ("models"), a parameter ("{name}", matches one non-empty segment), or a parameter with a
 // custom-verb suffix ("{name}:predict", matches "m1:predict" with name = "m1").
@@ -69,6 +145,17 @@ class HttpRouter {
   // REQUIRES: `pattern` starts with '/', braces are well formed, and (method, pattern) was not
   // added before (programmer errors: checked, abort).
   void Add(std::string method, std::string pattern, HttpHandler handler);
+
+  // Registers `pattern` as a WebSocket endpoint: a GET with a valid WebSocket upgrade goes to
+  // `handler`; any other GET is answered 426 (Upgrade Required) JSON with "Upgrade: websocket";
+  // other methods 405. REQUIRES: as Add, and no GET route with this pattern.
+  void AddWebSocket(std::string pattern, WebSocketHandler handler, WebSocketOptions options = {});
+
+  // For the server: if `req` (a WebSocket upgrade request) matches a WebSocket route, fills
+  // req.path_params, sets *options to the route's and returns its handler's answer
+  // (exceptions propagate); else nullopt.
+  std::optional<WebSocketHandlerResult> DispatchWebSocket(HttpRequest& req,
+                                                          WebSocketOptions* options) const;
 
   // Fills req.path_params and runs the matching handler (exceptions propagate to the caller).
   // Unknown path: 404 JSON. Known path, other method: 405 JSON with an Allow header. For HEAD
@@ -87,9 +174,22 @@ class HttpRouter {
     std::string pattern;
     std::vector<Segment> segments;
     HttpHandler handler;
+    int websocket_index = -1;  // into websocket_routes_, for the GET of a WebSocket route
+  };
+  struct WebSocketRoute {
+    WebSocketHandler handler;
+    WebSocketOptions options;
   };
 
+  // The most specific route for `method` matching the split path `parts`, or nullptr; fills
+  // *params from it.
+  const Route* Find(std::string_view method, const std::vector<std::string_view>& parts,
+                    std::map<std::string, std::string>* params) const;
+  static bool Match(const Route& route, const std::vector<std::string_view>& parts,
+                    std::map<std::string, std::string>* params, std::vector<uint8_t>* score);
+
   std::vector<Route> routes_;
+  std::vector<WebSocketRoute> websocket_routes_;  // each also in routes_ as GET (answers 426)
 };
 
 // Serves an HttpRouter over HTTP/1.1 with keep-alive, with these limits from HttpOptions:
@@ -100,6 +200,8 @@ class HttpRouter {
 // - max_connections: past it, a new connection is answered 503 and closed;
 // - a request header over 16 KiB is answered 431, malformed HTTP 400, both closing.
 // Every response carries Content-Length and "Server: osprey"; errors are JSON.
+// An upgraded WebSocket connection keeps counting against max_connections; it is limited by
+// its route's WebSocketOptions instead of read_timeout_ms. Stop closes it with code 1001.
 // Thread-safe.
 class HttpServer {
  public:

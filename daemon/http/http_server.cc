@@ -4,9 +4,10 @@
 //
 // Shape (Beast's advanced server example): one acceptor on its own strand; one HttpSession per
 // connection, on its own strand, that reads a request, runs its handler, writes the response
-// and repeats while keep-alive. Sessions are owned by the completion handlers in flight
-// (shared_ptr); an HttpConnectionRegistry knows them by weak reference so that Stop can close
-// them and max_connections can be enforced.
+// and repeats while keep-alive. A WebSocket upgrade on a WebSocket route hands the connection
+// (stream, strand and registry entry) to a WsSession. Sessions are owned by the completion
+// handlers in flight (shared_ptr); an HttpConnectionRegistry knows them by weak reference so
+// that Stop can close them and max_connections can be enforced.
 #include "daemon/http_server.h"
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <deque>
 #include <exception>
 #include <mutex>
 #include <set>
@@ -28,6 +30,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
@@ -38,6 +41,9 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/error.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/beast/websocket/stream.hpp>
 #include <spdlog/spdlog.h>
 
 #include "config/base/check.h"
@@ -190,12 +196,74 @@ void HttpRouter::Add(std::string method, std::string pattern, HttpHandler handle
   routes_.push_back(std::move(route));
 }
 
-namespace {
+void HttpRouter::AddWebSocket(std::string pattern, WebSocketHandler handler,
+                              WebSocketOptions options) {
+  OSPREY_CHECK(handler != nullptr) << "websocket route " << pattern << ": no handler";
+  OSPREY_CHECK(options.queue_limit > 0) << "websocket route " << pattern << ": queue_limit 0";
+  std::string message = "GET " + pattern +
+                        " is a WebSocket endpoint: send 'Connection: Upgrade' and "
+                        "'Upgrade: websocket' (RFC 6455)";
+  Add("GET", std::move(pattern), [message = std::move(message)](const HttpRequest&) {
+    HttpResponse response = HttpResponse::Error(426, message);
+    response.headers.emplace_back("Upgrade", "websocket");
+    return response;
+  });
+  routes_.back().websocket_index = static_cast<int>(websocket_routes_.size());
+  websocket_routes_.push_back(WebSocketRoute{std::move(handler), options});
+}
 
-// Per segment: 2 literal, 1 parameter with verb, 0 parameter; compared lexicographically.
-using HttpRouteScore = std::vector<uint8_t>;
+bool HttpRouter::Match(const Route& route, const std::vector<std::string_view>& parts,
+                       std::map<std::string, std::string>* params, std::vector<uint8_t>* score) {
+  // Per segment: 2 literal, 1 parameter with verb, 0 parameter; compared lexicographically.
+  if (route.segments.size() != parts.size()) return false;
+  params->clear();
+  score->clear();
+  for (size_t idx = 0; idx < parts.size(); ++idx) {
+    const Segment& segment = route.segments[idx];
+    std::string_view part = parts[idx];
+    switch (segment.kind) {
+      case Segment::Kind::kLiteral:
+        if (part != segment.text) return false;
+        score->push_back(2);
+        break;
+      case Segment::Kind::kParam:
+        if (part.empty()) return false;
+        (*params)[segment.text] = HttpPercentDecode(part, /*plus_is_space=*/false);
+        score->push_back(0);
+        break;
+      case Segment::Kind::kParamVerb: {
+        const size_t suffix_size = segment.verb.size() + 1;  // ":verb"
+        if (part.size() <= suffix_size || !part.ends_with(segment.verb) ||
+            part[part.size() - suffix_size] != ':') {
+          return false;
+        }
+        (*params)[segment.text] =
+            HttpPercentDecode(part.substr(0, part.size() - suffix_size), false);
+        score->push_back(1);
+        break;
+      }
+    }
+  }
+  return true;
+}
 
-}  // namespace
+const HttpRouter::Route* HttpRouter::Find(std::string_view method,
+                                          const std::vector<std::string_view>& parts,
+                                          std::map<std::string, std::string>* params) const {
+  const Route* best = nullptr;
+  std::vector<uint8_t> best_score;
+  std::map<std::string, std::string> candidate_params;
+  std::vector<uint8_t> score;
+  for (const Route& route : routes_) {
+    if (route.method != method || !Match(route, parts, &candidate_params, &score)) continue;
+    if (best == nullptr || score > best_score) {
+      best = &route;
+      best_score = score;
+      *params = candidate_params;
+    }
+  }
+  return best;
+}
 
 HttpResponse HttpRouter::Dispatch(HttpRequest& req) const {
   if (req.path.empty() || req.path.front() != '/') {
@@ -203,69 +271,19 @@ HttpResponse HttpRouter::Dispatch(HttpRequest& req) const {
   }
   const std::vector<std::string_view> parts = HttpSplitPath(req.path);
 
-  // Matches `route` against `parts`; on success fills `params` and `score`.
-  auto match = [&parts](const Route& route, std::map<std::string, std::string>& params,
-                        HttpRouteScore& score) {
-    if (route.segments.size() != parts.size()) return false;
-    params.clear();
-    score.clear();
-    for (size_t idx = 0; idx < parts.size(); ++idx) {
-      const Segment& segment = route.segments[idx];
-      std::string_view part = parts[idx];
-      switch (segment.kind) {
-        case Segment::Kind::kLiteral:
-          if (part != segment.text) return false;
-          score.push_back(2);
-          break;
-        case Segment::Kind::kParam:
-          if (part.empty()) return false;
-          params[segment.text] = HttpPercentDecode(part, /*plus_is_space=*/false);
-          score.push_back(0);
-          break;
-        case Segment::Kind::kParamVerb: {
-          const size_t suffix_size = segment.verb.size() + 1;  // ":verb"
-          if (part.size() <= suffix_size || !part.ends_with(segment.verb) ||
-              part[part.size() - suffix_size] != ':') {
-            return false;
-          }
-          params[segment.text] =
-              HttpPercentDecode(part.substr(0, part.size() - suffix_size), false);
-          score.push_back(1);
-          break;
-        }
-      }
-    }
-    return true;
-  };
-
-  // The most specific route for `method`, or nullptr.
-  std::map<std::string, std::string> params;
-  HttpRouteScore score;
-  auto find = [&](std::string_view method, std::map<std::string, std::string>& best_params) {
-    const Route* best = nullptr;
-    HttpRouteScore best_score;
-    for (const Route& route : routes_) {
-      if (route.method != method || !match(route, params, score)) continue;
-      if (best == nullptr || score > best_score) {
-        best = &route;
-        best_score = score;
-        best_params = params;
-      }
-    }
-    return best;
-  };
-
   std::map<std::string, std::string> best_params;
-  const Route* route = find(req.method, best_params);
-  if (route == nullptr && req.method == "HEAD") route = find("GET", best_params);
+  const Route* route = Find(req.method, parts, &best_params);
+  if (route == nullptr && req.method == "HEAD") route = Find("GET", parts, &best_params);
   if (route != nullptr) {
     req.path_params = std::move(best_params);
     return route->handler(req);
   }
 
   std::set<std::string> allowed;
+  std::map<std::string, std::string> params;
+  std::vector<uint8_t> score;
   for (const Route& candidate : routes_) {
-    if (match(candidate, params, score)) allowed.insert(candidate.method);
+    if (Match(candidate, parts, &params, &score)) allowed.insert(candidate.method);
   }
   if (allowed.empty()) return HttpResponse::Error(404, "no route for '" + req.path + "'");
   if (allowed.count("GET") != 0) allowed.insert("HEAD");
@@ -280,6 +298,21 @@ HttpResponse HttpRouter::Dispatch(HttpRequest& req) const {
   return response;
 }
 
+std::optional<WebSocketHandlerResult> HttpRouter::DispatchWebSocket(
+    HttpRequest& req, WebSocketOptions* options) const {
+  if (websocket_routes_.empty() || req.method != "GET" || req.path.empty() ||
+      req.path.front() != '/') {
+    return std::nullopt;
+  }
+  std::map<std::string, std::string> params;
+  const Route* route = Find("GET", HttpSplitPath(req.path), &params);
+  if (route == nullptr || route->websocket_index < 0) return std::nullopt;
+  const WebSocketRoute& websocket = websocket_routes_[static_cast<size_t>(route->websocket_index)];
+  req.path_params = std::move(params);
+  *options = websocket.options;
+  return websocket.handler(req);
+}
+
 // ------------------------------------------------------------------------------------------
 // The server.
 
@@ -288,6 +321,7 @@ namespace {
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
+namespace websocket = beast::websocket;
 using Tcp = net::ip::tcp;
 
 // Request line plus header fields.
@@ -301,6 +335,10 @@ constexpr std::chrono::milliseconds kHttpLingerTimeout(500);
 constexpr std::chrono::milliseconds kHttpStopGrace(2000);
 // Back-off after a failed accept (EMFILE ...), instead of spinning.
 constexpr std::chrono::milliseconds kHttpAcceptRetryDelay(50);
+// Close budget of a WebSocket closed by Stop (capped by the route's close_timeout).
+constexpr std::chrono::milliseconds kWsStopCloseTimeout(1000);
+// RFC 6455 §5.5: a close frame's payload is at most 125 bytes, 2 of them the code.
+constexpr size_t kWsMaxCloseReasonBytes = 123;
 
 beast::string_view ToBeast(std::string_view s) { return {s.data(), s.size()}; }
 std::string ToStdString(beast::string_view s) { return {s.data(), s.size()}; }
@@ -421,6 +459,16 @@ class HttpConnectionRegistry {
     return admission;
   }
 
+  // Replaces the `close` of a registered connection (when another object takes it over).
+  // Returns false, changing nothing, if CloseAll has begun or `id` is not registered.
+  bool Replace(uint64_t id, std::function<void()> close) OSPREY_EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
+    auto it = entries_.find(id);
+    if (closed_ || it == entries_.end()) return false;
+    it->second.close = std::move(close);
+    return true;
+  }
+
   // REQUIRES: `id` came from Admit (0 is ignored).
   void Remove(uint64_t id) OSPREY_EXCLUDES(mu_) {
     if (id == 0) return;
@@ -493,6 +541,309 @@ struct HttpServerState {
   HttpConnectionRegistry registry;
 };
 
+// Logs an error that ends a connection. Clients going away and timeouts are routine.
+void HttpLogFailure(const beast::error_code& ec, const char* what) {
+  if (ec == net::error::operation_aborted || ec == beast::error::timeout ||
+      ec == http::error::end_of_stream || ec == http::error::partial_message ||
+      ec == net::error::eof || ec == net::error::connection_reset ||
+      ec == net::error::broken_pipe || ec == net::error::bad_descriptor ||
+      ec == websocket::error::closed) {
+    spdlog::debug("http {}: {}", what, ec.message());
+    return;
+  }
+  spdlog::warn("http {}: {}", what, ec.message());
+}
+
+// {"type":"lost","count":N}: the notice of messages dropped for a slow client.
+std::shared_ptr<const std::string> WsLostNotice(uint64_t count) {
+  return std::make_shared<const std::string>(R"({"type":"lost","count":)" +
+                                             std::to_string(count) + "}");
+}
+
+// One upgraded WebSocket connection: takes over an HttpSession's stream (and strand) and
+// registry entry. Strand-only state is marked so; the send queue is shared with other threads
+// under mu_. Owned by its completion handlers in flight, like HttpSession; WebSocketConnection
+// users should hold it weakly.
+class WsSession : public WebSocketConnection, public std::enable_shared_from_this<WsSession> {
+ public:
+  // Caller keeps `state` alive until the session is destroyed. `registry_id` is the entry this
+  // session takes over (removed by its destructor).
+  WsSession(beast::tcp_stream&& stream, HttpServerState& state, const WebSocketOptions& options,
+            WebSocketSession callbacks, uint64_t registry_id)
+      : ws_(std::move(stream)),
+        state_(state),
+        options_(options),
+        callbacks_(std::move(callbacks)),
+        registry_id_(registry_id),
+        close_timer_(ws_.get_executor()) {}
+
+  ~WsSession() override {
+    // End normally ran on_close on the strand; this covers a server torn down with the
+    // connection still open (the io_context destroying the pending handlers).
+    if (opened_ && callbacks_.on_close) callbacks_.on_close();
+    state_.registry.Remove(registry_id_);
+  }
+
+  WsSession(const WsSession&) = delete;
+  WsSession& operator=(const WsSession&) = delete;
+
+  // Answers the upgrade `req` and runs the connection. REQUIRES: on the connection's strand.
+  void Run(http::request<http::string_body> req) {
+    req_ = std::move(req);
+    const bool registered = state_.registry.Replace(registry_id_, [weak = weak_from_this()] {
+      if (auto self = weak.lock()) {
+        self->RequestClose(1001, "server shutting down",
+                           std::min(self->options_.close_timeout, kWsStopCloseTimeout));
+      }
+    });
+    if (!registered) return HardClose();  // Stop has begun
+    beast::get_lowest_layer(ws_).expires_never();  // the websocket timeouts take over
+    websocket::stream_base::timeout timeout =
+        websocket::stream_base::timeout::suggested(beast::role_type::server);
+    timeout.idle_timeout = 2 * options_.ping_interval;  // a ping after half of it
+    timeout.keep_alive_pings = true;
+    ws_.set_option(timeout);
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(http::field::server, "osprey"); }));
+    ws_.read_message_max(options_.max_message_bytes);
+    ws_.async_accept(req_, beast::bind_front_handler(&WsSession::OnAccept, shared_from_this()));
+  }
+
+  bool Send(std::shared_ptr<const std::string> text, SendMode mode) override {
+    if (text == nullptr) return false;
+    bool post_flush = false;
+    {
+      MutexLock lock(&mu_);
+      if (!open_ || close_requested_) return false;
+      if (mode == SendMode::kDropWhenFull && queue_.size() >= options_.queue_limit) {
+        ++lost_;
+        ++unreported_lost_;
+        if (lost_ <= options_.max_lost) return false;
+        RequestCloseLocked(1008, "client too slow: " + std::to_string(lost_) + " messages lost",
+                           options_.close_timeout);
+      } else {
+        if (unreported_lost_ > 0) {  // the notice goes where the gap is
+          queue_.push_back(WsLostNotice(unreported_lost_));
+          unreported_lost_ = 0;
+        }
+        queue_.push_back(std::move(text));
+        if (flush_posted_) return true;
+        flush_posted_ = true;
+        post_flush = true;
+      }
+    }
+    if (post_flush) {
+      net::post(ws_.get_executor(), beast::bind_front_handler(&WsSession::Flush, shared_from_this()));
+      return true;
+    }
+    net::post(ws_.get_executor(), beast::bind_front_handler(&WsSession::DoClose, shared_from_this()));
+    return false;
+  }
+
+  void Close(uint16_t code, std::string reason) override {
+    RequestClose(code, std::move(reason), options_.close_timeout);
+  }
+
+  uint64_t lost() const override {
+    MutexLock lock(&mu_);
+    return lost_;
+  }
+
+ private:
+  void RequestClose(uint16_t code, std::string reason, std::chrono::milliseconds timeout) {
+    {
+      MutexLock lock(&mu_);
+      if (close_requested_ || ended_) return;
+      RequestCloseLocked(code, std::move(reason), timeout);
+    }
+    net::post(ws_.get_executor(), beast::bind_front_handler(&WsSession::DoClose, shared_from_this()));
+  }
+
+  void RequestCloseLocked(uint16_t code, std::string reason, std::chrono::milliseconds timeout)
+      OSPREY_REQUIRES(mu_) {
+    close_requested_ = true;
+    close_code_ = code;
+    if (reason.size() > kWsMaxCloseReasonBytes) reason.resize(kWsMaxCloseReasonBytes);
+    close_reason_ = std::move(reason);
+    close_timeout_ = timeout;
+    queue_.clear();
+  }
+
+  void OnAccept(beast::error_code ec) {
+    req_ = {};
+    if (ec) return HttpLogFailure(ec, "websocket accept");
+    ws_.text(true);
+    {
+      MutexLock lock(&mu_);
+      open_ = true;
+    }
+    opened_ = true;
+    if (callbacks_.on_open) {
+      try {
+        callbacks_.on_open(shared_from_this());
+      } catch (const std::exception& e) {
+        spdlog::error("websocket on_open threw: {}", e.what());
+        Close(1011, "internal error");
+      }
+    }
+    DoRead();
+  }
+
+  void DoRead() {
+    ws_.async_read(read_buffer_,
+                   beast::bind_front_handler(&WsSession::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, std::size_t /*bytes*/) {
+    if (ec) {
+      HttpLogFailure(ec, "websocket read");
+      return End();
+    }
+    const std::string message = beast::buffers_to_string(read_buffer_.data());
+    read_buffer_.consume(read_buffer_.size());
+    if (callbacks_.on_message) {
+      try {
+        callbacks_.on_message(message);
+      } catch (const std::exception& e) {
+        spdlog::error("websocket on_message threw: {}", e.what());
+        Close(1011, "internal error");
+      }
+    }
+    DoRead();
+  }
+
+  // Writes the next queued message, unless one is in flight; or starts a requested close.
+  void Flush() {
+    std::shared_ptr<const std::string> next;
+    bool close = false;
+    {
+      MutexLock lock(&mu_);
+      flush_posted_ = false;
+      if (writing_ || ended_) return;
+      if (close_requested_) {
+        close = true;
+      } else if (!queue_.empty()) {
+        next = std::move(queue_.front());
+        queue_.pop_front();
+      } else if (unreported_lost_ > 0) {  // drained, and nothing came after the gap
+        next = WsLostNotice(unreported_lost_);
+        unreported_lost_ = 0;
+      }
+    }
+    if (close) return StartClose();
+    if (next == nullptr) return;
+    writing_ = true;
+    current_ = std::move(next);
+    ws_.async_write(net::buffer(*current_),
+                    beast::bind_front_handler(&WsSession::OnWrite, shared_from_this()));
+  }
+
+  void OnWrite(beast::error_code ec, std::size_t /*bytes*/) {
+    writing_ = false;
+    current_.reset();
+    if (ec) {
+      HttpLogFailure(ec, "websocket write");
+      return HardClose();  // ends the read loop, hence the session
+    }
+    Flush();
+  }
+
+  // A close was requested: bound it in time, then close once the write in flight is done.
+  void DoClose() {
+    if (close_started_) return;
+    if (!close_timer_started_) {
+      std::chrono::milliseconds timeout;
+      {
+        MutexLock lock(&mu_);
+        if (ended_) return;
+        timeout = close_timeout_;
+      }
+      close_timer_started_ = true;
+      close_timer_.expires_after(timeout);
+      close_timer_.async_wait(
+          beast::bind_front_handler(&WsSession::OnCloseTimeout, shared_from_this()));
+    }
+    if (!writing_) StartClose();  // else OnWrite -> Flush -> StartClose
+  }
+
+  void StartClose() {
+    if (close_started_) return;
+    if (!close_timer_started_) return DoClose();  // arms the timer, then comes back
+    close_started_ = true;
+    websocket::close_reason reason;
+    {
+      MutexLock lock(&mu_);
+      reason.code = close_code_;
+      reason.reason = close_reason_;
+    }
+    ws_.async_close(reason, beast::bind_front_handler(&WsSession::OnClose, shared_from_this()));
+  }
+
+  void OnClose(beast::error_code ec) {
+    if (ec) HttpLogFailure(ec, "websocket close");
+    // The pending read completes (closed, or with the error) and ends the session.
+  }
+
+  void OnCloseTimeout(beast::error_code ec) {
+    if (ec) return;  // cancelled: the session ended in time
+    spdlog::debug("websocket close timed out; dropping the connection");
+    HardClose();
+  }
+
+  // Drops the TCP connection; every pending operation completes with an error.
+  void HardClose() {
+    beast::error_code ec;
+    // Best effort: the peer may be gone already, and nothing is left to do about an error.
+    beast::get_lowest_layer(ws_).socket().shutdown(Tcp::socket::shutdown_both, ec);
+    beast::get_lowest_layer(ws_).close();
+  }
+
+  // The read loop ended: the connection is over.
+  void End() {
+    {
+      MutexLock lock(&mu_);
+      ended_ = true;
+      open_ = false;
+      queue_.clear();
+    }
+    close_timer_.cancel();
+    if (opened_ && callbacks_.on_close) {
+      auto on_close = std::move(callbacks_.on_close);
+      callbacks_.on_close = nullptr;
+      on_close();
+    }
+    callbacks_ = {};
+    if (!close_started_) HardClose();  // a failed read: make sure the socket goes too
+  }
+
+  // Strand-only.
+  websocket::stream<beast::tcp_stream> ws_;
+  HttpServerState& state_;
+  const WebSocketOptions options_;  // Constant after construction
+  WebSocketSession callbacks_;
+  const uint64_t registry_id_;  // Constant after construction
+  net::steady_timer close_timer_;
+  http::request<http::string_body> req_;  // the upgrade request, until accepted
+  beast::flat_buffer read_buffer_;
+  std::shared_ptr<const std::string> current_;  // the message being written
+  bool writing_ = false;
+  bool opened_ = false;  // on_open was called
+  bool close_timer_started_ = false;
+  bool close_started_ = false;  // async_close issued
+
+  mutable Mutex mu_;
+  std::deque<std::shared_ptr<const std::string>> queue_ OSPREY_GUARDED_BY(mu_);
+  bool open_ OSPREY_GUARDED_BY(mu_) = false;   // accepted and not ended: Send queues
+  bool ended_ OSPREY_GUARDED_BY(mu_) = false;  // the read loop ended
+  bool flush_posted_ OSPREY_GUARDED_BY(mu_) = false;
+  uint64_t lost_ OSPREY_GUARDED_BY(mu_) = 0;
+  uint64_t unreported_lost_ OSPREY_GUARDED_BY(mu_) = 0;
+  bool close_requested_ OSPREY_GUARDED_BY(mu_) = false;
+  uint16_t close_code_ OSPREY_GUARDED_BY(mu_) = 1000;
+  std::string close_reason_ OSPREY_GUARDED_BY(mu_);
+  std::chrono::milliseconds close_timeout_ OSPREY_GUARDED_BY(mu_){0};
+};
+
 // One accepted connection speaking HTTP/1.1. Every member function but Start and Close runs on
 // the connection's strand. Owned by its completion handlers in flight (enable_shared_from_this):
 // it ends when no operation is pending.
@@ -501,7 +852,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // Caller keeps `state` alive until the session is destroyed (the server's io_context is
   // destroyed before its state).
   HttpSession(Tcp::socket&& socket, HttpServerState& state)
-      : stream_(std::move(socket)), state_(state) {}
+      : stream_(std::move(socket)), executor_(stream_.get_executor()), state_(state) {}
   ~HttpSession() { state_.registry.Remove(registry_id_); }
 
   HttpSession(const HttpSession&) = delete;
@@ -535,8 +886,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // Thread-safe. Stops the connection: pending reads are cancelled; a response being written
   // is finished first, then the connection closes.
   void Close() {
-    net::post(stream_.get_executor(),
-              beast::bind_front_handler(&HttpSession::DoClose, shared_from_this()));
+    // executor_, not stream_: the stream may have been handed to a WsSession.
+    net::post(executor_, beast::bind_front_handler(&HttpSession::DoClose, shared_from_this()));
   }
 
  private:
@@ -614,17 +965,6 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     http::request<http::string_body> beast_req = parser_->release();
     parser_.reset();
 
-    // WebSocket upgrade hook (not implemented yet). A route that upgrades is recognised here,
-    // before routing:
-    //   if (websocket::is_upgrade(beast_req) && <path is a WebSocket route>) {
-    //     std::make_shared<WsSession>(std::move(stream_), std::move(buffer_), state_)
-    //         ->Run(std::move(beast_req));  // calls websocket::stream::async_accept(beast_req)
-    //     return;  // this session then ends: no operation is pending on it
-    //   }
-    // The WsSession registers itself with state_.registry (Admit: Close closes the WebSocket)
-    // before this session's destructor Removes its own entry, so the connection stays counted.
-    // stream_ and buffer_ are plain movable members for this reason; nothing else holds them.
-
     HttpRequest req;
     req.method = ToStdString(beast_req.method_string());
     req.target = ToStdString(beast_req.target());
@@ -640,6 +980,36 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     req.body = std::move(beast_req.body());
     const bool head = beast_req.method() == http::verb::head;
+
+    if (websocket::is_upgrade(beast_req)) {
+      WebSocketOptions options;
+      std::optional<WebSocketHandlerResult> result;
+      try {
+        result = state_.router.DispatchWebSocket(req, &options);
+      } catch (const std::exception& e) {
+        spdlog::error("websocket handler for {} threw: {}", req.path, e.what());
+        result = HttpResponse::Error(500, std::string("handler failed: ") + e.what());
+      } catch (...) {
+        spdlog::error("websocket handler for {} threw a non-std exception", req.path);
+        result = HttpResponse::Error(500, "handler failed: unknown exception");
+      }
+      if (result.has_value()) {
+        if (auto* refusal = std::get_if<HttpResponse>(&*result)) {
+          return Send(std::move(*refusal), beast_req.version(), /*head=*/false,
+                      /*keep_alive=*/false, /*linger=*/false);
+        }
+        if (closing_) return CloseSocket();
+        // The WsSession takes over the stream (and its strand) and the registry entry; this
+        // session ends, as nothing of it is pending any more. Bytes the client sent after the
+        // upgrade request (it should wait for the 101) are not passed on.
+        handed_off_ = true;
+        const uint64_t registry_id = std::exchange(registry_id_, 0);
+        std::make_shared<WsSession>(std::move(stream_), state_, options,
+                                    std::get<WebSocketSession>(std::move(*result)), registry_id)
+            ->Run(std::move(beast_req));
+        return;
+      }
+    }
 
     HttpResponse response;
     try {
@@ -734,6 +1104,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void DoClose() {
+    if (handed_off_) return;  // the WsSession is registered for closing now
     closing_ = true;
     if (!writing_) CloseSocket();  // else OnWrite closes
   }
@@ -746,6 +1117,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   beast::tcp_stream stream_;
+  const beast::tcp_stream::executor_type executor_;  // the connection's strand
   beast::flat_buffer buffer_;  // read buffer; may hold the start of the next request
   HttpServerState& state_;
   uint64_t registry_id_ = 0;
@@ -753,6 +1125,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   http::response<http::string_body> res_;  // while writing; async_write needs it alive
   bool writing_ = false;                   // a response is being written
   bool closing_ = false;  // Stop closed the connection; end after the current write
+  bool handed_off_ = false;  // stream_ now belongs to a WsSession
 };
 
 }  // namespace
