@@ -4,11 +4,15 @@
 #include <spdlog/spdlog.h>
 
 #include <map>
+#include <set>
 #include <mutex>
+#include <optional>
 
+#include "config/base/bytes.h"
 #include "config/base/json_writer.h"
 #include "daemon/decode/decoder.h"
 #include "daemon/kafka/kafka_common.h"
+#include "daemon/output_log.h"
 #include "operators/operator_factory.h"
 #include "operators/operator.h"
 
@@ -57,22 +61,64 @@ class SinkEmitter final : public Emitter {
     const config::SinkOptions* sink;
     const DeliveryTarget* delivery;
   };
+  // Where outputs come from: the task's source partition and the offset of the input record
+  // being processed (outputs of one input are numbered by seq).
+  struct Origin {
+    const TopicPartition* tp;
+    const int64_t* current_offset;
+  };
   SinkEmitter(const std::string& pipeline, std::vector<Target> targets, Producer& producer,
-              Histogram& latency, Counter& alerts, Clock& clock, Status* fatal)
+              Histogram& latency, Counter& alerts, Counter& suppressed, Clock& clock,
+              Status* fatal, Origin origin, OutputLog* log)
       : pipeline_(pipeline),
         targets_(std::move(targets)),
         producer_(producer),
         latency_(latency),
         alerts_(alerts),
+        suppressed_outputs_(suppressed),
         clock_(clock),
-        fatal_(fatal) {}
+        fatal_(fatal),
+        origin_(origin),
+        log_(log) {}
+
+  // Outputs of replayed records that a previous run already wrote: (topic, partition) -> the
+  // last (offset, seq) present. Emit skips outputs at or before it.
+  void Suppress(std::map<std::pair<std::string, int32_t>, OutputPosition> seen) {
+    suppress_ = std::move(seen);
+    suppress_until_ = -1;
+    for (const auto& [tp, pos] : suppress_) suppress_until_ = std::max(suppress_until_, pos.first);
+  }
 
   void Emit(Event event) override {
     buf_.clear();
     RenderResult(pipeline_, event, &buf_);
+    const int64_t offset = *origin_.current_offset;
+    if (offset != last_offset_) {
+      last_offset_ = offset;
+      seq_ = 0;
+    } else {
+      ++seq_;
+    }
+    if (suppress_until_ >= 0 && offset > suppress_until_) {
+      suppress_.clear();  // the replay has passed everything the previous run wrote
+      suppress_until_ = -1;
+    }
+    std::string source = OutputLog::SourceHeader(origin_.tp->topic, origin_.tp->partition, offset,
+                                                 seq_);
+    const std::vector<RecordHeader> headers = {{"osprey.source", source},
+                                               {"osprey.pipeline", pipeline_}};
     for (const auto& t : targets_) {
       if (t.sink->select == config::SinkSelect::kAlerts && !event.alert) continue;
-      Status st = producer_.Produce(t.sink->topic, event.key, buf_, {}, t.delivery);
+      int32_t partition = log_ != nullptr ? log_->PartitionFor(t.sink->topic, event.key) : -1;
+      if (!suppress_.empty()) {
+        auto it = suppress_.find({t.sink->topic, partition});
+        if (it != suppress_.end() && OutputPosition(offset, seq_) <= it->second) {
+          suppressed_outputs_.Inc();
+          continue;
+        }
+      }
+      Status st =
+          producer_.Produce(t.sink->topic, event.key, buf_, headers, t.delivery, partition);
       if (!st.ok() && fatal_->ok()) *fatal_ = st;
     }
     int64_t now = clock_.MonotonicNanos();
@@ -110,11 +156,18 @@ class SinkEmitter final : public Emitter {
   Producer& producer_;
   Histogram& latency_;
   Counter& alerts_;
+  Counter& suppressed_outputs_;
   int64_t window_start_ns_ = 0;
   int logged_ = 0;
   int64_t suppressed_ = 0;
   Clock& clock_;
   Status* fatal_;
+  Origin origin_;
+  OutputLog* log_;  // null: librdkafka partitions, nothing is suppressed
+  int64_t last_offset_ = -1;
+  int32_t seq_ = 0;
+  std::map<std::pair<std::string, int32_t>, OutputPosition> suppress_;
+  int64_t suppress_until_ = -1;
   std::string buf_;
 };
 
@@ -141,6 +194,7 @@ const char* FamilyOf(config::OperatorKind kind) {
 }
 
 constexpr char kOffsetsFamily[] = "offsets";
+constexpr char kOutputsFamily[] = "outputs";  // output partition -> end offset at a checkpoint
 
 // One pipeline's operator chain for one source partition.
 struct PipelineTask {
@@ -161,6 +215,9 @@ struct PipelineTask {
 
 struct PartitionTask {
   TopicPartition tp;
+  int64_t current_offset = -1;  // the input record being processed
+  // Dead letters of replayed records already written: (topic, partition) -> last offset.
+  std::map<std::pair<std::string, int32_t>, OutputPosition> dead_letter_suppress;
   std::vector<std::unique_ptr<PipelineTask>> pipelines;
   std::atomic<int64_t> next_offset{-1};  // offset after the last processed record
   int64_t committed_offset = -1;         // last offset committed to Kafka
@@ -203,6 +260,8 @@ struct SourceRunner::Impl {
   std::map<std::string, Counter*> decode_errors;             // by reason
   Counter* dead_lettered = nullptr;
   Counter* late_events = nullptr;
+  Counter* suppressed = nullptr;
+  std::unique_ptr<OutputLog> output_log;  // with a store: exactly-once outputs
   // Outputs of this runner in flight, and where their delivery reports go (stable addresses).
   DeliveryGroup deliveries;
   DeliveryTarget dead_letter_target;
@@ -260,9 +319,10 @@ struct SourceRunner::Impl {
         const auto* sink = config.FindSink(sink_name);
         targets.push_back({sink, &results_out.at(sink->name)});
       }
-      pt->sink = std::make_unique<SinkEmitter>(p->name, std::move(targets), producer,
-                                               *latency.at(p->name), *alerts.at(p->name), clock,
-                                               &run_status);
+      pt->sink = std::make_unique<SinkEmitter>(
+          p->name, std::move(targets), producer, *latency.at(p->name), *alerts.at(p->name),
+          *suppressed, clock, &run_status, SinkEmitter::Origin{&task->tp, &task->current_offset},
+          output_log.get());
       // Built back to front: links[i] feeds ops[i + 1] and hands its output on.
       pt->links.resize(pt->ops.size() - 1);
       for (size_t idx = pt->links.size(); idx-- > 0;) {
@@ -288,23 +348,129 @@ struct SourceRunner::Impl {
     std::vector<RecordHeader> headers = {
         {"osprey.error.reason", "late"},
         {"osprey.error.detail", "event time is older than the window's allowed lateness"},
-        {"osprey.pipeline", pipeline},
         {"osprey.source.name", source.name},
         {"osprey.source.topic", late.origin.topic != nullptr ? *late.origin.topic : ""},
         {"osprey.source.partition", partition},
         {"osprey.source.offset", offset}};
     late_events->Inc();
-    Status st = producer.Produce(dead_letter->topic, late.key, body, headers, &dead_letter_target);
+    // seq: 1 + the pipeline's index, so late dead letters of one record from several pipelines
+    // stay distinct and ordered.
+    int32_t seq = 1;
+    for (size_t idx = 0; idx < pipelines.size(); ++idx) {
+      if (pipelines[idx]->name == pipeline) seq = static_cast<int32_t>(idx) + 1;
+    }
+    PartitionTask* task = late.origin.topic != nullptr
+                              ? TaskFor(*late.origin.topic, late.origin.partition)
+                              : nullptr;
+    ProduceDeadLetter(task, late.key, body, std::move(headers), late.origin.offset, seq,
+                      pipeline);
+  }
+
+  // Writes a dead letter tagged like every output (see OutputLog), unless a previous run already
+  // wrote it (replay after a crash).
+  void ProduceDeadLetter(PartitionTask* task, std::string_view key, std::string_view value,
+                         std::vector<RecordHeader> headers, int64_t offset, int32_t seq,
+                         const std::string& pipeline) {
+    int32_t partition =
+        output_log != nullptr ? output_log->PartitionFor(dead_letter->topic, key) : -1;
+    if (task != nullptr && !task->dead_letter_suppress.empty()) {
+      auto it = task->dead_letter_suppress.find({dead_letter->topic, partition});
+      if (it != task->dead_letter_suppress.end() && OutputPosition(offset, seq) <= it->second) {
+        suppressed->Inc();
+        return;
+      }
+    }
+    std::string src =
+        task != nullptr ? OutputLog::SourceHeader(task->tp.topic, task->tp.partition, offset, seq)
+                        : std::string();
+    if (task != nullptr) {
+      headers.push_back({"osprey.source", src});
+      headers.push_back({"osprey.pipeline", pipeline});
+    }
+    Status st = producer.Produce(dead_letter->topic, key, value, headers, &dead_letter_target,
+                                 partition);
     if (!st.ok() && run_status.ok()) run_status = st;
+  }
+
+  // After a restart, records after the checkpoint are processed again; what their outputs were
+  // is already in the output topics (up to the crash). Reads the output tails since the
+  // checkpoint and tells each restored task's emitters what to skip.
+  void SuppressReplayedOutputs(const std::set<TopicPartition>& restored) {
+    if (output_log == nullptr || store == nullptr) return;
+    // Read each output partition from the earliest position any restored task recorded.
+    std::map<TopicPartition, int64_t> from;
+    for (const auto& tp : restored) {
+      auto rows = store->Scan(kOutputsFamily, OutputsPrefix(tp));
+      if (!rows.ok()) {
+        SetFatal(rows.status());
+        return;
+      }
+      for (const auto& [encoded, value] : *rows) {
+        auto key = state::DecodeStateKey(encoded);
+        if (!key.ok()) continue;
+        TopicPartition out{key->topic, key->partition};
+        int64_t pos = std::stoll(value);
+        auto [it, inserted] = from.emplace(out, pos);
+        if (!inserted) it->second = std::min(it->second, pos);
+      }
+    }
+    auto seen = output_log->ReadTail(from, restored);
+    if (!seen.ok()) {
+      SetFatal(Status::Unavailable("cannot read the output topics to suppress replayed outputs "
+                                   "(refusing to write duplicates): " + seen.status().message()));
+      return;
+    }
+    for (const auto& tp : restored) {
+      auto sit = seen->find(tp);
+      if (sit == seen->end()) continue;
+      PartitionTask& task = *tasks.at(tp);
+      std::map<std::string, std::map<std::pair<std::string, int32_t>, OutputPosition>> by_pipeline;
+      for (const auto& [where, pos] : sit->second) {
+        const auto& [topic, partition, pipeline] = where;
+        if (pos.first < task.stored_offset) continue;  // before the checkpoint: not replayed
+        by_pipeline[pipeline][{topic, partition}] = pos;
+      }
+      for (auto& pt : task.pipelines) {
+        auto it = by_pipeline.find(pt->options->name);
+        if (it != by_pipeline.end()) pt->sink->Suppress(it->second);
+      }
+      // Dead letters: decode failures carry pipeline "", late events their pipeline's name.
+      for (const auto& [pipeline, positions] : by_pipeline) {
+        for (const auto& [where, pos] : positions) {
+          if (where.first != dead_letter->topic) continue;
+          auto& slot = task.dead_letter_suppress[where];
+          slot = std::max(slot, pos);
+        }
+      }
+      spdlog::info("source '{}': {} [{}] resumes at {}; outputs already written after it are "
+                   "suppressed",
+                   source.name, tp.topic, tp.partition, task.stored_offset);
+    }
+  }
+
+  // Output positions are kept per task: "where were the output partitions when this task last
+  // checkpointed".
+  std::string OutputsPrefix(const TopicPartition& task) const {
+    std::string prefix;
+    ByteWriter w(&prefix);
+    w.PutString(source.name);
+    w.PutString(task.topic + "/" + std::to_string(task.partition));
+    return prefix;
+  }
+  std::string OutputsKey(const TopicPartition& task, const TopicPartition& out) const {
+    return state::EncodeStateKey(source.name, task.topic + "/" + std::to_string(task.partition),
+                                 out.topic, out.partition, "");
   }
 
   static std::string OffsetKey(const std::string& source_name, const TopicPartition& tp) {
     return state::EncodeStateKey(source_name, "", tp.topic, tp.partition, "");
   }
 
-  // Restores a new task's operators and stored offset. Returns the offset to seek to (-1: none).
-  int64_t RestoreTask(PartitionTask& task) {
-    if (store == nullptr) return -1;
+  // Restores a new task's operators and stored offset. Returns the stored offset: nullopt when
+  // the store knows nothing of the task, -1 when it started without one (its first run had not
+  // checkpointed progress yet), else the offset to seek to.
+  std::optional<int64_t> RestoreTask(PartitionTask& task) {
+    if (store == nullptr) return std::nullopt;
     for (auto& pt : task.pipelines) {
       for (size_t idx = 0; idx < pt->ops.size(); ++idx) {
         auto& op = pt->ops[idx];
@@ -313,7 +479,7 @@ struct SourceRunner::Impl {
                                                                  task.tp.topic, task.tp.partition));
         if (!rows.ok()) {
           SetFatal(rows.status());
-          return -1;
+          return std::nullopt;
         }
         for (const auto& [encoded, snapshot] : *rows) {
           auto key = state::DecodeStateKey(encoded);
@@ -322,27 +488,63 @@ struct SourceRunner::Impl {
             SetFatal(Status::Corruption("restoring " + task.tp.topic + " [" +
                                         std::to_string(task.tp.partition) + "] pipeline '" +
                                         pt->options->name + "': " + st.message()));
-            return -1;
+            return std::nullopt;
           }
         }
       }
     }
     auto stored = store->Get(kOffsetsFamily, OffsetKey(source.name, task.tp));
-    if (!stored.ok()) return -1;
+    if (!stored.ok()) return std::nullopt;
     int64_t offset = -1;
     try {
       offset = std::stoll(*stored);
     } catch (const std::exception&) {
       SetFatal(Status::Corruption("stored offset of " + task.tp.topic + " [" +
                                   std::to_string(task.tp.partition) + "] is not a number"));
-      return -1;
+      return std::nullopt;
     }
-    task.next_offset.store(offset);
     task.stored_offset = offset;
+    if (offset < 0) return offset;
+    task.next_offset.store(offset);
     task.committed_offset = offset;
     spdlog::info("source '{}': restored {} [{}] at offset {}", source.name, task.tp.topic,
                  task.tp.partition, offset);
     return offset;
+  }
+
+  // Records, per task, the end offsets of every output partition: every output of the task so
+  // far is below them (the caller made sure they were acknowledged, or the task has produced
+  // nothing yet), so a replay from this checkpoint finds its earlier outputs after them.
+  void PutOutputPositions(const std::vector<PartitionTask*>& which, state::WriteBatch& batch) {
+    if (output_log == nullptr || which.empty()) return;
+    auto ends = output_log->EndOffsets();
+    if (!ends.ok()) {
+      spdlog::warn("source '{}': {}; keeping the previous output positions", source.name,
+                   ends.status().ToString());
+      return;
+    }
+    for (auto* task : which) {
+      for (const auto& [out, end] : *ends) {
+        batch.Put(kOutputsFamily, OutputsKey(task->tp, out), std::to_string(end));
+      }
+    }
+  }
+
+  // A task the store knows nothing of gets a first checkpoint before it produces anything: its
+  // start is "wherever the group's offsets say" (-1) and the output positions are now. A crash
+  // before its first real checkpoint then replays from the same start and still finds (and
+  // suppresses) the outputs it had written.
+  void WriteStartMarker(const std::vector<PartitionTask*>& fresh) {
+    if (store == nullptr || fresh.empty()) return;
+    state::WriteBatch batch;
+    for (auto* task : fresh) batch.Put(kOffsetsFamily, OffsetKey(source.name, task->tp), "-1");
+    PutOutputPositions(fresh, batch);
+    Status st = store->Write(batch);
+    if (!st.ok()) {
+      SetFatal(Status::IOError("state store: " + st.message()));
+      return;
+    }
+    for (auto* task : fresh) task->stored_offset = -1;
   }
 
   // Writes the changed state of `tasks_to_store` and their next offsets in one atomic batch.
@@ -350,6 +552,7 @@ struct SourceRunner::Impl {
     if (store == nullptr) return true;
     int64_t start = clock.MonotonicNanos();
     state::WriteBatch batch;
+    std::vector<PartitionTask*> advanced;
     size_t bytes = 0;
     for (auto* task : tasks_to_store) {
       for (auto& pt : task->pipelines) {
@@ -371,16 +574,20 @@ struct SourceRunner::Impl {
       int64_t next = task->next_offset.load();
       if (next >= 0 && next != task->stored_offset) {
         batch.Put(kOffsetsFamily, OffsetKey(source.name, task->tp), std::to_string(next));
+        advanced.push_back(task);
       }
     }
     if (batch.size() == 0) return true;
+    // Positions move only with the offset they belong to: a task that did not advance keeps the
+    // positions of its stored offset, or a replay from there would miss outputs it wrote.
+    PutOutputPositions(advanced, batch);
     Status st = store->Write(batch);
     if (!st.ok()) {
       SetFatal(Status::IOError("checkpoint failed, consuming stopped (nothing after the last "
                                "checkpoint is acknowledged): " + st.message()));
       return false;
     }
-    for (auto* task : tasks_to_store) task->stored_offset = task->next_offset.load();
+    for (auto* task : advanced) task->stored_offset = task->next_offset.load();
     checkpoints->Inc();
     checkpoint_bytes->Inc(bytes);
     checkpoint_seconds->Observe(static_cast<double>(clock.MonotonicNanos() - start) * 1e-9);
@@ -450,13 +657,19 @@ struct SourceRunner::Impl {
     if (listener != nullptr) listener->OnAssigned(tps, start);
     {
       std::lock_guard<std::mutex> lock(tasks_mu);
+      std::set<TopicPartition> restored;
+      std::vector<PartitionTask*> fresh;
       for (size_t idx = 0; idx < tps.size(); ++idx) {
         auto task = MakeTask(tps[idx]);
-        int64_t stored = RestoreTask(*task);
-        if (stored >= 0 && start[idx] < 0) start[idx] = stored;
+        std::optional<int64_t> stored = RestoreTask(*task);
+        if (stored) restored.insert(tps[idx]);
+        if (!stored) fresh.push_back(task.get());
+        if (stored && *stored >= 0 && start[idx] < 0) start[idx] = *stored;
         if (start[idx] >= 0) parts->elems[idx].offset = start[idx];
         tasks[tps[idx]] = std::move(task);
       }
+      if (!restored.empty()) SuppressReplayedOutputs(restored);
+      WriteStartMarker(fresh);
       assigned.store(static_cast<int>(tasks.size()));
     }
     rd_kafka_error_t* error = nullptr;
@@ -555,9 +768,8 @@ struct SourceRunner::Impl {
     headers.push_back({"osprey.source.partition", partition});
     headers.push_back({"osprey.source.offset", offset});
     headers.push_back({"osprey.source.timestamp", timestamp});
-    Status st = producer.Produce(dead_letter->topic, rec.key, rec.payload, headers,
-                                 &dead_letter_target);
-    if (!st.ok() && run_status.ok()) run_status = st;
+    ProduceDeadLetter(TaskFor(rec.topic, rec.partition), rec.key, rec.payload, std::move(headers),
+                      rec.offset, 0, "");
     spdlog::debug("dead-lettered {} [{}] @{}: {}: {}", rec.topic, rec.partition, rec.offset,
                   reason, failure.detail);
   }
@@ -591,6 +803,7 @@ struct SourceRunner::Impl {
     EventsIn(rec.topic)->Inc();
     consumed.fetch_add(1, std::memory_order_relaxed);
 
+    task->current_offset = rec.offset;
     Event event;
     DecodeFailure failure;
     if (decoder->Decode(rec, event, failure)) {
@@ -705,6 +918,10 @@ Result<std::unique_ptr<SourceRunner>> SourceRunner::Create(const config::DaemonC
   impl->dead_lettered = &metrics.GetCounter("osprey_dead_lettered_total",
                                             "Records sent to the dead-letter topic",
                                             {{"source", source.name}});
+  impl->suppressed = &metrics.GetCounter(
+      "osprey_outputs_suppressed_total",
+      "Outputs of replayed records not written again because a previous run wrote them",
+      {{"source", source.name}});
   impl->late_events = &metrics.GetCounter(
       "osprey_late_events_total",
       "Window events later than the allowed lateness, sent to the dead-letter topic",
@@ -739,6 +956,14 @@ Result<std::unique_ptr<SourceRunner>> SourceRunner::Create(const config::DaemonC
                                              "Records acknowledged by the broker, by sink",
                                              {{"sink", sink->name}, {"topic", sink->topic}});
     }
+  }
+
+  if (store != nullptr) {
+    std::vector<std::string> topics{impl->dead_letter->topic};
+    for (const auto* p : impl->pipelines) {
+      for (const auto& sink_name : p->sinks) topics.push_back(config.FindSink(sink_name)->topic);
+    }
+    OSPREY_ASSIGN_OR_RETURN(impl->output_log, OutputLog::Create(config.kafka, bootstrap, topics));
   }
 
   OSPREY_ASSIGN_OR_RETURN(RdKafkaConfPtr conf,

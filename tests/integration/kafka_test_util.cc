@@ -151,4 +151,19 @@ std::map<int32_t, int64_t> CommittedOffsets(const std::string& bootstrap, const 
   return out;
 }
 
+int64_t EndOffsetSum(const std::string& bootstrap, const std::string& topic) {
+  rd_kafka_t* rk = NewClient(RD_KAFKA_PRODUCER, bootstrap, {});
+  int n = PartitionCount(rk, topic);
+  int64_t sum = 0;
+  for (int p = 0; p < n; ++p) {
+    int64_t low = 0, high = 0;
+    if (rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &low, &high, 5000) ==
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      sum += high;
+    }
+  }
+  rd_kafka_destroy(rk);
+  return sum;
+}
+
 }  // namespace osprey::testing

@@ -35,4 +35,7 @@ std::vector<KafkaRecord> ReadTopics(const std::string& bootstrap,
 std::map<int32_t, int64_t> CommittedOffsets(const std::string& bootstrap, const std::string& group,
                                             const std::string& topic, int partitions);
 
+// Sum of the end offsets of every partition of `topic` (records written so far).
+int64_t EndOffsetSum(const std::string& bootstrap, const std::string& topic);
+
 }  // namespace osprey::testing
