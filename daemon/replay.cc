@@ -96,12 +96,14 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-// The last number written after "\"grade\":" in an annotation string, if any.
-std::optional<double> GradeOf(const std::string& annotations) {
-  constexpr std::string_view kKey = "\"grade\":";
-  const size_t at = annotations.rfind(kKey);
+// The last number written after "\"<key>\":" in an annotation string, if any.
+std::optional<double> NumberOf(const std::string& annotations, std::string_view key) {
+  std::string needle = "\"";
+  needle += key;
+  needle += "\":";
+  const size_t at = annotations.rfind(needle);
   if (at == std::string::npos) return std::nullopt;
-  const char* begin = annotations.data() + at + kKey.size();
+  const char* begin = annotations.data() + at + needle.size();
   double v = 0;
   auto res = std::from_chars(begin, annotations.data() + annotations.size(), v);
   if (res.ec != std::errc()) return std::nullopt;
@@ -243,8 +245,11 @@ Status ReplayCsv(const config::DaemonConfig& config, const config::PipelineOptio
     for (const Event& e : sink.events) {
       if (!e.score) continue;
       if (detector == config::OperatorKind::kRcf) {
-        grade = GradeOf(e.annotations);
-        anomaly_score = std::clamp(grade.value_or(0.0), 0.0, 1.0);
+        // The forest's anomaly_score (grade or out-of-range, first report per episode); the
+        // grade when an older operator did not annotate one.
+        grade = NumberOf(e.annotations, "grade");
+        anomaly_score = std::clamp(
+            NumberOf(e.annotations, "anomaly_score").value_or(grade.value_or(0.0)), 0.0, 1.0);
       } else {
         anomaly_score = 1 - std::exp(-std::max(0.0, std::abs(*e.score) - 1) / 3);
       }

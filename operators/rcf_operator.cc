@@ -160,6 +160,7 @@ void RcfOperator::Annotate(const rcf::AnomalyDescriptor& d, const Schema* schema
                            std::string& a) const {
   JsonWriter w(&a);
   w.Key("grade").Double(d.grade);
+  w.Key("anomaly_score").Double(d.anomaly_score);
   w.Key("confidence").Double(d.confidence);
   w.Key("threshold").Double(d.threshold);
   w.Key("attribution").BeginObject();

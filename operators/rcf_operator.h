@@ -1,6 +1,8 @@
 // RcfOperator: per-key thresholded Random Cut Forests (models::rcf::ThresholdedForest), as
 // Kinesis RANDOM_CUT_FOREST_WITH_EXPLANATION. Sets the event's score (the forest score), flags an
-// alert when the grade reaches alert_grade, and annotates grade, confidence, threshold and, for
+// alert when the grade reaches alert_grade, and annotates grade, anomaly_score (ThresholdedForest's
+// cross-stream ranking score: grade or out-of-range, first report per episode), confidence,
+// threshold and, for
 // graded anomalies, the attribution per value, the expected values and the relative index.
 // Keys are created on first sight and evicted when idle (processing time) or, least recently used
 // first, past the memory budget. Confined to its task's thread.

@@ -51,7 +51,9 @@ ThresholdedForest::ThresholdedForest(const ThresholdedOptions& options,
       diff_stats_(input_dim_),
       history_(static_cast<size_t>(shingle_ + 1) * input_dim_, 0.0),
       last_expected_(input_dim_, 0.0),
-      last_expected_raw_(input_dim_, 0.0) {}
+      last_expected_raw_(input_dim_, 0.0),
+      min_(input_dim_, std::numeric_limits<double>::infinity()),
+      max_(input_dim_, -std::numeric_limits<double>::infinity()) {}
 
 const double* ThresholdedForest::RawAt(int64_t at) const {
   return history_.data() + static_cast<size_t>(at % (shingle_ + 1)) * input_dim_;
@@ -214,6 +216,29 @@ Result<AnomalyDescriptor> ThresholdedForest::Process(std::span<const double> inp
   }
 
   if (ready) {
+    // The range is trusted once the forest's samplers could be full: earlier, ordinary values
+    // still widen it.
+    const bool range_ready = forest_->updates() >= forest_->options().sample_size;
+    for (int col = 0; col < input_dim_ && range_ready; ++col) {
+      const double range = max_[col] - min_[col];
+      if (!(range > 0)) continue;  // also false before any value (inf - inf)
+      const double tol = kSpatialTolerance * range;
+      if (input[col] > max_[col] + tol || input[col] < min_[col] - tol) desc.spatial = true;
+    }
+    double level = std::max(desc.grade, desc.spatial ? 1.0 : 0.0);
+    if (last_alarm_ >= 0 && now - last_alarm_ <= kAlarmHoldInputs) {
+      level = 0;  // the same episode: only its first report counts
+    } else if (level > 0) {
+      last_alarm_ = now;
+    }
+    desc.anomaly_score = std::clamp(level, 0.0, 1.0);
+  }
+  for (int col = 0; col < input_dim_; ++col) {
+    min_[col] = std::min(min_[col], input[col]);
+    max_[col] = std::max(max_[col], input[col]);
+  }
+
+  if (ready) {
     double mean = score_stat_.Mean();
     if (score_stat_.weight > 0 && score < mean) below_stat_.Add(mean - score, decay_);
     score_stat_.Add(score, decay_);
@@ -232,7 +257,9 @@ Result<AnomalyDescriptor> ThresholdedForest::Process(std::span<const double> inp
 size_t ThresholdedForest::MemoryBytes() const {
   return sizeof(*this) + forest_->MemoryBytes() +
          (value_stats_.capacity() + diff_stats_.capacity()) * sizeof(Stat) +
-         (history_.capacity() + last_expected_.capacity()) * sizeof(double);
+         (history_.capacity() + last_expected_.capacity() + last_expected_raw_.capacity() +
+          min_.capacity() + max_.capacity()) *
+             sizeof(double);
 }
 
 void ThresholdedForest::SaveState(ByteWriter& w) const {
@@ -262,6 +289,9 @@ void ThresholdedForest::SaveState(ByteWriter& w) const {
   w.Put<int64_t>(last_anomaly_);
   w.PutVector(last_expected_);
   w.PutVector(last_expected_raw_);
+  w.PutVector(min_);
+  w.PutVector(max_);
+  w.Put<int64_t>(last_alarm_);
 }
 
 void ThresholdedForest::Save(ByteWriter& w) const {
@@ -281,7 +311,7 @@ std::string ThresholdedForest::Save() const {
   return out;
 }
 
-Status ThresholdedForest::LoadState(ByteReader& r) {
+Status ThresholdedForest::LoadState(ByteReader& r, uint8_t version) {
   auto get_stat = [&](Stat* s) { return r.Get(&s->weight) && r.Get(&s->sum) && r.Get(&s->sum_sq); };
   if (!r.Get(&index_)) return Status::Corruption("thresholded rcf: truncated state");
   for (Stat& s : value_stats_) {
@@ -296,12 +326,36 @@ Status ThresholdedForest::LoadState(ByteReader& r) {
       !r.Get(&last_anomaly_) || !r.GetVector(&last_expected, input_dim_) ||
       last_expected.size() != static_cast<size_t>(input_dim_) ||
       !r.GetVector(&last_expected_raw, input_dim_) ||
-      last_expected_raw.size() != static_cast<size_t>(input_dim_) || !r.done()) {
+      last_expected_raw.size() != static_cast<size_t>(input_dim_)) {
     return Status::Corruption("thresholded rcf: truncated or inconsistent state");
   }
-  if (index_ < 0 || scores_seen_ < 0 || last_anomaly_ >= index_) {
+  std::vector<double> mins(input_dim_, std::numeric_limits<double>::infinity());
+  std::vector<double> maxs(input_dim_, -std::numeric_limits<double>::infinity());
+  int64_t last_alarm = -1;
+  if (version >= 2) {
+    if (!r.GetVector(&mins, input_dim_) || mins.size() != static_cast<size_t>(input_dim_) ||
+        !r.GetVector(&maxs, input_dim_) || maxs.size() != static_cast<size_t>(input_dim_) ||
+        !r.Get(&last_alarm)) {
+      return Status::Corruption("thresholded rcf: truncated or inconsistent state");
+    }
+  } else {
+    // Version 1 kept no range: rebuild it from the inputs still in the history ring.
+    for (int64_t at = std::max<int64_t>(0, index_ - (shingle_ + 1)); at < index_; ++at) {
+      const double* raw = history.data() + static_cast<size_t>(at % (shingle_ + 1)) * input_dim_;
+      for (int col = 0; col < input_dim_; ++col) {
+        mins[col] = std::min(mins[col], raw[col]);
+        maxs[col] = std::max(maxs[col], raw[col]);
+      }
+    }
+  }
+  if (!r.done()) return Status::Corruption("thresholded rcf: trailing state bytes");
+  if (index_ < 0 || scores_seen_ < 0 || last_anomaly_ >= index_ || last_alarm >= index_ ||
+      last_alarm < -1) {
     return Status::Corruption("thresholded rcf: inconsistent counters");
   }
+  min_ = std::move(mins);
+  max_ = std::move(maxs);
+  last_alarm_ = last_alarm;
   history_ = std::move(history);
   last_expected_ = std::move(last_expected);
   last_expected_raw_ = std::move(last_expected_raw);
@@ -314,9 +368,9 @@ Result<std::unique_ptr<ThresholdedForest>> ThresholdedForest::Load(std::string_v
   uint8_t version = 0;
   if (!r.Get(&magic) || magic != kMagic) return Status::Corruption("thresholded rcf: bad magic");
   if (!r.Get(&version)) return Status::Corruption("thresholded rcf: truncated");
-  if (version != kFormatVersion) {
+  if (version < 1 || version > kFormatVersion) {
     return Status::Corruption("thresholded rcf: format version " + std::to_string(version) +
-                              " is not supported (this build reads " +
+                              " is not supported (this build reads 1 to " +
                               std::to_string(kFormatVersion) + ")");
   }
   std::string payload;
@@ -348,7 +402,7 @@ Result<std::unique_ptr<ThresholdedForest>> ThresholdedForest::Load(std::string_v
   Status valid = options.Validate();
   if (!valid.ok()) return Status::Corruption("thresholded rcf: bad options: " + valid.message());
   std::unique_ptr<ThresholdedForest> model(new ThresholdedForest(options, std::move(forest)));
-  OSPREY_RETURN_IF_ERROR(model->LoadState(pr));
+  OSPREY_RETURN_IF_ERROR(model->LoadState(pr, version));
   return model;
 }
 

@@ -7,6 +7,10 @@
 // inside the shingle (the shingle is re-scored with the earlier values replaced by their
 // expected values), and tiny deviations on constant or near-constant streams (within
 // ignore_near_expected_* of the expected value). The input then updates the forest.
+// Besides the grade, each input gets an anomaly_score in [0, 1] meant for ranking alarms across
+// streams (NAB-style): max(grade, 1 if a value leaves the range seen so far by more than
+// kSpatialTolerance of that range), muted to 0 for kAlarmHoldInputs inputs after an input whose
+// anomaly_score was > 0 (only the first report of an episode counts; repeats are false alarms).
 // Thread-compatible: const methods may be called concurrently; mutation needs external sync.
 #pragma once
 
@@ -31,6 +35,12 @@ struct AnomalyDescriptor {
   double threshold = 0;   // score threshold in force for this input
   double grade = 0;       // [0, 1]; > 0 means anomalous
   double confidence = 0;  // [0, 1]; grows as the forest and the statistics fill up
+  // [0, 1]: max(grade, spatial), 0 within kAlarmHoldInputs after the last input with a positive
+  // anomaly_score. spatial = 1 when a value is outside [min - tol, max + tol] of the values seen
+  // before (tol = kSpatialTolerance * (max - min), max > min; checked once the forest has seen
+  // sample_size inputs). 0 until the forest is ready.
+  double anomaly_score = 0;
+  bool spatial = false;  // a value left the seen range (before the hold is applied)
   // Set when grade > 0:
   int relative_index = 0;           // 0 = this input, -k = the input k steps earlier in the shingle
   int anomalous_column = -1;        // input value with the largest attribution at that position
@@ -41,7 +51,12 @@ struct AnomalyDescriptor {
 
 class ThresholdedForest {
  public:
-  static constexpr uint8_t kFormatVersion = 1;
+  // 2 added the value range and the last alarm; version 1 snapshots still load (the range is
+  // rebuilt from the kept history, no alarm hold).
+  static constexpr uint8_t kFormatVersion = 2;
+  // anomaly_score parameters, chosen on NAB's dev subset (one setting for all files).
+  static constexpr double kSpatialTolerance = 0.02;
+  static constexpr int64_t kAlarmHoldInputs = 30;
 
   // InvalidArgument when options.Validate() fails.
   static Result<std::unique_ptr<ThresholdedForest>> Create(const ThresholdedOptions& options);
@@ -81,7 +96,7 @@ class ThresholdedForest {
   const double* RawAt(int64_t at) const;  // REQUIRES: at within the kept history
   void Threshold(double* threshold, double* base, double* deviation) const;
   void SaveState(ByteWriter& w) const;
-  Status LoadState(ByteReader& r);
+  Status LoadState(ByteReader& r, uint8_t version);
 
   // Constant after construction
   ThresholdedOptions options_;
@@ -100,6 +115,8 @@ class ThresholdedForest {
   int64_t last_anomaly_ = -1;              // input index of the last reported anomaly
   std::vector<double> last_expected_;      // its expected values, transformed units
   std::vector<double> last_expected_raw_;  // the same in original units
+  std::vector<double> min_, max_;          // per column: range of the raw values seen
+  int64_t last_alarm_ = -1;                // input index of the last positive anomaly_score
 };
 
 }  // namespace osprey::models::rcf

@@ -107,6 +107,8 @@ TEST(RcfOperatorTest, SpikeIsGradedAlertedAndExplained) {
   EXPECT_TRUE(e.alert);
   const std::string& a = e.annotations;
   EXPECT_EQ(a.rfind("\"grade\":", 0), 0u) << a;
+  // Far outside the range seen so far: the first report of an episode.
+  EXPECT_NE(a.find("\"anomaly_score\":1,"), std::string::npos) << a;
   for (const char* part : {"\"confidence\":", "\"threshold\":", "\"attribution\":{\"cpu\":{",
                            "\"ATTRIBUTION_SCORE\":", "\"STRENGTH\":", "\"DIRECTION\":\"HIGH\"",
                            "\"latency\":{", "\"expected\":{\"cpu\":", "\"relative_index\":0"}) {
@@ -115,6 +117,7 @@ TEST(RcfOperatorTest, SpikeIsGradedAlertedAndExplained) {
   // A quiet event carries the grade fields and an empty attribution only.
   const std::string& quiet = out.events[300].annotations;
   EXPECT_NE(quiet.find("\"attribution\":{}"), std::string::npos) << quiet;
+  EXPECT_NE(quiet.find("\"anomaly_score\":"), std::string::npos) << quiet;
   EXPECT_EQ(quiet.find("\"expected\""), std::string::npos) << quiet;
 }
 

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "config/base/bytes.h"
 #include "models/rcf/rng.h"
 
 namespace osprey::models::rcf {
@@ -148,11 +149,105 @@ TEST(ThresholdedForestTest, SaveRestoreContinuesIdentically) {
     ASSERT_EQ(da.grade, db.grade) << idx;
     ASSERT_EQ(da.threshold, db.threshold) << idx;
     ASSERT_EQ(da.expected_values, db.expected_values) << idx;
+    ASSERT_EQ(da.anomaly_score, db.anomaly_score) << idx;
+    ASSERT_EQ(da.spatial, db.spatial) << idx;
   }
   EXPECT_TRUE(a->Save() == b->Save());
   std::string bad = a->Save();
   bad[bad.size() / 2] ^= 1;
   EXPECT_EQ(ThresholdedForest::Load(bad).status().code(), Status::Code::kCorruption);
+}
+
+TEST(ThresholdedForestTest, AnomalyScoreReportsFirstOfEpisodeThenHolds) {
+  auto m = Make(Options(4));
+  Rng rng(78);
+  int positive = 0;
+  for (int idx = 0; idx < 1500; ++idx) {
+    AnomalyDescriptor d = Feed(*m, 10 + Gaussian(rng));
+    EXPECT_GE(d.anomaly_score, 0);
+    EXPECT_LE(d.anomaly_score, 1);
+    if (idx > 300) positive += d.anomaly_score > 0 ? 1 : 0;
+  }
+  EXPECT_LT(positive, 30);
+  // Wait out any hold left by the noise.
+  for (int idx = 0; idx < ThresholdedForest::kAlarmHoldInputs + 1; ++idx) Feed(*m, 10);
+  AnomalyDescriptor first = Feed(*m, 30);  // far outside the seen range
+  EXPECT_TRUE(first.spatial);
+  EXPECT_EQ(first.anomaly_score, 1);
+  Feed(*m, 10);
+  AnomalyDescriptor second = Feed(*m, -15);  // graded and out of range, but the same episode
+  EXPECT_GT(second.grade, 0);
+  EXPECT_TRUE(second.spatial);
+  EXPECT_EQ(second.anomaly_score, 0);
+  for (int idx = 0; idx < ThresholdedForest::kAlarmHoldInputs; ++idx) {
+    EXPECT_EQ(Feed(*m, 10 + Gaussian(rng)).anomaly_score, 0) << idx;
+  }
+  AnomalyDescriptor later = Feed(*m, 60);  // after the hold: a new report
+  EXPECT_TRUE(later.spatial);
+  EXPECT_EQ(later.anomaly_score, 1);
+}
+
+TEST(ThresholdedForestTest, AnomalyScoreIsGradeOrSpatialAndHolds) {
+  auto m = Make(Options(4));
+  Rng rng(82);
+  int64_t last_report = -1000;
+  int reports = 0;
+  for (int idx = 0; idx < 3000; ++idx) {
+    double v = 10 + Gaussian(rng) + (idx % 400 == 399 ? 8 : 0);
+    AnomalyDescriptor d = Feed(*m, v);
+    if (d.anomaly_score == 0) continue;
+    ++reports;
+    EXPECT_GT(idx - last_report, ThresholdedForest::kAlarmHoldInputs) << idx;
+    EXPECT_EQ(d.anomaly_score, d.spatial ? 1.0 : d.grade) << idx;
+    last_report = idx;
+  }
+  EXPECT_GT(reports, 3);  // the planted spikes
+}
+
+TEST(ThresholdedForestTest, LoadsVersion1Snapshot) {
+  auto a = Make(Options(3));
+  Rng rng(83);
+  for (int idx = 0; idx < 600; ++idx) Feed(*a, 5 + Gaussian(rng));
+  // A version 1 snapshot: the version 2 payload without its last fields (range vectors of one
+  // value each, varint length 1 + 8 bytes, and the int64 last alarm).
+  std::string v2 = a->Save();
+  ByteReader r(v2);
+  uint32_t magic = 0;
+  uint8_t version = 0;
+  std::string payload;
+  uint64_t checksum = 0;
+  ASSERT_TRUE(r.Get(&magic) && r.Get(&version) && r.GetString(&payload) && r.Get(&checksum));
+  ASSERT_EQ(version, ThresholdedForest::kFormatVersion);
+  payload.resize(payload.size() - (9 + 9 + 8));
+  uint64_t h = 0xCBF29CE484222325ULL;
+  for (char c : payload) {
+    h ^= static_cast<uint8_t>(c);
+    h *= 0x100000001B3ULL;
+  }
+  std::string v1;
+  ByteWriter w(&v1);
+  w.Put<uint32_t>(magic);
+  w.Put<uint8_t>(1);
+  w.PutString(payload);
+  w.Put<uint64_t>(h);
+  auto b = ThresholdedForest::Load(v1);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  // Same forest and thresholds; the range is rebuilt from the recent history.
+  for (int idx = 0; idx < 50; ++idx) {
+    double v = 5 + Gaussian(rng);
+    AnomalyDescriptor da = Feed(*a, v), db = Feed(**b, v);
+    ASSERT_EQ(da.score, db.score) << idx;
+    ASSERT_EQ(da.grade, db.grade) << idx;
+  }
+  AnomalyDescriptor far = Feed(**b, 100);
+  EXPECT_TRUE(far.spatial);
+  // An unknown future version is a clear Corruption.
+  std::string v9 = v2;
+  v9[4] = 9;
+  auto bad = ThresholdedForest::Load(v9);
+  EXPECT_EQ(bad.status().code(), Status::Code::kCorruption);
+  EXPECT_NE(bad.status().message().find("format version 9"), std::string::npos)
+      << bad.status().message();
 }
 
 TEST(ThresholdedForestTest, MultiColumnNamesTheColumn) {
