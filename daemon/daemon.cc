@@ -7,6 +7,7 @@
 
 #include "config/base/clock.h"
 #include "config/base/json_writer.h"
+#include "daemon/alert_hub.h"
 #include "daemon/demo_stream.h"
 #include "daemon/http_server.h"
 #include "daemon/kafka/embedded_broker.h"
@@ -23,6 +24,7 @@ const char* OspreyVersion() { return "0.1.0"; }
 struct Daemon::Impl {
   config::DaemonConfig config;
   MetricsRegistry metrics;
+  AlertHub alerts;  // outlives the runners (publishers) and the HTTP server (subscribers)
   std::unique_ptr<EmbeddedBroker> broker;
   std::string bootstrap;
   std::unique_ptr<state::RocksStore> store;  // outlives the runners
@@ -75,6 +77,7 @@ struct Daemon::Impl {
       w.EndObject();
       return HttpResponse::Json(ready ? 200 : 503, std::move(body));
     });
+    AddAlertFeed(router, alerts);
     router.Add("GET", "/metrics", [this](const HttpRequest&) {
       return HttpResponse::Text(200, metrics.Render(), "text/plain; version=0.0.4; charset=utf-8");
     });
@@ -177,7 +180,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(config::DaemonConfig config) {
       OSPREY_ASSIGN_OR_RETURN(auto runner,
                               SourceRunner::Create(cfg, source, impl->bootstrap, *impl->producer,
                                                    impl->metrics, SystemClock::Default(),
-                                                   impl->store.get()));
+                                                   impl->store.get(), &impl->alerts));
       impl->runners.push_back(std::move(runner));
     } else {
       spdlog::warn("source '{}' is read by no pipeline; not consuming it", source.name);

@@ -1,6 +1,7 @@
 #include "daemon/source_runner.h"
 
 #include <librdkafka/rdkafka.h>
+#include <simdjson.h>
 #include <spdlog/spdlog.h>
 
 #include <map>
@@ -10,6 +11,7 @@
 
 #include "config/base/bytes.h"
 #include "config/base/json_writer.h"
+#include "daemon/alert_hub.h"
 #include "daemon/decode/decoder.h"
 #include "daemon/kafka/kafka_common.h"
 #include "daemon/output_log.h"
@@ -69,7 +71,7 @@ class SinkEmitter final : public Emitter {
   };
   SinkEmitter(const std::string& pipeline, std::vector<Target> targets, Producer& producer,
               Histogram& latency, Counter& alerts, Counter& suppressed, Clock& clock,
-              Status* fatal, Origin origin, OutputLog* log)
+              Status* fatal, Origin origin, OutputLog* log, AlertHub* hub)
       : pipeline_(pipeline),
         targets_(std::move(targets)),
         producer_(producer),
@@ -79,7 +81,8 @@ class SinkEmitter final : public Emitter {
         clock_(clock),
         fatal_(fatal),
         origin_(origin),
-        log_(log) {}
+        log_(log),
+        hub_(hub) {}
 
   // Outputs of replayed records that a previous run already wrote: (topic, partition) -> the
   // last (offset, seq) present. Emit skips outputs at or before it.
@@ -107,6 +110,7 @@ class SinkEmitter final : public Emitter {
                                                  seq_);
     const std::vector<RecordHeader> headers = {{"osprey.source", source},
                                                {"osprey.pipeline", pipeline_}};
+    bool replayed = false;  // a previous run already wrote (and announced) this output
     for (const auto& t : targets_) {
       if (t.sink->select == config::SinkSelect::kAlerts && !event.alert) continue;
       int32_t partition = log_ != nullptr ? log_->PartitionFor(t.sink->topic, event.key) : -1;
@@ -114,6 +118,7 @@ class SinkEmitter final : public Emitter {
         auto it = suppress_.find({t.sink->topic, partition});
         if (it != suppress_.end() && OutputPosition(offset, seq_) <= it->second) {
           suppressed_outputs_.Inc();
+          replayed = true;
           continue;
         }
       }
@@ -123,13 +128,48 @@ class SinkEmitter final : public Emitter {
     }
     int64_t now = clock_.MonotonicNanos();
     latency_.Observe(static_cast<double>(now - event.ingest_nanos) * 1e-9);
-    if (event.alert) {
+    if (event.alert && !replayed) {
       alerts_.Inc();
       LogAlert(now);
+      if (hub_ != nullptr) hub_->Publish(ToAlert(event));
     }
   }
 
  private:
+  // The alert for the WebSocket feed; grade, attribution and expected values come from the
+  // detector's annotations when it wrote them.
+  Alert ToAlert(const Event& e) const {
+    Alert a;
+    a.pipeline = pipeline_;
+    a.key = e.key;
+    a.event_time_ms = e.event_time_ms;
+    a.score = e.score.value_or(0);
+    JsonWriter w(&a.values_json);
+    w.BeginObject();
+    for (size_t idx = 0; idx < e.values.size(); ++idx) {
+      const auto* names = e.schema ? &e.schema->value_names : nullptr;
+      w.Key(names != nullptr && idx < names->size() ? std::string_view((*names)[idx]) : "?");
+      w.Double(e.values[idx]);
+    }
+    w.EndObject();
+    if (!e.annotations.empty()) {
+      simdjson::padded_string doc("{" + e.annotations + "}");
+      simdjson::dom::parser parser;
+      simdjson::dom::element root;
+      if (!parser.parse(doc).get(root)) {
+        double grade = 0;
+        if (!root["grade"].get(grade)) a.grade = grade;
+        simdjson::dom::element part;
+        if (!root["attribution"].get(part)) a.attribution_json = simdjson::minify(part);
+        if (!root["expected"].get(part)) a.expected_json = simdjson::minify(part);
+      }
+    }
+    a.source_topic = origin_.tp->topic;
+    a.partition = origin_.tp->partition;
+    a.offset = *origin_.current_offset;
+    return a;
+  }
+
   // Logs the alert (already rendered in buf_), at most kAlertLogsPerSecond a second; the rest
   // are counted and summarised.
   void LogAlert(int64_t now_ns) {
@@ -164,6 +204,7 @@ class SinkEmitter final : public Emitter {
   Status* fatal_;
   Origin origin_;
   OutputLog* log_;  // null: librdkafka partitions, nothing is suppressed
+  AlertHub* hub_;   // null: no alert feed
   int64_t last_offset_ = -1;
   int32_t seq_ = 0;
   std::map<std::pair<std::string, int32_t>, OutputPosition> suppress_;
@@ -262,6 +303,7 @@ struct SourceRunner::Impl {
   Counter* late_events = nullptr;
   Counter* suppressed = nullptr;
   std::unique_ptr<OutputLog> output_log;  // with a store: exactly-once outputs
+  AlertHub* alert_hub = nullptr;
   // Outputs of this runner in flight, and where their delivery reports go (stable addresses).
   DeliveryGroup deliveries;
   DeliveryTarget dead_letter_target;
@@ -322,7 +364,7 @@ struct SourceRunner::Impl {
       pt->sink = std::make_unique<SinkEmitter>(
           p->name, std::move(targets), producer, *latency.at(p->name), *alerts.at(p->name),
           *suppressed, clock, &run_status, SinkEmitter::Origin{&task->tp, &task->current_offset},
-          output_log.get());
+          output_log.get(), alert_hub);
       // Built back to front: links[i] feeds ops[i + 1] and hands its output on.
       pt->links.resize(pt->ops.size() - 1);
       for (size_t idx = pt->links.size(); idx-- > 0;) {
@@ -895,9 +937,11 @@ Result<std::unique_ptr<SourceRunner>> SourceRunner::Create(const config::DaemonC
                                                            const std::string& bootstrap,
                                                            Producer& producer,
                                                            MetricsRegistry& metrics,
-                                                           Clock& clock, state::Store* store) {
+                                                           Clock& clock, state::Store* store,
+                                                           AlertHub* alerts) {
   auto impl = std::make_unique<Impl>(config, source, bootstrap, producer, metrics, clock);
   impl->store = store;
+  impl->alert_hub = alerts;
   impl->checkpoints = &metrics.GetCounter("osprey_checkpoints_total",
                                           "State checkpoints written", {{"source", source.name}});
   impl->checkpoint_bytes = &metrics.GetCounter(

@@ -22,6 +22,8 @@
 
 namespace osprey::daemon {
 
+class AlertHub;
+
 struct TopicPartition {
   std::string topic;
   int32_t partition = -1;
@@ -45,13 +47,14 @@ class PartitionListener {
 class SourceRunner {
  public:
   // Everything passed must outlive the runner. `store` may be null (no checkpoints: state
-  // starts empty and consumption resumes from the group's committed offsets).
+  // starts empty and consumption resumes from the group's committed offsets). `alerts` may be
+  // null; otherwise every alert is also published there (the WebSocket feed).
   static Result<std::unique_ptr<SourceRunner>> Create(const config::DaemonConfig& config,
                                                       const config::SourceOptions& source,
                                                       const std::string& bootstrap,
                                                       Producer& producer,
                                                       MetricsRegistry& metrics, Clock& clock,
-                                                      state::Store* store);
+                                                      state::Store* store, AlertHub* alerts);
   ~SourceRunner();  // Stop()s
 
   // REQUIRES: called once, before Start.
