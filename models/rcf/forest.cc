@@ -89,14 +89,30 @@ Status RandomCutForest::Update(std::span<const double> input) {
   for (size_t t = 0; t < trees_.size(); ++t) {
     Sampler::Decision decision = samplers_[t].Offer(seq, rngs_[t]);
     if (!decision.accepted) continue;
-    if (point == PointStore::kNone) point = store_.Add(shingle_.data(), seq);
-    if (decision.evicts) store_.Release(trees_[t].Delete(decision.evicted_leaf, store_));
-    uint16_t leaf = trees_[t].Insert(point, store_, rngs_[t]);
-    store_.AddRef(trees_[t].leaf_point(leaf));
-    samplers_[t].Commit(leaf);
+    if (point == PointStore::kNone) {
+      if (store_.NeedsCompaction(shingle_.data(), seq)) CompactStore();
+      point = store_.Add(shingle_.data(), seq);
+    }
+    if (decision.evicts) trees_[t].Delete(decision.evicted_leaf, store_);
+    samplers_[t].Commit(trees_[t].Insert(point, store_, rngs_[t]));
   }
-  if (point != PointStore::kNone) store_.Release(point);  // the reference Add gave us
   return Status::Ok();
+}
+
+void RandomCutForest::CompactStore() {
+  std::vector<uint32_t> table(store_.table_size(), 0);
+  for (const RandomCutTree& tree : trees_) tree.MarkPoints(&table, options_.input_dim);
+  store_.Compact(&table);
+  for (RandomCutTree& tree : trees_) tree.RemapPoints(table, options_.input_dim);
+}
+
+size_t RandomCutForest::live_points() const {
+  std::vector<uint32_t> live;
+  for (const RandomCutTree& tree : trees_) {
+    tree.ForEachLeaf([&](uint16_t, uint32_t point, int) { live.push_back(point); });
+  }
+  std::sort(live.begin(), live.end());
+  return static_cast<size_t>(std::unique(live.begin(), live.end()) - live.begin());
 }
 
 void RandomCutForest::BuildNext(std::span<const double> input, float* out) const {
@@ -303,7 +319,6 @@ size_t RandomCutForest::MemoryBytes() const {
 // Consistency and persistence.
 
 Status RandomCutForest::CheckInvariants() const {
-  std::vector<uint64_t> refs;
   for (size_t t = 0; t < trees_.size(); ++t) {
     OSPREY_RETURN_IF_ERROR(trees_[t].CheckInvariants(store_));
     const Sampler& sampler = samplers_[t];
@@ -318,19 +333,10 @@ Status RandomCutForest::CheckInvariants() const {
     Status s = Status::Ok();
     trees_[t].ForEachLeaf([&](uint16_t leaf, uint32_t point, int mass) {
       if (count[leaf] != mass) s = Status::Corruption("rcf forest: sampler and leaves disagree");
-      if (refs.size() <= point) refs.resize(point + 1, 0);
-      refs[point] += mass;
+      if (!store_.IsValid(point))
+        s = Status::Corruption("rcf forest: leaf point outside the store");
     });
     OSPREY_RETURN_IF_ERROR(s);
-  }
-  for (size_t idx = 0; idx < refs.size(); ++idx) {
-    uint64_t have =
-        store_.IsLive(static_cast<uint32_t>(idx)) ? store_.refs(static_cast<uint32_t>(idx)) : 0;
-    if (have != refs[idx]) return Status::Corruption("rcf forest: point reference counts are off");
-  }
-  if (store_.live_points() != static_cast<size_t>(std::count_if(
-                                  refs.begin(), refs.end(), [](uint64_t r) { return r > 0; }))) {
-    return Status::Corruption("rcf forest: unreferenced live points");
   }
   return Status::Ok();
 }
@@ -356,14 +362,19 @@ void RandomCutForest::SavePayload(ByteWriter& w) const {
   }
 }
 
-Status RandomCutForest::LoadPayload(ByteReader& r) {
+Status RandomCutForest::LoadPayload(ByteReader& r, uint8_t version) {
   std::vector<float> shingle;
   if (!r.Get(&inputs_seen_) || !r.Get(&updates_) || !r.GetVector(&shingle, dims_) ||
       shingle.size() != static_cast<size_t>(dims_) || inputs_seen_ < 0 || updates_ < 0) {
     return Status::Corruption("rcf forest: bad counters or shingle");
   }
   shingle_ = std::move(shingle);
-  OSPREY_RETURN_IF_ERROR(store_.Load(r));
+  std::vector<uint32_t> index_loc;  // format 1: point index -> location
+  if (version == 1) {
+    OSPREY_RETURN_IF_ERROR(store_.LoadV1(r, &index_loc));
+  } else {
+    OSPREY_RETURN_IF_ERROR(store_.Load(r));
+  }
   for (size_t t = 0; t < trees_.size(); ++t) {
     std::array<uint64_t, 4> state{};
     for (uint64_t& word : state) {
@@ -371,10 +382,13 @@ Status RandomCutForest::LoadPayload(ByteReader& r) {
     }
     rngs_[t].set_state(state);
     OSPREY_RETURN_IF_ERROR(samplers_[t].Load(r));
-    OSPREY_RETURN_IF_ERROR(trees_[t].Load(r, store_));
+    OSPREY_RETURN_IF_ERROR(trees_[t].Load(r, store_, version == 1 ? &index_loc : nullptr));
   }
   if (!r.done()) return Status::Corruption("rcf forest: trailing bytes");
-  return CheckInvariants();
+  OSPREY_RETURN_IF_ERROR(CheckInvariants());
+  // Format 1 stores dead values and a capacity sized for its index arrays: compact once.
+  if (version == 1) CompactStore();
+  return Status::Ok();
 }
 
 void RandomCutForest::Save(ByteWriter& w) const {
@@ -399,9 +413,9 @@ Result<std::unique_ptr<RandomCutForest>> RandomCutForest::Load(ByteReader& r) {
   uint8_t version = 0;
   if (!r.Get(&magic) || magic != kMagic) return Status::Corruption("rcf snapshot: bad magic");
   if (!r.Get(&version)) return Status::Corruption("rcf snapshot: truncated");
-  if (version != kFormatVersion) {
+  if (version != kFormatVersion && version != 1) {
     return Status::Corruption("rcf snapshot: format version " + std::to_string(version) +
-                              " is not supported (this build reads " +
+                              " is not supported (this build reads 1 and " +
                               std::to_string(kFormatVersion) + ")");
   }
   std::string payload;
@@ -430,7 +444,7 @@ Result<std::unique_ptr<RandomCutForest>> RandomCutForest::Load(ByteReader& r) {
   Status valid = options.Validate();
   if (!valid.ok()) return Status::Corruption("rcf snapshot: bad options: " + valid.message());
   std::unique_ptr<RandomCutForest> forest(new RandomCutForest(options));
-  OSPREY_RETURN_IF_ERROR(forest->LoadPayload(pr));
+  OSPREY_RETURN_IF_ERROR(forest->LoadPayload(pr, version));
   return forest;
 }
 

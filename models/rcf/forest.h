@@ -48,8 +48,9 @@ struct ForecastResult {
 
 class RandomCutForest {
  public:
-  // Snapshot format version written by Save.
-  static constexpr uint8_t kFormatVersion = 1;
+  // Snapshot format version written by Save. Load also reads version 1 (point indices with
+  // reference counts in the store; translated to locations on load).
+  static constexpr uint8_t kFormatVersion = 2;
 
   // InvalidArgument when options.Validate() fails.
   static Result<std::unique_ptr<RandomCutForest>> Create(const RcfOptions& options);
@@ -109,6 +110,8 @@ class RandomCutForest {
   const RandomCutTree& tree(int idx) const { return trees_[idx]; }
   const Sampler& sampler(int idx) const { return samplers_[idx]; }
   const PointStore& point_store() const { return store_; }
+  // Distinct points held by the trees. O(trees * sample_size * log).
+  size_t live_points() const;
 
  private:
   explicit RandomCutForest(const RcfOptions& options);
@@ -120,7 +123,9 @@ class RandomCutForest {
   void ConditionalValues(const float* q, const std::vector<uint8_t>& mask,
                          std::span<const int> missing, std::vector<double>* per_dim) const;
   void SavePayload(ByteWriter& w) const;
-  Status LoadPayload(ByteReader& r);
+  Status LoadPayload(ByteReader& r, uint8_t version);
+  // Drops every value no tree holds and rewrites the trees' point locations.
+  void CompactStore();
 
   // Constant after construction
   RcfOptions options_;  // time_decay and output_after resolved

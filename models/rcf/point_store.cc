@@ -13,41 +13,33 @@ PointStore::PointStore(int input_dim, int shingle_size)
   OSPREY_CHECK(input_dim >= 1 && shingle_size >= 1);
 }
 
-uint32_t PointStore::AllocIndex() {
-  uint32_t idx;
-  if (free_head_ != kNone) {
-    idx = free_head_;
-    free_head_ = loc_[idx];
-  } else {
-    idx = static_cast<uint32_t>(loc_.size());
-    OSPREY_CHECK(idx != kNone) << "point store index space exhausted";
-    loc_.push_back(0);
-    refs_.push_back(0);
-  }
-  return idx;
+bool PointStore::CanShare(const float* point, int64_t seq) const {
+  return last_seq_ >= 0 && seq == last_seq_ + 1 && dims_ > input_dim_ &&
+         last_loc_ + dims_ == used_ &&
+         std::memcmp(values_.data() + last_loc_ + input_dim_, point,
+                     sizeof(float) * (dims_ - input_dim_)) == 0;
+}
+
+bool PointStore::NeedsCompaction(const float* point, int64_t seq) const {
+  const size_t need = CanShare(point, seq) ? input_dim_ : dims_;
+  return used_ + need > values_.size();
+}
+
+void PointStore::Reallocate(size_t capacity) {
+  capacity = std::max(capacity, used_);
+  if (capacity == values_.size()) return;
+  std::vector<float> fresh(capacity);
+  std::copy(values_.begin(), values_.begin() + used_, fresh.begin());
+  values_ = std::move(fresh);
 }
 
 uint32_t PointStore::Add(const float* point, int64_t seq) {
-  auto can_share = [&] {
-    return last_seq_ >= 0 && seq == last_seq_ + 1 && dims_ > input_dim_ &&
-           last_loc_ + dims_ == used_ &&
-           std::memcmp(values_.data() + last_loc_ + input_dim_, point,
-                       sizeof(float) * (dims_ - input_dim_)) == 0;
-  };
-  bool share = can_share();
-  size_t need = share ? input_dim_ : dims_;
+  const bool share = CanShare(point, seq);
+  const size_t need = share ? input_dim_ : dims_;
   if (used_ + need > values_.size()) {
-    Compact();
-    share = can_share();
-    need = share ? input_dim_ : dims_;
-    // Keep at least a quarter of the capacity free so compactions stay amortised O(1).
-    size_t cap = values_.size();
-    if (used_ + need > cap - cap / 4) {
-      size_t grown = std::max<size_t>((used_ + need) * 3 / 2, 32 * static_cast<size_t>(dims_));
-      values_.resize(grown);
-    }
+    Reallocate(std::max<size_t>((used_ + need) * 5 / 4, 16 * static_cast<size_t>(dims_)));
   }
-  uint32_t idx = AllocIndex();
+  OSPREY_CHECK(used_ + need < kNone) << "point store location space exhausted";
   size_t loc;
   if (share) {
     loc = last_loc_ + input_dim_;
@@ -57,34 +49,17 @@ uint32_t PointStore::Add(const float* point, int64_t seq) {
     std::memcpy(values_.data() + used_, point, sizeof(float) * dims_);
   }
   used_ += need;
-  loc_[idx] = static_cast<uint32_t>(loc);
-  refs_[idx] = 1;
-  ++live_;
   last_seq_ = seq;
-  last_idx_ = idx;
   last_loc_ = loc;
-  return idx;
+  return static_cast<uint32_t>(loc);
 }
 
-void PointStore::Release(uint32_t idx) {
-  OSPREY_CHECK(refs_[idx] > 0) << "release of a free point " << idx;
-  if (--refs_[idx] == 0) {
-    loc_[idx] = free_head_;
-    free_head_ = idx;
-    --live_;
-  }
-}
-
-void PointStore::Compact() {
-  std::vector<std::pair<uint32_t, uint32_t>> order;  // (loc, idx) of live points
-  order.reserve(live_);
-  for (uint32_t idx = 0; idx < refs_.size(); ++idx) {
-    if (refs_[idx] > 0) order.emplace_back(loc_[idx], idx);
-  }
-  std::sort(order.begin(), order.end());
-  bool last_live = last_seq_ >= 0 && last_idx_ < refs_.size() && refs_[last_idx_] > 0 &&
-                   loc_[last_idx_] == last_loc_;
-  // Merge overlapping [loc, loc + dims) ranges into runs and slide each run left.
+void PointStore::Compact(std::vector<uint32_t>* table) {
+  OSPREY_CHECK(table->size() == table_size()) << "compaction table of the wrong size";
+  // Merge overlapping [loc, loc + dims) ranges into runs and slide each run left. The newest
+  // point is kept (it is shared with the next shingle).
+  const size_t in = static_cast<size_t>(input_dim_);
+  const size_t keep_last = last_seq_ >= 0 ? last_loc_ / in : table->size();
   size_t write = 0;
   size_t run_start = 0, run_end = 0, run_new = 0;
   bool in_run = false;
@@ -94,7 +69,10 @@ void PointStore::Compact() {
                  sizeof(float) * (run_end - run_start));
     write = run_new + (run_end - run_start);
   };
-  for (auto [loc, idx] : order) {
+  uint32_t* marks = table->data();
+  for (size_t h = 0; h < table->size(); ++h) {
+    if (marks[h] == 0 && h != keep_last) continue;
+    const size_t loc = h * in;
     if (!in_run || loc > run_end) {
       flush();
       in_run = true;
@@ -104,20 +82,17 @@ void PointStore::Compact() {
     } else {
       run_end = std::max<size_t>(run_end, loc + dims_);
     }
-    loc_[idx] = static_cast<uint32_t>(run_new + (loc - run_start));
+    const size_t moved = run_new + (loc - run_start);
+    if (h == keep_last) last_loc_ = moved;
+    if (marks[h] != 0) marks[h] = static_cast<uint32_t>(moved);
   }
   flush();
-  used_ = write;
-  if (last_live) {
-    last_loc_ = loc_[last_idx_];
-  } else {
-    last_seq_ = -1;
-  }
+  used_ = in_run ? write : 0;
+  Reallocate(std::max<size_t>(used_ + used_ / 4 + dims_, 16 * static_cast<size_t>(dims_)));
 }
 
 size_t PointStore::MemoryBytes() const {
-  return sizeof(*this) + values_.capacity() * sizeof(float) +
-         (loc_.capacity() + refs_.capacity()) * sizeof(uint32_t);
+  return sizeof(*this) + values_.capacity() * sizeof(float);
 }
 
 void PointStore::Save(ByteWriter& w) const {
@@ -125,16 +100,42 @@ void PointStore::Save(ByteWriter& w) const {
   w.Put<uint32_t>(static_cast<uint32_t>(dims_));
   std::vector<float> used_values(values_.begin(), values_.begin() + used_);
   w.PutVector(used_values);
-  w.PutVector(loc_);
-  w.PutVector(refs_);
-  w.Put<uint32_t>(free_head_);
   w.Put<int64_t>(last_seq_);
-  w.Put<uint32_t>(last_idx_);
   w.Put<uint64_t>(last_loc_);
   w.Put<uint64_t>(values_.size());  // capacity: compactions then happen at the same points
 }
 
 Status PointStore::Load(ByteReader& r) {
+  uint32_t input_dim = 0, dims = 0;
+  std::vector<float> values;
+  int64_t last_seq = -1;
+  uint64_t last_loc = 0, capacity = 0;
+  if (!r.Get(&input_dim) || !r.Get(&dims) || !r.GetVector(&values) || !r.Get(&last_seq) ||
+      !r.Get(&last_loc) || !r.Get(&capacity)) {
+    return Status::Corruption("rcf point store: truncated");
+  }
+  if (static_cast<int>(input_dim) != input_dim_ || static_cast<int>(dims) != dims_) {
+    return Status::Corruption("rcf point store: dimensions do not match the options");
+  }
+  if (values.size() % input_dim != 0 || values.size() >= kNone) {
+    return Status::Corruption("rcf point store: bad value count");
+  }
+  if (last_seq >= 0 && (last_loc + dims > values.size() || last_loc % input_dim != 0)) {
+    return Status::Corruption("rcf point store: bad newest-point location");
+  }
+  if (capacity < values.size() || capacity > (uint64_t{1} << 32)) {
+    return Status::Corruption("rcf point store: bad capacity");
+  }
+  used_ = values.size();
+  values_ = std::move(values);
+  values_.resize(capacity);
+  values_.shrink_to_fit();
+  last_seq_ = last_seq;
+  last_loc_ = last_loc;
+  return Status::Ok();
+}
+
+Status PointStore::LoadV1(ByteReader& r, std::vector<uint32_t>* index_loc) {
   uint32_t input_dim = 0, dims = 0;
   std::vector<float> values;
   std::vector<uint32_t> loc, refs;
@@ -149,27 +150,18 @@ Status PointStore::Load(ByteReader& r) {
   if (static_cast<int>(input_dim) != input_dim_ || static_cast<int>(dims) != dims_) {
     return Status::Corruption("rcf point store: dimensions do not match the options");
   }
-  if (loc.size() != refs.size() || loc.size() >= kNone) {
+  if (loc.size() != refs.size() || loc.size() >= kNone || values.size() >= kNone) {
     return Status::Corruption("rcf point store: index arrays disagree");
   }
-  size_t live = 0;
+  index_loc->assign(loc.size(), kNone);
   for (size_t idx = 0; idx < refs.size(); ++idx) {
     if (refs[idx] == 0) continue;
-    ++live;
-    if (static_cast<uint64_t>(loc[idx]) + dims > values.size()) {
+    if (static_cast<uint64_t>(loc[idx]) + dims > values.size() || loc[idx] % input_dim != 0) {
       return Status::Corruption("rcf point store: point outside the value buffer");
     }
+    (*index_loc)[idx] = loc[idx];
   }
-  size_t free_count = 0;
-  for (uint32_t idx = free_head; idx != kNone; idx = loc[idx]) {
-    if (idx >= refs.size() || refs[idx] != 0 || ++free_count > refs.size()) {
-      return Status::Corruption("rcf point store: bad free list");
-    }
-  }
-  if (free_count + live != refs.size()) {
-    return Status::Corruption("rcf point store: free list does not cover the free points");
-  }
-  if (last_seq >= 0 && last_loc + dims > values.size()) {
+  if (last_seq >= 0 && (last_loc + dims > values.size() || last_loc % input_dim != 0)) {
     return Status::Corruption("rcf point store: bad newest-point location");
   }
   if (capacity < values.size() || capacity > (uint64_t{1} << 32)) {
@@ -178,12 +170,7 @@ Status PointStore::Load(ByteReader& r) {
   used_ = values.size();
   values_ = std::move(values);
   values_.resize(capacity);
-  loc_ = std::move(loc);
-  refs_ = std::move(refs);
-  free_head_ = free_head;
-  live_ = live;
   last_seq_ = last_seq;
-  last_idx_ = last_idx;
   last_loc_ = last_loc;
   return Status::Ok();
 }

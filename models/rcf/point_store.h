@@ -1,14 +1,15 @@
-// PointStore: the forest's shared store of points. Trees hold 32-bit point indices; each value is
-// stored once as float, and with internal shingling consecutive shingles overlap in the store, so
-// a shingle of S inputs costs input_dim new floats, not S * input_dim. Points are reference
-// counted (one reference per tree-leaf mass unit); dead values are reclaimed by compaction, which
-// moves live points but keeps their indices.
+// PointStore: the forest's shared store of points. Trees hold a point's location (a 32-bit float
+// offset into the store), so reading a leaf's point is one load. Each value is stored once as
+// float, and with internal shingling consecutive shingles overlap in the store, so a shingle of S
+// inputs costs input_dim new floats, not S * input_dim. The store keeps no reference counts: the
+// owner knows which locations its trees hold and passes them to Compact, which slides the live
+// points together (dropping everything else) and reports where each one moved; the owner then
+// rewrites its trees' locations. Capacity follows the live footprint (grows and shrinks).
 // Thread-compatible: const methods may be called concurrently; mutation needs external sync.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <span>
 #include <vector>
 
 #include "config/base/bytes.h"
@@ -23,31 +24,45 @@ class PointStore {
   // REQUIRES: input_dim >= 1, shingle_size >= 1.
   PointStore(int input_dim, int shingle_size);
 
-  // Stores `point` (dimensions() floats), the shingle with sequence number `seq`, with one
-  // reference. When the previous Add was shingle seq-1 and is still the newest data in the store,
-  // only the newest input_dim values are appended. Amortised O(input_dim).
+  // True when Add(point, seq) does not fit in the current capacity: the owner should Compact
+  // first (Add would otherwise grow the buffer).
+  bool NeedsCompaction(const float* point, int64_t seq) const;
+  // Stores `point` (dimensions() floats), the shingle with sequence number `seq`, and returns its
+  // location. When the previous Add was shingle seq-1 and is still the newest data in the store,
+  // only the newest input_dim values are appended. O(input_dim) unless the buffer grows.
   uint32_t Add(const float* point, int64_t seq);
-  void AddRef(uint32_t idx) { ++refs_[idx]; }
-  // Drops a reference; at zero the index is freed (values are reclaimed by a later compaction).
-  void Release(uint32_t idx);
+  // Compaction table: one entry per input_dim floats written (table_size()). The owner sets
+  // (*table)[loc / input_dim] = 1 for every live point location and passes it to Compact.
+  size_t table_size() const { return used_ / input_dim_; }
+  // Keeps the marked points plus the newest point, drops every other value, and rewrites
+  // (*table)[loc / input_dim] of each marked point to its new location (order is kept). Then sets
+  // the capacity to the live footprint plus a quarter. REQUIRES: table->size() == table_size().
+  void Compact(std::vector<uint32_t>* table);
 
-  // REQUIRES: idx is live. Valid until the next Add.
-  const float* Point(uint32_t idx) const { return values_.data() + loc_[idx]; }
-  uint32_t refs(uint32_t idx) const { return refs_[idx]; }
-  bool IsLive(uint32_t idx) const { return idx < refs_.size() && refs_[idx] > 0; }
+  // REQUIRES: IsValid(loc). Valid until the next Add or Compact.
+  const float* Point(uint32_t loc) const { return values_.data() + loc; }
+  // A location that a stored point can have (inside the written values, input-aligned).
+  bool IsValid(uint32_t loc) const {
+    return loc % static_cast<uint32_t>(input_dim_) == 0 &&
+           static_cast<size_t>(loc) + static_cast<size_t>(dims_) <= used_;
+  }
   int dimensions() const { return dims_; }
-  size_t live_points() const { return live_; }
-  // Floats currently held (live and dead), and capacity; for tests and tuning.
+  // Floats currently written (live and dead), and capacity; for tests and tuning.
   size_t used_values() const { return used_; }
+  size_t capacity_values() const { return values_.size(); }
 
   size_t MemoryBytes() const;
   void Save(ByteWriter& w) const;
-  // Replaces the contents; Corruption on any inconsistency.
+  // Replaces the contents; Corruption on any inconsistency. Locations of the points are checked by
+  // the owner (IsValid).
   Status Load(ByteReader& r);
+  // Reads the format-1 store (point indices with reference counts); *index_loc receives the
+  // location of every index (kNone for free ones) so that the owner can translate its trees.
+  Status LoadV1(ByteReader& r, std::vector<uint32_t>* index_loc);
 
  private:
-  void Compact();
-  uint32_t AllocIndex();
+  bool CanShare(const float* point, int64_t seq) const;
+  void Reallocate(size_t capacity);
 
   // Constant after construction
   int input_dim_;
@@ -55,13 +70,8 @@ class PointStore {
   // Mutable state
   std::vector<float> values_;  // size() is the capacity; [0, used_) is written
   size_t used_ = 0;
-  std::vector<uint32_t> loc_;   // live: offset of the point in values_; free: next free index
-  std::vector<uint32_t> refs_;  // 0 = free
-  uint32_t free_head_ = kNone;
-  size_t live_ = 0;
   // The newest stored shingle, to share its overlap with the next one.
   int64_t last_seq_ = -1;  // -1: nothing to share
-  uint32_t last_idx_ = kNone;
   size_t last_loc_ = 0;
 };
 

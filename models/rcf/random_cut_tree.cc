@@ -31,17 +31,23 @@ inline void SetBoxEmpty(float* lo, float* hi, int dims) {
   std::fill(lo, lo + dims, kInf);
   std::fill(hi, hi + dims, -kInf);
 }
-inline void UnionPoint(float* lo, float* hi, const float* p, int dims) {
-  for (int d = 0; d < dims; ++d) {
-    lo[d] = std::min(lo[d], p[d]);
-    hi[d] = std::max(hi[d], p[d]);
-  }
-}
+// std::min(a, b) is (b < a ? b : a) = _mm_min_ps(b, a), std::max(a, b) is (a < b ? b : a) =
+// _mm_max_ps(b, a): the SIMD forms keep the scalar results bit for bit (signed zeros included).
 inline void UnionBox(float* lo, float* hi, const float* lo2, const float* hi2, int dims) {
-  for (int d = 0; d < dims; ++d) {
+  int d = 0;
+#if defined(__SSE2__)
+  for (; d + 4 <= dims; d += 4) {
+    _mm_storeu_ps(lo + d, _mm_min_ps(_mm_loadu_ps(lo2 + d), _mm_loadu_ps(lo + d)));
+    _mm_storeu_ps(hi + d, _mm_max_ps(_mm_loadu_ps(hi2 + d), _mm_loadu_ps(hi + d)));
+  }
+#endif
+  for (; d < dims; ++d) {
     lo[d] = std::min(lo[d], lo2[d]);
     hi[d] = std::max(hi[d], hi2[d]);
   }
+}
+inline void UnionPoint(float* lo, float* hi, const float* p, int dims) {
+  UnionBox(lo, hi, p, p, dims);
 }
 inline bool Contains(const float* lo, const float* hi, const float* p, int dims) {
   for (int d = 0; d < dims; ++d) {
@@ -59,10 +65,20 @@ inline bool SamePoint(const float* a, const float* b, int dims) {
 // in a fixed order: deterministic for a given build.
 inline void RangeAndExtension(const float* lo, const float* hi, const float* q, int dims,
                               float* range_out, float* ext_out) {
-  float range[4] = {0, 0, 0, 0};
-  float ext[4] = {0, 0, 0, 0};
   int d = 0;
 #if defined(__SSE2__)
+  if (dims < 4) {  // scalar lanes, as below
+    float range[3] = {0, 0, 0};
+    float ext[3] = {0, 0, 0};
+    for (; d < dims; ++d) {
+      float l = lo[d], h = hi[d], x = q[d];
+      range[d] += h - l;
+      ext[d] += std::max(l - x, 0.0f) + std::max(x - h, 0.0f);
+    }
+    *range_out = (range[0] + range[1]) + (range[2] + 0.0f);
+    *ext_out = (ext[0] + ext[1]) + (ext[2] + 0.0f);
+    return;
+  }
   const __m128 zero = _mm_setzero_ps();
   __m128 r0 = zero, e0 = zero, r1 = zero, e1 = zero;
   for (; d + 8 <= dims; d += 8) {
@@ -82,9 +98,29 @@ inline void RangeAndExtension(const float* lo, const float* hi, const float* q, 
     e0 = _mm_add_ps(
         e0, _mm_add_ps(_mm_max_ps(_mm_sub_ps(l0, x0), zero), _mm_max_ps(_mm_sub_ps(x0, h0), zero)));
   }
-  _mm_storeu_ps(range, _mm_add_ps(r0, r1));
-  _mm_storeu_ps(ext, _mm_add_ps(e0, e1));
-#endif
+  __m128 r = _mm_add_ps(r0, r1);
+  __m128 e = _mm_add_ps(e0, e1);
+  if (d < dims) {
+    // The last dims % 4 values go to lanes 0.. (zero padding adds +0: sums are >= +0, unchanged).
+    alignas(16) float tl[4] = {0, 0, 0, 0}, th[4] = {0, 0, 0, 0}, tq[4] = {0, 0, 0, 0};
+    for (int lane = 0; d < dims; ++d, ++lane) {
+      tl[lane] = lo[d];
+      th[lane] = hi[d];
+      tq[lane] = q[d];
+    }
+    __m128 l0 = _mm_load_ps(tl), h0 = _mm_load_ps(th), x0 = _mm_load_ps(tq);
+    r = _mm_add_ps(r, _mm_sub_ps(h0, l0));
+    e = _mm_add_ps(
+        e, _mm_add_ps(_mm_max_ps(_mm_sub_ps(l0, x0), zero), _mm_max_ps(_mm_sub_ps(x0, h0), zero)));
+  }
+  // (lane0 + lane1) + (lane2 + lane3), in registers.
+  __m128 rs = _mm_add_ps(r, _mm_shuffle_ps(r, r, _MM_SHUFFLE(2, 3, 0, 1)));
+  __m128 es = _mm_add_ps(e, _mm_shuffle_ps(e, e, _MM_SHUFFLE(2, 3, 0, 1)));
+  *range_out = _mm_cvtss_f32(_mm_add_ss(rs, _mm_movehl_ps(rs, rs)));
+  *ext_out = _mm_cvtss_f32(_mm_add_ss(es, _mm_movehl_ps(es, es)));
+#else
+  float range[4] = {0, 0, 0, 0};
+  float ext[4] = {0, 0, 0, 0};
   for (int lane = 0; d < dims; ++d, lane = (lane + 1) & 3) {
     float l = lo[d], h = hi[d], x = q[d];
     range[lane] += h - l;
@@ -92,6 +128,7 @@ inline void RangeAndExtension(const float* lo, const float* hi, const float* q, 
   }
   *range_out = (range[0] + range[1]) + (range[2] + range[3]);
   *ext_out = (ext[0] + ext[1]) + (ext[2] + ext[3]);
+#endif
 }
 // Probability that a random cut of box(lo, hi) grown by q separates q: extension / grown range.
 inline double SeparationProbability(const float* lo, const float* hi, const float* q, int dims) {
@@ -129,7 +166,7 @@ RandomCutTree::RandomCutTree(int dims, int capacity, int box_cache_min_mass)
 void RandomCutTree::ResetFreeLists() {
   root_ = kNull;
   for (int idx = 0; idx < capacity_ - 1; ++idx) {
-    nodes_[idx].left = static_cast<NodeRef>(idx + 1 < capacity_ - 1 ? idx + 1 : kNull);
+    nodes_[idx].child[0] = static_cast<NodeRef>(idx + 1 < capacity_ - 1 ? idx + 1 : kNull);
     nodes_[idx].box_slot = kNoSlot;
   }
   free_internal_ = capacity_ > 1 ? 0 : kNull;
@@ -160,14 +197,14 @@ void RandomCutTree::FreeLeaf(uint16_t leaf) {
 RandomCutTree::NodeRef RandomCutTree::AllocInternal() {
   OSPREY_CHECK(free_internal_ != kNull) << "no free internal node";
   NodeRef n = free_internal_;
-  free_internal_ = nodes_[n].left;
+  free_internal_ = nodes_[n].child[0];
   nodes_[n].box_slot = kNoSlot;
   return n;
 }
 
 void RandomCutTree::FreeInternal(NodeRef n) {
   if (nodes_[n].box_slot != kNoSlot) FreeSlot(n);
-  nodes_[n].left = free_internal_;
+  nodes_[n].child[0] = free_internal_;
   free_internal_ = n;
 }
 
@@ -193,19 +230,45 @@ void RandomCutTree::FreeSlot(NodeRef n) {
   nodes_[n].box_slot = kNoSlot;
 }
 
+void RandomCutTree::CompactSlots() {
+  const size_t stride = 2 * static_cast<size_t>(dims_);
+  const size_t slots = boxes_.size() / stride;
+  const size_t used = slots - free_slots_.size();
+  std::vector<uint16_t> holes;
+  for (uint16_t slot : free_slots_) {
+    if (slot < used) holes.push_back(slot);
+  }
+  for (Node& node : nodes_) {
+    if (node.box_slot == kNoSlot || node.box_slot < used) continue;
+    const uint16_t to = holes.back();
+    holes.pop_back();
+    std::memcpy(BoxLo(to), BoxLo(node.box_slot), sizeof(float) * stride);
+    node.box_slot = to;
+  }
+  boxes_.resize(used * stride);
+  boxes_.shrink_to_fit();
+  free_slots_.clear();
+}
+
 void RandomCutTree::UnionSubtree(NodeRef r, const PointStore& store, float* lo, float* hi) const {
+  ScratchStack<NodeRef, kInlinePath> pending;  // right children still to visit
   while (true) {
     if (IsLeaf(r)) {
       UnionPoint(lo, hi, store.Point(leaf_point_[LeafId(r)]), dims_);
-      return;
+    } else {
+      const Node& node = nodes_[r];
+      if (node.box_slot != kNoSlot) {
+        const float* blo = BoxLo(node.box_slot);
+        UnionBox(lo, hi, blo, blo + dims_, dims_);
+      } else {
+        pending.push_back(node.child[1]);
+        r = node.child[0];
+        continue;
+      }
     }
-    if (nodes_[r].box_slot != kNoSlot) {
-      const float* blo = BoxLo(nodes_[r].box_slot);
-      UnionBox(lo, hi, blo, blo + dims_, dims_);
-      return;
-    }
-    UnionSubtree(nodes_[r].left, store, lo, hi);  // recursion depth < box_cache_min_mass
-    r = nodes_[r].right;
+    if (pending.empty()) return;
+    r = pending.back();
+    pending.pop_back();
   }
 }
 
@@ -213,8 +276,8 @@ void RandomCutTree::ComputeBox(NodeRef n, const PointStore& store) {
   float* lo = BoxLo(nodes_[n].box_slot);
   float* hi = lo + dims_;
   SetBoxEmpty(lo, hi, dims_);
-  UnionSubtree(nodes_[n].left, store, lo, hi);
-  UnionSubtree(nodes_[n].right, store, lo, hi);
+  UnionSubtree(nodes_[n].child[0], store, lo, hi);
+  UnionSubtree(nodes_[n].child[1], store, lo, hi);
 }
 
 RandomCutTree::Cut RandomCutTree::CutInExtension(const float* lo, const float* hi, const float* p,
@@ -298,13 +361,16 @@ uint16_t RandomCutTree::Insert(uint32_t point, const PointStore& store, Rng& rng
       blo = BoxLo(nodes_[n].box_slot);
       bhi = blo + dims_;
     } else {
-      UnionSubtree(nodes_[n].left == child ? nodes_[n].right : nodes_[n].left, store, lo, hi);
+      UnionSubtree(nodes_[n].child[0] == child ? nodes_[n].child[1] : nodes_[n].child[0], store, lo,
+                   hi);
       blo = lo;
       bhi = hi;
     }
     child = n;
-    double prob = SeparationProbability(blo, bhi, p, dims_);
-    if (prob == 0) break;  // p is inside this box and every box above
+    float range, ext;
+    RangeAndExtension(blo, bhi, p, dims_, &range, &ext);
+    if (ext == 0) break;  // p is inside this box and every box above
+    const double prob = static_cast<double>(ext) / (static_cast<double>(range) + ext);
     double r = rng.NextDouble();
     if (r < prob) {
       best_level = idx;
@@ -321,18 +387,18 @@ uint16_t RandomCutTree::Insert(uint32_t point, const PointStore& store, Rng& rng
   nodes_[n].cut_dim = static_cast<uint16_t>(best.dim);
   nodes_[n].cut_val = best.value;
   if (p[best.dim] <= best.value) {
-    nodes_[n].left = LeafRef(new_leaf);
-    nodes_[n].right = old;
+    nodes_[n].child[0] = LeafRef(new_leaf);
+    nodes_[n].child[1] = old;
   } else {
-    nodes_[n].left = old;
-    nodes_[n].right = LeafRef(new_leaf);
+    nodes_[n].child[0] = old;
+    nodes_[n].child[1] = LeafRef(new_leaf);
   }
   mass_[n] = static_cast<uint16_t>(MassOf(old) + 1);
   if (best_level == 0) {
     root_ = n;
   } else {
     NodeRef parent = path[best_level - 1];
-    (nodes_[parent].left == old ? nodes_[parent].left : nodes_[parent].right) = n;
+    (nodes_[parent].child[0] == old ? nodes_[parent].child[0] : nodes_[parent].child[1]) = n;
   }
   if (mass_[n] >= min_cache_mass_) {
     AllocSlot(n);
@@ -373,17 +439,27 @@ uint32_t RandomCutTree::Delete(uint16_t leaf, const PointStore& store) {
     return point;
   }
   FreeLeaf(leaf);
+  struct SlotCompactor {  // on every return below
+    RandomCutTree* tree;
+    ~SlotCompactor() {
+      const size_t free = tree->free_slots_.size();
+      if (free >= 4 && free * 8 >= tree->boxes_.size() / (2 * static_cast<size_t>(tree->dims_))) {
+        tree->CompactSlots();
+      }
+    }
+  } compactor{this};
   if (path.empty()) {
     root_ = kNull;
     return point;
   }
   const NodeRef parent = path.back();
-  const NodeRef sibling = nodes_[parent].left == node ? nodes_[parent].right : nodes_[parent].left;
+  const NodeRef sibling =
+      nodes_[parent].child[0] == node ? nodes_[parent].child[1] : nodes_[parent].child[0];
   if (path.size() == 1) {
     root_ = sibling;
   } else {
     NodeRef grand = path[path.size() - 2];
-    (nodes_[grand].left == parent ? nodes_[grand].left : nodes_[grand].right) = sibling;
+    (nodes_[grand].child[0] == parent ? nodes_[grand].child[0] : nodes_[grand].child[1]) = sibling;
   }
   FreeInternal(parent);
   bool boxes_stable = false;
@@ -409,6 +485,19 @@ uint32_t RandomCutTree::Delete(uint16_t leaf, const PointStore& store) {
     boxes_stable = std::memcmp(old_box.data(), blo, sizeof(float) * 2 * dims_) == 0;
   }
   return point;
+}
+
+void RandomCutTree::MarkPoints(std::vector<uint32_t>* table, int input_dim) const {
+  for (int leaf = 0; leaf < capacity_; ++leaf) {
+    if (leaf_mass_[leaf] != 0) (*table)[leaf_point_[leaf] / input_dim] = 1;
+  }
+}
+
+void RandomCutTree::RemapPoints(const std::vector<uint32_t>& table, int input_dim) {
+  for (int leaf = 0; leaf < capacity_; ++leaf) {
+    // Free leaves chain through leaf_point_.
+    if (leaf_mass_[leaf] != 0) leaf_point_[leaf] = table[leaf_point_[leaf] / input_dim];
+  }
 }
 
 double RandomCutTree::Normalizer(int mass) { return std::log2(1.0 + mass); }
@@ -447,13 +536,17 @@ double RandomCutTree::ScoreFromPath(const float* q, const PointStore& store, con
       blo = BoxLo(nodes_[n].box_slot);
       bhi = blo + dims_;
     } else {
-      UnionSubtree(nodes_[n].left == child ? nodes_[n].right : nodes_[n].left, store, lo, hi);
+      UnionSubtree(nodes_[n].child[0] == child ? nodes_[n].child[1] : nodes_[n].child[0], store, lo,
+                   hi);
       blo = lo;
       bhi = hi;
     }
     child = n;
-    double prob = SeparationProbability(blo, bhi, q, dims_);
-    if (prob == 0) break;  // q is inside this box and every box above
+    float range, ext;
+    RangeAndExtension(blo, bhi, q, dims_, &range, &ext);
+    // Branch before dividing: q inside this box (and every box above) ends the walk.
+    if (ext == 0) break;
+    const double prob = static_cast<double>(ext) / (static_cast<double>(range) + ext);
     score = prob * ScoreUnseen(static_cast<int>(idx)) + (1 - prob) * score;
   }
   return score;
@@ -550,7 +643,8 @@ void RandomCutTree::AddAttribution(const float* q, const PointStore& store, doub
       blo = BoxLo(nodes_[n].box_slot);
       bhi = blo + dims_;
     } else {
-      UnionSubtree(nodes_[n].left == child ? nodes_[n].right : nodes_[n].left, store, lo, hi);
+      UnionSubtree(nodes_[n].child[0] == child ? nodes_[n].child[1] : nodes_[n].child[0], store, lo,
+                   hi);
       blo = lo;
       bhi = hi;
     }
@@ -604,10 +698,10 @@ RandomCutTree::ImputeResult RandomCutTree::ImputeVisit(NodeRef r, int depth,
   ImputeResult result;
   int d = nodes_[r].cut_dim;
   if (ctx.missing[d] != 0) {
-    ImputeResult a = ImputeVisit(nodes_[r].left, depth + 1, ctx);
+    ImputeResult a = ImputeVisit(nodes_[r].child[0], depth + 1, ctx);
     float* lo = ctx.boxes.data() + depth * stride;
     std::memcpy(lo, ctx.boxes.data() + (depth + 1) * stride, sizeof(float) * stride);
-    ImputeResult b = ImputeVisit(nodes_[r].right, depth + 1, ctx);
+    ImputeResult b = ImputeVisit(nodes_[r].child[1], depth + 1, ctx);
     lo = ctx.boxes.data() + depth * stride;
     const float* child = ctx.boxes.data() + (depth + 1) * stride;
     UnionBox(lo, lo + dims_, child, child + dims_, dims_);
@@ -620,8 +714,8 @@ RandomCutTree::ImputeResult RandomCutTree::ImputeVisit(NodeRef r, int depth,
       std::memcpy(lo, BoxLo(nodes_[r].box_slot), sizeof(float) * stride);
     } else {
       std::memcpy(lo, ctx.boxes.data() + (depth + 1) * stride, sizeof(float) * stride);
-      UnionSubtree(next == nodes_[r].left ? nodes_[r].right : nodes_[r].left, ctx.store, lo,
-                   lo + dims_);
+      UnionSubtree(next == nodes_[r].child[0] ? nodes_[r].child[1] : nodes_[r].child[0], ctx.store,
+                   lo, lo + dims_);
     }
   }
   // Probability of separation on the known dimensions only.
@@ -660,7 +754,7 @@ int RandomCutTree::LeafDepth(const float* q) const {
 
 int RandomCutTree::DepthOf(NodeRef r) const {
   if (IsLeaf(r)) return 0;
-  return 1 + std::max(DepthOf(nodes_[r].left), DepthOf(nodes_[r].right));
+  return 1 + std::max(DepthOf(nodes_[r].child[0]), DepthOf(nodes_[r].child[1]));
 }
 
 size_t RandomCutTree::MemoryBytes() const {
@@ -690,12 +784,12 @@ Status RandomCutTree::CheckStructure(const PointStore& store) const {
         seen_leaf[leaf] = 1;
         ++used_leaves;
         if (leaf_mass_[leaf] == 0) return bad("leaf with zero mass");
-        if (!store.IsLive(leaf_point_[leaf])) return bad("leaf holds a dead point");
+        if (!store.IsValid(leaf_point_[leaf])) return bad("leaf point outside the store");
         continue;
       }
       if (r >= internals) return bad("node reference out of range");
       if (expanded) {
-        if (mass_[r] != MassOf(nodes_[r].left) + MassOf(nodes_[r].right))
+        if (mass_[r] != MassOf(nodes_[r].child[0]) + MassOf(nodes_[r].child[1]))
           return bad("masses do not add up");
         bool cached = nodes_[r].box_slot != kNoSlot;
         if (cached != (mass_[r] >= min_cache_mass_)) return bad("box cache policy violated");
@@ -709,13 +803,13 @@ Status RandomCutTree::CheckStructure(const PointStore& store) const {
       ++used_internal;
       if (nodes_[r].cut_dim >= dims_) return bad("cut dimension out of range");
       stack.push_back({r, true});
-      stack.push_back({nodes_[r].left, false});
-      stack.push_back({nodes_[r].right, false});
+      stack.push_back({nodes_[r].child[0], false});
+      stack.push_back({nodes_[r].child[1], false});
     }
     if (used_internal != used_leaves - 1) return bad("internal/leaf count mismatch");
   }
   int free_internal = 0;
-  for (NodeRef n = free_internal_; n != kNull; n = nodes_[n].left) {
+  for (NodeRef n = free_internal_; n != kNull; n = nodes_[n].child[0]) {
     if (n >= internals || seen_internal[n] || ++free_internal > internals) {
       return bad("bad internal free list");
     }
@@ -740,11 +834,11 @@ Status RandomCutTree::CheckNode(NodeRef r, const PointStore& store, float* lo, f
     return Status::Ok();
   }
   std::vector<float> child(2 * static_cast<size_t>(dims_));
-  OSPREY_RETURN_IF_ERROR(CheckNode(nodes_[r].left, store, lo, hi));
+  OSPREY_RETURN_IF_ERROR(CheckNode(nodes_[r].child[0], store, lo, hi));
   int d = nodes_[r].cut_dim;
   if (!(hi[d] <= nodes_[r].cut_val))
     return Status::Corruption("rcf tree: left subtree crosses its cut");
-  OSPREY_RETURN_IF_ERROR(CheckNode(nodes_[r].right, store, child.data(), child.data() + dims_));
+  OSPREY_RETURN_IF_ERROR(CheckNode(nodes_[r].child[1], store, child.data(), child.data() + dims_));
   if (!(child[d] > nodes_[r].cut_val)) {
     return Status::Corruption("rcf tree: right subtree crosses its cut");
   }
@@ -765,8 +859,8 @@ Status RandomCutTree::CheckInvariants(const PointStore& store) const {
 
 void RandomCutTree::RebuildBoxes(NodeRef r, const PointStore& store) {
   if (IsLeaf(r)) return;
-  RebuildBoxes(nodes_[r].left, store);
-  RebuildBoxes(nodes_[r].right, store);
+  RebuildBoxes(nodes_[r].child[0], store);
+  RebuildBoxes(nodes_[r].child[1], store);
   if (mass_[r] >= min_cache_mass_) {
     AllocSlot(r);
     ComputeBox(r, store);
@@ -778,8 +872,8 @@ void RandomCutTree::Save(ByteWriter& w) const {
   w.Put<uint16_t>(free_internal_);
   w.Put<uint32_t>(free_leaf_);
   for (const Node& n : nodes_) {
-    w.Put<uint16_t>(n.left);
-    w.Put<uint16_t>(n.right);
+    w.Put<uint16_t>(n.child[0]);
+    w.Put<uint16_t>(n.child[1]);
     w.Put<uint16_t>(n.cut_dim);
     w.Put<float>(n.cut_val);
   }
@@ -788,7 +882,8 @@ void RandomCutTree::Save(ByteWriter& w) const {
   w.PutVector(leaf_mass_);
 }
 
-Status RandomCutTree::Load(ByteReader& r, const PointStore& store) {
+Status RandomCutTree::Load(ByteReader& r, const PointStore& store,
+                           const std::vector<uint32_t>* index_loc) {
   const size_t internals = capacity_ - 1;
   auto fail = [&](Status s) {
     nodes_.assign(internals, Node{});
@@ -801,7 +896,7 @@ Status RandomCutTree::Load(ByteReader& r, const PointStore& store) {
   bool ok = r.Get(&root_) && r.Get(&free_internal_) && r.Get(&free_leaf_);
   for (size_t idx = 0; ok && idx < internals; ++idx) {
     Node& n = nodes_[idx];
-    ok = r.Get(&n.left) && r.Get(&n.right) && r.Get(&n.cut_dim) && r.Get(&n.cut_val);
+    ok = r.Get(&n.child[0]) && r.Get(&n.child[1]) && r.Get(&n.cut_dim) && r.Get(&n.cut_val);
     n.box_slot = kNoSlot;
   }
   ok = ok && r.GetVector(&mass_, internals) && r.GetVector(&leaf_point_, capacity_) &&
@@ -812,6 +907,16 @@ Status RandomCutTree::Load(ByteReader& r, const PointStore& store) {
   if (mass_.size() != internals || leaf_point_.size() != static_cast<size_t>(capacity_) ||
       leaf_mass_.size() != static_cast<size_t>(capacity_)) {
     return fail(Status::Corruption("rcf tree: array sizes do not match sample_size"));
+  }
+  if (index_loc != nullptr) {  // format 1: leaves in use hold point indices
+    for (int leaf = 0; leaf < capacity_; ++leaf) {
+      if (leaf_mass_[leaf] == 0) continue;
+      uint32_t idx = leaf_point_[leaf];
+      if (idx >= index_loc->size() || (*index_loc)[idx] == PointStore::kNone) {
+        return fail(Status::Corruption("rcf tree: leaf holds a dead point"));
+      }
+      leaf_point_[leaf] = (*index_loc)[idx];
+    }
   }
   // Structure first (the box policy check is relaxed until boxes are rebuilt).
   int saved_min = min_cache_mass_;

@@ -30,15 +30,21 @@ class RandomCutTree {
   // REQUIRES: dims >= 1, 2 <= capacity <= 32767, box_cache_min_mass >= 2.
   RandomCutTree(int dims, int capacity, int box_cache_min_mass);
 
-  // Adds one unit of mass for point `point` (live in `store`). Returns the leaf now holding it:
+  // Adds one unit of mass for the point at location `point` in `store`. Returns the leaf now
+  // holding it:
   // an existing leaf when the tree already has a point with identical values (the caller then
   // references that leaf's point, see leaf_point()). REQUIRES: mass() < capacity.
   uint16_t Insert(uint32_t point, const PointStore& store, Rng& rng);
-  // Removes one unit of mass from `leaf`; returns the point index it held (the caller drops one
-  // reference). REQUIRES: leaf is in use.
+  // Removes one unit of mass from `leaf`; returns the point location it held.
+  // REQUIRES: leaf is in use.
   uint32_t Delete(uint16_t leaf, const PointStore& store);
 
+  // Location in the store of the point a leaf holds.
   uint32_t leaf_point(uint16_t leaf) const { return leaf_point_[leaf]; }
+  // Marks every leaf's point in a PointStore compaction table, and after PointStore::Compact
+  // reads the leaves' new locations from it.
+  void MarkPoints(std::vector<uint32_t>* table, int input_dim) const;
+  void RemapPoints(const std::vector<uint32_t>& table, int input_dim);
   int leaf_mass(uint16_t leaf) const { return leaf_mass_[leaf]; }
   // Points in the tree, counting duplicates.
   int mass() const { return root_ == kNull ? 0 : MassOf(root_); }
@@ -55,7 +61,7 @@ class RandomCutTree {
   double RawScore(const float* q, const PointStore& store) const;
   // RawScore of one q on up to kBatch trees, descending them in lockstep so that their
   // dependent loads overlap: out[k] = trees[k]->RawScore(q, store).
-  static constexpr int kBatch = 4;
+  static constexpr int kBatch = 8;
   static void RawScoreBatch(const RandomCutTree* const* trees, int count, const float* q,
                             const PointStore& store, double* out);
 
@@ -85,8 +91,10 @@ class RandomCutTree {
 
   size_t MemoryBytes() const;
   void Save(ByteWriter& w) const;
-  // Replaces the tree; boxes are rebuilt. Corruption on any inconsistency.
-  Status Load(ByteReader& r, const PointStore& store);
+  // Replaces the tree; boxes are rebuilt. Corruption on any inconsistency. With `index_loc`
+  // (format 1 snapshots) leaves hold point indices, translated to locations through it.
+  Status Load(ByteReader& r, const PointStore& store,
+              const std::vector<uint32_t>* index_loc = nullptr);
 
  private:
   static constexpr uint16_t kNoSlot = 0xFFFF;
@@ -101,7 +109,7 @@ class RandomCutTree {
   int MassOf(NodeRef r) const { return IsLeaf(r) ? leaf_mass_[LeafId(r)] : mass_[r]; }
   NodeRef Child(NodeRef n, const float* p) const {
     const Node& node = nodes_[n];
-    return p[node.cut_dim] <= node.cut_val ? node.left : node.right;
+    return node.child[p[node.cut_dim] > node.cut_val];  // branch-free: the side is a coin flip
   }
   float* BoxLo(uint16_t slot) { return boxes_.data() + static_cast<size_t>(slot) * 2 * dims_; }
   const float* BoxLo(uint16_t slot) const {
@@ -114,6 +122,8 @@ class RandomCutTree {
   void FreeInternal(NodeRef n);
   void AllocSlot(NodeRef n);
   void FreeSlot(NodeRef n);
+  // Moves boxes out of free slots at the end and releases the memory once enough are free.
+  void CompactSlots();
   // Unions the box of subtree r into [lo, hi].
   void UnionSubtree(NodeRef r, const PointStore& store, float* lo, float* hi) const;
   // Recomputes the cached box of n from its children. REQUIRES: n has a slot.
@@ -132,8 +142,8 @@ class RandomCutTree {
       fn(LeafId(r), leaf_point_[LeafId(r)], static_cast<int>(leaf_mass_[LeafId(r)]));
       return;
     }
-    VisitLeaves(nodes_[r].left, fn);
-    VisitLeaves(nodes_[r].right, fn);
+    VisitLeaves(nodes_[r].child[0], fn);
+    VisitLeaves(nodes_[r].child[1], fn);
   }
   using Path = internal::ScratchStack<NodeRef, 64>;
   // Walks from the root to the leaf q reaches, recording internal nodes. REQUIRES: non-empty.
@@ -152,13 +162,12 @@ class RandomCutTree {
   int dims_;
   int capacity_;
   int min_cache_mass_;
-  // Tree state. Internal nodes: ids [0, capacity-1); free ones chain through Node::left. What a
+  // Tree state. Internal nodes: ids [0, capacity-1); free ones chain through Node::child[0]. What a
   // descent reads sits in one 12-byte Node; the mass (updates only) is a separate array.
   struct Node {
     float cut_val = 0;
     uint16_t cut_dim = 0;
-    NodeRef left = kNull;
-    NodeRef right = kNull;
+    NodeRef child[2] = {kNull, kNull};  // left (values <= cut_val), right
     uint16_t box_slot = kNoSlot;
   };
   NodeRef root_ = kNull;

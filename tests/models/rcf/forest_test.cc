@@ -1,5 +1,6 @@
 #include "models/rcf/forest.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <vector>
@@ -240,7 +241,7 @@ TEST(RandomCutForestTest, ConstantAndDuplicateStreams) {
   ASSERT_TRUE(f->CheckInvariants().ok());
   // Every tree is one leaf of mass 64 that shares one stored point.
   for (int t = 0; t < f->num_trees(); ++t) EXPECT_EQ(f->tree(t).Depth(), 0);
-  EXPECT_EQ(f->point_store().live_points(), 1u);
+  EXPECT_EQ(f->live_points(), 1u);
   double seen = f->Score(std::vector<double>{3.0, -1.0});
   EXPECT_NEAR(seen, 0.5, 1e-9);  // damp(64,64) * 1/log2(65) * log2(65)
   EXPECT_GT(f->Score(std::vector<double>{3.5, -1.0}), 6.0);
@@ -255,7 +256,7 @@ TEST(RandomCutForestTest, ConstantAndDuplicateStreams) {
   for (int idx = 0; idx < 800; ++idx)
     ASSERT_TRUE(g->Update(std::vector<double>{cycle[idx % 4]}).ok());
   ASSERT_TRUE(g->CheckInvariants().ok());
-  EXPECT_LE(g->point_store().live_points(), 4u);
+  EXPECT_LE(g->live_points(), 4u);
   EXPECT_LT(g->Score(std::vector<double>{cycle[800 % 4]}), 1.0);
   EXPECT_GT(g->Score(std::vector<double>{cycle[801 % 4]}), 2.0);  // out of phase
 }
@@ -269,6 +270,36 @@ TEST(RandomCutForestTest, MemoryBytesIsReportedAndBounded) {
   for (int idx = 0; idx < 2000; ++idx) ASSERT_TRUE(f->Update(std::vector<double>{w.Next()}).ok());
   EXPECT_GT(f->MemoryBytes(), empty);
   EXPECT_LT(f->MemoryBytes(), 600u * 1024);
+}
+
+// A long-running forest stays within the budget: the point store is compacted to the live points
+// (and shrinks), freed box slots are given back.
+TEST(RandomCutForestTest, MemoryStaysBoundedOnLongStreams) {
+  RcfOptions o;
+  o.shingle_size = 8;
+  o.time_decay = 0.1 / 256;
+  o.initial_accept_fraction = 0.125;
+  auto f = MakeForest(o);
+  Walk w(6);
+  size_t peak = 0;
+  for (int idx = 0; idx < 60000; ++idx) {
+    ASSERT_TRUE(f->Update(std::vector<double>{w.Next()}).ok());
+    if (idx % 5000 == 4999) peak = std::max(peak, f->MemoryBytes());
+  }
+  EXPECT_LE(peak, 600u * 1000);
+  // Stored floats stay within a small multiple of the live points (shingles share values).
+  EXPECT_LT(f->point_store().capacity_values(), 4 * f->live_points() + 64);
+  EXPECT_TRUE(f->CheckInvariants().ok());
+}
+
+TEST(RandomCutForestTest, UnknownSnapshotVersionIsRejectedClearly) {
+  auto a = MakeForest(SmallOptions(1, 2));
+  std::string snap = a->Save();
+  ASSERT_EQ(static_cast<uint8_t>(snap[4]), RandomCutForest::kFormatVersion);
+  snap[4] = 9;
+  auto loaded = RandomCutForest::Load(snap);
+  ASSERT_EQ(loaded.status().code(), Status::Code::kCorruption);
+  EXPECT_NE(loaded.status().message().find("format version 9"), std::string::npos);
 }
 
 }  // namespace
