@@ -665,6 +665,8 @@ void ReadServices(MapReader& top, DaemonConfig* cfg) {
   Section(top, "state", [&](MapReader& s) {
     s.String("dir", &cfg->state.dir, Need::kNonEmpty);
     s.Int<int64_t>("checkpoint_interval_ms", &cfg->state.checkpoint_interval_ms, 10, 3'600'000);
+    s.Int<int64_t>("block_cache_bytes", &cfg->state.block_cache_bytes, 1LL << 20, 64LL << 30);
+    s.Int<int64_t>("write_buffer_bytes", &cfg->state.write_buffer_bytes, 64LL << 10, 4LL << 30);
   });
   Section(top, "logging", [&](MapReader& l) {
     l.Enum("level", &cfg->logging.level, kLogLevels);

@@ -210,6 +210,11 @@ struct StateOptions {
   std::string dir = "./osprey-state";
   // Checkpoint period, ms. Range 10..3600000. Default: 1000. Reloadable: no.
   int64_t checkpoint_interval_ms = 1000;
+  // RocksDB's shared block cache, bytes. Range 1 MiB..64 GiB. Default: 64 MiB. Reloadable: no.
+  int64_t block_cache_bytes = 64LL << 20;
+  // RocksDB memtable size per column family (at most two each), bytes. Range 64 KiB..4 GiB.
+  // Default: 16 MiB. Reloadable: no.
+  int64_t write_buffer_bytes = 16LL << 20;
 };
 
 enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError };

@@ -165,6 +165,8 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(config::DaemonConfig config) {
   // lives in a subdirectory that is cleared at start. A real cluster's state is kept.
   state::RocksStoreOptions store_options;
   store_options.dir = cfg.state.dir;
+  store_options.block_cache_bytes = cfg.state.block_cache_bytes;
+  store_options.write_buffer_bytes = cfg.state.write_buffer_bytes;
   if (cfg.kafka.embedded.enabled) {
     store_options.dir = (std::filesystem::path(cfg.state.dir) / "embedded").string();
     std::error_code ec;

@@ -554,6 +554,29 @@ struct SourceRunner::Impl {
     return offset;
   }
 
+  // Keys held and evicted per operator, summed over this runner's tasks. Called on the runner
+  // thread (operators are confined to it); the registry makes the values readable elsewhere.
+  void PublishOperatorGauges() {
+    std::map<std::pair<std::string, std::string>, std::pair<size_t, size_t>> sums;
+    for (const auto& [tp, task] : tasks) {
+      for (const auto& pt : task->pipelines) {
+        for (const auto& op : pt->ops) {
+          auto& s = sums[{pt->options->name, op->name()}];
+          s.first += op->key_count();
+          s.second += op->evictions();
+        }
+      }
+    }
+    for (const auto& [names, s] : sums) {
+      Labels labels{{"source", source.name}, {"pipeline", names.first}, {"operator", names.second}};
+      metrics.GetGauge("osprey_operator_keys", "Keys with state, by operator", labels)
+          .Set(static_cast<double>(s.first));
+      metrics.GetGauge("osprey_operator_evictions", "Keys evicted (idle or memory budget) by "
+                       "the operator instances now assigned", labels)
+          .Set(static_cast<double>(s.second));
+    }
+  }
+
   // Records, per task, the end offsets of every output partition: every output of the task so
   // far is below them (the caller made sure they were acknowledged, or the task has produced
   // nothing yet), so a replay from this checkpoint finds its earlier outputs after them.
@@ -630,6 +653,7 @@ struct SourceRunner::Impl {
       return false;
     }
     for (auto* task : advanced) task->stored_offset = task->next_offset.load();
+    PublishOperatorGauges();
     checkpoints->Inc();
     checkpoint_bytes->Inc(bytes);
     checkpoint_seconds->Observe(static_cast<double>(clock.MonotonicNanos() - start) * 1e-9);

@@ -46,6 +46,8 @@ class Operator {
   virtual Status Restore(std::string_view key, std::string_view snapshot) = 0;
   // Number of keys with state.
   virtual size_t key_count() const = 0;
+  // Keys dropped so far by idle or memory-budget eviction.
+  virtual size_t evictions() const { return 0; }
 };
 
 }  // namespace osprey::operators

@@ -51,7 +51,7 @@ class RcfOperator final : public Operator {
   size_t key_count() const override { return keys_.size(); }
 
   // Keys evicted so far (idle + memory budget).
-  size_t evictions() const { return evictions_; }
+  size_t evictions() const override { return evictions_; }
   // Sum of the keys' ThresholdedForest::MemoryBytes() as last measured (after each event).
   size_t memory_bytes() const { return memory_bytes_; }
 

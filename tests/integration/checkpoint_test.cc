@@ -119,6 +119,9 @@ TEST(CheckpointTest, RestartResumesFromStoredOffsetsWithOperatorState) {
     ASSERT_EQ(first.size(), 1000u);
     auto metrics = testing::HttpGet(d->http_port(), "/metrics").body;
     EXPECT_NE(metrics.find("osprey_checkpoints_total{source=\"m\"}"), std::string::npos);
+    EXPECT_NE(metrics.find("osprey_operator_keys{source=\"m\",pipeline=\"p\",operator=\"baseline\"} 10"),
+              std::string::npos)
+        << metrics;
     ASSERT_TRUE(d->Shutdown().ok());
   }
   // The second run joins a new consumer group, which has no committed offsets and would start
