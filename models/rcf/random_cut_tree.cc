@@ -250,6 +250,14 @@ void RandomCutTree::CompactSlots() {
   free_slots_.clear();
 }
 
+const float* RandomCutTree::AncestorBox(NodeRef n, NodeRef child, const PointStore& store,
+                                       float* lo, float* hi) const {
+  if (nodes_[n].box_slot != kNoSlot) return BoxLo(nodes_[n].box_slot);
+  UnionSubtree(nodes_[n].child[0] == child ? nodes_[n].child[1] : nodes_[n].child[0], store, lo,
+               hi);
+  return lo;
+}
+
 void RandomCutTree::UnionSubtree(NodeRef r, const PointStore& store, float* lo, float* hi) const {
   ScratchStack<NodeRef, kInlinePath> pending;  // right children still to visit
   while (true) {
@@ -355,17 +363,8 @@ uint16_t RandomCutTree::Insert(uint32_t point, const PointStore& store, Rng& rng
   NodeRef child = node;
   for (size_t idx = path.size(); idx-- > 0;) {
     NodeRef n = path[idx];
-    const float* blo;
-    const float* bhi;
-    if (nodes_[n].box_slot != kNoSlot) {
-      blo = BoxLo(nodes_[n].box_slot);
-      bhi = blo + dims_;
-    } else {
-      UnionSubtree(nodes_[n].child[0] == child ? nodes_[n].child[1] : nodes_[n].child[0], store, lo,
-                   hi);
-      blo = lo;
-      bhi = hi;
-    }
+    const float* blo = AncestorBox(n, child, store, lo, hi);
+    const float* bhi = blo + dims_;
     child = n;
     float range, ext;
     RangeAndExtension(blo, bhi, p, dims_, &range, &ext);
@@ -530,17 +529,8 @@ double RandomCutTree::ScoreFromPath(const float* q, const PointStore& store, con
   NodeRef child = node;
   for (size_t idx = depth; idx-- > 0;) {
     NodeRef n = path[idx];
-    const float* blo;
-    const float* bhi;
-    if (nodes_[n].box_slot != kNoSlot) {
-      blo = BoxLo(nodes_[n].box_slot);
-      bhi = blo + dims_;
-    } else {
-      UnionSubtree(nodes_[n].child[0] == child ? nodes_[n].child[1] : nodes_[n].child[0], store, lo,
-                   hi);
-      blo = lo;
-      bhi = hi;
-    }
+    const float* blo = AncestorBox(n, child, store, lo, hi);
+    const float* bhi = blo + dims_;
     child = n;
     float range, ext;
     RangeAndExtension(blo, bhi, q, dims_, &range, &ext);
@@ -637,17 +627,8 @@ void RandomCutTree::AddAttribution(const float* q, const PointStore& store, doub
   NodeRef child = node;
   for (size_t idx = path.size(); idx-- > 0;) {
     NodeRef n = path[idx];
-    const float* blo;
-    const float* bhi;
-    if (nodes_[n].box_slot != kNoSlot) {
-      blo = BoxLo(nodes_[n].box_slot);
-      bhi = blo + dims_;
-    } else {
-      UnionSubtree(nodes_[n].child[0] == child ? nodes_[n].child[1] : nodes_[n].child[0], store, lo,
-                   hi);
-      blo = lo;
-      bhi = hi;
-    }
+    const float* blo = AncestorBox(n, child, store, lo, hi);
+    const float* bhi = blo + dims_;
     child = n;
     // The same probability as RawScore, split across dimensions in proportion to the extension.
     double prob = SeparationProbability(blo, bhi, q, dims_);

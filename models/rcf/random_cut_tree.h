@@ -126,6 +126,11 @@ class RandomCutTree {
   void CompactSlots();
   // Unions the box of subtree r into [lo, hi].
   void UnionSubtree(NodeRef r, const PointStore& store, float* lo, float* hi) const;
+  // The box of `n` on a walk up from its child `child`: its cached box, or else the running box
+  // (lo, hi = lo + dims, holding `child`'s box) widened by the sibling subtree. The returned
+  // pointer's box spans [p, p + dims) low corner and [p + dims, p + 2 dims) high corner.
+  const float* AncestorBox(NodeRef n, NodeRef child, const PointStore& store, float* lo,
+                           float* hi) const;
   // Recomputes the cached box of n from its children. REQUIRES: n has a slot.
   void ComputeBox(NodeRef n, const PointStore& store);
   // The cut at position u in [0, 1) of the region between box [lo, hi] and p (outside it),
