@@ -1,4 +1,5 @@
 #include "operators/baseline_operator.h"
+#include "tests/operators/operator_test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -9,11 +10,8 @@
 namespace osprey::operators {
 namespace {
 
-class Collect final : public Emitter {
- public:
-  void Emit(Event event) override { events.push_back(std::move(event)); }
-  std::vector<Event> events;
-};
+using test_util::Collect;
+using test_util::Dirty;
 
 Event MakeEvent(const std::string& key, double v) {
   Event e;
@@ -28,14 +26,6 @@ config::OperatorOptions Options() {
   options.baseline.warmup_events = 5;
   options.baseline.alert_threshold = 4;
   return options;
-}
-
-std::map<std::string, std::string> Dirty(Operator& op) {
-  std::map<std::string, std::string> out;
-  op.SnapshotDirty([&](std::string_view key, std::string snapshot) {
-    out.emplace(std::string(key), std::move(snapshot));
-  });
-  return out;
 }
 
 TEST(BaselineOperatorTest, ScoresPerKeyAndFlagsTheSpike) {

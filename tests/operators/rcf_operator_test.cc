@@ -1,4 +1,5 @@
 #include "operators/rcf_operator.h"
+#include "tests/operators/operator_test_util.h"
 
 #include "operators/hotspot_operator.h"
 #include "operators/operator_factory.h"
@@ -18,11 +19,8 @@
 namespace osprey::operators {
 namespace {
 
-class Collect final : public Emitter {
- public:
-  void Emit(Event event) override { events.push_back(std::move(event)); }
-  std::vector<Event> events;
-};
+using test_util::Collect;
+using test_util::Dirty;
 
 const auto kSchema = std::make_shared<const Schema>(Schema{{"cpu", "latency"}});
 
@@ -47,14 +45,6 @@ config::OperatorOptions Options() {
   options.rcf.sample_size = 64;
   options.rcf.shingle_size = 2;
   return options;
-}
-
-std::map<std::string, std::string> Dirty(Operator& op) {
-  std::map<std::string, std::string> out;
-  op.SnapshotDirty([&](std::string_view key, std::string snapshot) {
-    out.emplace(std::string(key), std::move(snapshot));
-  });
-  return out;
 }
 
 TEST(OperatorFactoryTest, BuildsEveryKindAndRejectsInvalidOptions) {
