@@ -16,6 +16,7 @@
 #include "config/loader.h"
 #include "daemon/daemon.h"
 #include "daemon/kafka/embedded_broker.h"
+#include "tests/integration/harness.h"
 #include "tests/integration/kafka_test_util.h"
 #include "tests/testing/fake_clock.h"
 
@@ -26,13 +27,11 @@ namespace net = boost::asio;
 namespace websocket = boost::beast::websocket;
 
 TEST(AlertFeedInDaemonTest, SpikeArrivesOnTheWebSocketFeed) {
-  config::EmbeddedBrokerOptions broker_options;
-  broker_options.topics = {{"in", 1}, {"out", 1}, {"dlq", 1}};
-  auto broker = daemon::EmbeddedBroker::Start(broker_options);
-  ASSERT_TRUE(broker.ok());
-  const std::string bootstrap = (*broker)->bootstrap_servers();
+  auto broker = testing::StartBroker({{"in", 1}, {"out", 1}, {"dlq", 1}});
+  ASSERT_NE(broker, nullptr);
+  const std::string bootstrap = broker->bootstrap_servers();
   testing::TempDir dir;
-  auto cfg = config::LoadConfigString(R"(
+  auto d = testing::StartDaemon(R"(
 kafka:
   bootstrap_servers: ")" + bootstrap + R"("
   consumer_properties: {session.timeout.ms: "6000"}
@@ -53,15 +52,13 @@ pipelines:
 http: {listen: "127.0.0.1:0"}
 state: {dir: ")" + dir.path() + R"("}
 )",
-                                      "feed.yaml");
-  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
-  auto d = daemon::Daemon::Start(std::move(cfg).value());
-  ASSERT_TRUE(d.ok()) << d.status().ToString();
+                                "feed.yaml");
+  ASSERT_NE(d, nullptr);
 
   net::io_context ioc;
   websocket::stream<net::ip::tcp::socket> ws(ioc);
   ws.next_layer().connect(
-      net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), (*d)->http_port()));
+      net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), d->http_port()));
   timeval tv{30, 0};
   ::setsockopt(ws.next_layer().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   ws.handshake("127.0.0.1", "/v1/alerts?pipeline=detect&key=web-*");
@@ -89,7 +86,7 @@ state: {dir: ")" + dir.path() + R"("}
   EXPECT_NE(alert.find("\"offset\":250"), std::string::npos) << alert;
   EXPECT_NE(alert.find("\"v\":110"), std::string::npos) << alert;
   ws.close(websocket::close_code::normal, ec);
-  EXPECT_TRUE((*d)->Shutdown().ok());
+  EXPECT_TRUE(d->Shutdown().ok());
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "config/loader.h"
 #include "daemon/daemon.h"
 #include "daemon/kafka/embedded_broker.h"
+#include "tests/integration/harness.h"
 #include "tests/integration/kafka_test_util.h"
 #include "tests/testing/fake_clock.h"
 
@@ -30,13 +31,11 @@ std::vector<KafkaRecord> Records(int from, int to) {
 }
 
 TEST(BrokerDownTest, DaemonRidesThroughTenSecondsWithoutTheBroker) {
-  config::EmbeddedBrokerOptions broker_options;
-  broker_options.topics = {{"in", 2}, {"out", 2}, {"dlq", 1}};
-  auto broker = daemon::EmbeddedBroker::Start(broker_options);
-  ASSERT_TRUE(broker.ok());
-  const std::string bootstrap = (*broker)->bootstrap_servers();
+  auto broker = testing::StartBroker({{"in", 2}, {"out", 2}, {"dlq", 1}});
+  ASSERT_NE(broker, nullptr);
+  const std::string bootstrap = broker->bootstrap_servers();
   testing::TempDir dir;
-  auto cfg = config::LoadConfigString(R"(
+  auto d = testing::StartDaemon(R"(
 kafka:
   bootstrap_servers: ")" + bootstrap + R"("
   consumer_properties: {session.timeout.ms: "6000", heartbeat.interval.ms: "500"}
@@ -50,10 +49,8 @@ pipelines:
 http: {listen: "127.0.0.1:0"}
 state: {dir: ")" + dir.path() + R"(", checkpoint_interval_ms: 200}
 )",
-                                      "down.yaml");
-  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
-  auto d = daemon::Daemon::Start(std::move(cfg).value());
-  ASSERT_TRUE(d.ok()) << d.status().ToString();
+                                "down.yaml");
+  ASSERT_NE(d, nullptr);
 
   ASSERT_TRUE(testing::ProduceAll(bootstrap, Records(0, 3000)));
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -62,10 +59,10 @@ state: {dir: ")" + dir.path() + R"(", checkpoint_interval_ms: 200}
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 
-  ASSERT_TRUE((*broker)->SetBrokerDown(1).ok());
+  ASSERT_TRUE(broker->SetBrokerDown(1).ok());
   std::this_thread::sleep_for(std::chrono::seconds(10));
-  EXPECT_TRUE((*d)->health().ok()) << (*d)->health().ToString();
-  ASSERT_TRUE((*broker)->SetBrokerUp(1).ok());
+  EXPECT_TRUE(d->health().ok()) << d->health().ToString();
+  ASSERT_TRUE(broker->SetBrokerUp(1).ok());
 
   ASSERT_TRUE(testing::ProduceAll(bootstrap, Records(3000, 6000)));
   auto results = testing::ReadTopics(bootstrap, {"out"}, 6000, std::chrono::seconds(90),
@@ -76,8 +73,8 @@ state: {dir: ")" + dir.path() + R"(", checkpoint_interval_ms: 200}
         << "duplicate " << r.headers.at("osprey.source");
   }
   EXPECT_EQ(sources.size(), 6000u);
-  EXPECT_TRUE((*d)->health().ok()) << (*d)->health().ToString();
-  EXPECT_TRUE((*d)->Shutdown().ok());
+  EXPECT_TRUE(d->health().ok()) << d->health().ToString();
+  EXPECT_TRUE(d->Shutdown().ok());
 }
 
 }  // namespace

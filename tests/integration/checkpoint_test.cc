@@ -11,6 +11,7 @@
 #include "daemon/daemon.h"
 #include "daemon/kafka/embedded_broker.h"
 #include "models/baseline.h"
+#include "tests/integration/harness.h"
 #include "tests/integration/kafka_test_util.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/http_client.h"
@@ -75,15 +76,6 @@ std::vector<KafkaRecord> Records(int from, int to) {
   return out;
 }
 
-std::unique_ptr<daemon::Daemon> StartDaemon(const std::string& bootstrap, const std::string& dir,
-                                            const std::string& group) {
-  auto cfg = config::LoadConfigString(Yaml(bootstrap, dir, group), "ckpt.yaml");
-  EXPECT_TRUE(cfg.ok()) << cfg.status().ToString();
-  auto d = daemon::Daemon::Start(std::move(cfg).value());
-  EXPECT_TRUE(d.ok()) << d.status().ToString();
-  return d.ok() ? std::move(d).value() : nullptr;
-}
-
 // "score":X of a result, as rendered.
 std::string ScoreText(const std::string& json) {
   auto pos = json.find("\"score\":");
@@ -103,16 +95,14 @@ int32_t PartitionOf(const std::string& json) {
 }
 
 TEST(CheckpointTest, RestartResumesFromStoredOffsetsWithOperatorState) {
-  config::EmbeddedBrokerOptions broker_options;
-  broker_options.topics = {{"in", kPartitions}, {"out", 1}, {"dlq", 1}};
-  auto broker = daemon::EmbeddedBroker::Start(broker_options);
-  ASSERT_TRUE(broker.ok());
-  const std::string bootstrap = (*broker)->bootstrap_servers();
+  auto broker = testing::StartBroker({{"in", kPartitions}, {"out", 1}, {"dlq", 1}});
+  ASSERT_NE(broker, nullptr);
+  const std::string bootstrap = broker->bootstrap_servers();
   testing::TempDir dir;
 
   ASSERT_TRUE(testing::ProduceAll(bootstrap, Records(0, 1000)));
   {
-    auto d = StartDaemon(bootstrap, dir.path(), "ckpt");
+    auto d = testing::StartDaemon(Yaml(bootstrap, dir.path(), "ckpt"), "ckpt.yaml");
     ASSERT_NE(d, nullptr);
     auto first = testing::ReadTopics(bootstrap, {"out"}, 1000, std::chrono::seconds(60),
                                      std::chrono::milliseconds(300));
@@ -127,7 +117,7 @@ TEST(CheckpointTest, RestartResumesFromStoredOffsetsWithOperatorState) {
   // The second run joins a new consumer group, which has no committed offsets and would start
   // from the beginning: the store's offsets must win.
   ASSERT_TRUE(testing::ProduceAll(bootstrap, Records(1000, 1600)));
-  auto d = StartDaemon(bootstrap, dir.path(), "ckpt-2");
+  auto d = testing::StartDaemon(Yaml(bootstrap, dir.path(), "ckpt-2"), "ckpt.yaml");
   ASSERT_NE(d, nullptr);
   auto all = testing::ReadTopics(bootstrap, {"out"}, 1600, std::chrono::seconds(60),
                                  std::chrono::milliseconds(1000));

@@ -14,6 +14,7 @@
 #include "config/loader.h"
 #include "daemon/daemon.h"
 #include "daemon/kafka/embedded_broker.h"
+#include "tests/integration/harness.h"
 #include "tests/integration/kafka_test_util.h"
 #include "tests/integration/subprocess.h"
 #include "tests/testing/fake_clock.h"
@@ -99,12 +100,10 @@ std::map<std::string, std::string> BySource(const std::vector<KafkaRecord>& reco
 }
 
 TEST(CrashTest, SigkillAndRestartGiveExactlyTheOutputsOfAnUninterruptedRun) {
-  config::EmbeddedBrokerOptions broker_options;
-  broker_options.topics = {{"in", kInputPartitions}, {"ref", 4}, {"ref-dlq", 1},
-                           {"out", 4},               {"dlq", 1}};
-  auto broker = daemon::EmbeddedBroker::Start(broker_options);
-  ASSERT_TRUE(broker.ok());
-  const std::string bootstrap = (*broker)->bootstrap_servers();
+  auto broker = testing::StartBroker(
+      {{"in", kInputPartitions}, {"ref", 4}, {"ref-dlq", 1}, {"out", 4}, {"dlq", 1}});
+  ASSERT_NE(broker, nullptr);
+  const std::string bootstrap = broker->bootstrap_servers();
   ASSERT_TRUE(testing::ProduceAll(bootstrap, Input()));
   const int malformed = (kRecords - 5 + kMalformedEvery - 1) / kMalformedEvery;
   const size_t valid = kRecords - malformed;
@@ -112,17 +111,15 @@ TEST(CrashTest, SigkillAndRestartGiveExactlyTheOutputsOfAnUninterruptedRun) {
   // The uninterrupted run, in-process.
   testing::TempDir ref_dir;
   {
-    auto cfg = config::LoadConfigString(Yaml(bootstrap, "ref", "ref", "ref-dlq", ref_dir.path()),
-                                        "ref.yaml");
-    ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
-    auto d = daemon::Daemon::Start(std::move(cfg).value());
-    ASSERT_TRUE(d.ok()) << d.status().ToString();
+    auto d = testing::StartDaemon(Yaml(bootstrap, "ref", "ref", "ref-dlq", ref_dir.path()),
+                                  "ref.yaml");
+    ASSERT_NE(d, nullptr);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
     while (testing::EndOffsetSum(bootstrap, "ref") < static_cast<int64_t>(valid) &&
            std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    ASSERT_TRUE((*d)->Shutdown().ok());
+    ASSERT_TRUE(d->Shutdown().ok());
   }
 
   // The crashing run: a child ospreyd, killed when it has written a seeded share of its output.

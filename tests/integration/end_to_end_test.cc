@@ -9,6 +9,7 @@
 #include "config/loader.h"
 #include "daemon/daemon.h"
 #include "daemon/kafka/embedded_broker.h"
+#include "tests/integration/harness.h"
 #include "tests/integration/kafka_test_util.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/http_client.h"
@@ -93,11 +94,10 @@ int64_t IntAfter(const std::string& json, const std::string& after, const std::s
 }
 
 TEST(EndToEndTest, ResultsAndDeadLettersOverRealKafka) {
-  config::EmbeddedBrokerOptions broker_options;
-  broker_options.topics = {{"in", kPartitions}, {"out", kPartitions}, {"alerts", 1}, {"dlq", 1}};
-  auto broker = daemon::EmbeddedBroker::Start(broker_options);
-  ASSERT_TRUE(broker.ok()) << broker.status().ToString();
-  const std::string bootstrap = (*broker)->bootstrap_servers();
+  auto broker = testing::StartBroker(
+      {{"in", kPartitions}, {"out", kPartitions}, {"alerts", 1}, {"dlq", 1}});
+  ASSERT_NE(broker, nullptr);
+  const std::string bootstrap = broker->bootstrap_servers();
 
   std::vector<KafkaRecord> input;
   input.reserve(kRecords);
@@ -113,11 +113,9 @@ TEST(EndToEndTest, ResultsAndDeadLettersOverRealKafka) {
   ASSERT_TRUE(testing::ProduceAll(bootstrap, input));
 
   testing::TempDir state_dir;
-  auto cfg = config::LoadConfigString(ConfigYaml(bootstrap, state_dir.path()), "e2e.yaml");
-  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
-  auto d = daemon::Daemon::Start(std::move(cfg).value());
-  ASSERT_TRUE(d.ok()) << d.status().ToString();
-  const uint16_t port = (*d)->http_port();
+  auto d = testing::StartDaemon(ConfigYaml(bootstrap, state_dir.path()), "e2e.yaml");
+  ASSERT_NE(d, nullptr);
+  const uint16_t port = d->http_port();
   ASSERT_NE(port, 0);
 
   auto results = testing::ReadTopics(bootstrap, {"out"}, kRecords - 100, std::chrono::seconds(60));
@@ -172,7 +170,7 @@ TEST(EndToEndTest, ResultsAndDeadLettersOverRealKafka) {
   EXPECT_EQ(ready.status, 200) << ready.body;
   auto info = testing::HttpGet(port, "/v1/info");
   EXPECT_EQ(info.status, 200);
-  EXPECT_NE(info.body.find("\"config_digest\":\"" + (*d)->config().digest + "\""),
+  EXPECT_NE(info.body.find("\"config_digest\":\"" + d->config().digest + "\""),
             std::string::npos)
       << info.body;
   auto metrics = testing::HttpGet(port, "/metrics");
@@ -195,7 +193,7 @@ TEST(EndToEndTest, ResultsAndDeadLettersOverRealKafka) {
   EXPECT_NE(missing.body.find("\"error\""), std::string::npos);
 
   // Graceful shutdown commits the offset after the last record of every partition.
-  ASSERT_TRUE((*d)->Shutdown().ok());
+  ASSERT_TRUE(d->Shutdown().ok());
   auto committed = testing::CommittedOffsets(bootstrap, "e2e", "in", kPartitions);
   for (int p = 0; p < kPartitions; ++p) {
     EXPECT_EQ(committed[p], kRecords / kPartitions) << "partition " << p;

@@ -9,6 +9,7 @@
 #include "config/loader.h"
 #include "daemon/daemon.h"
 #include "daemon/kafka/embedded_broker.h"
+#include "tests/integration/harness.h"
 #include "tests/integration/kafka_test_util.h"
 #include "tests/testing/fake_clock.h"
 
@@ -55,11 +56,9 @@ state: {dir: ")" + state_dir + R"("}
 }
 
 TEST(WindowsInDaemonTest, WindowResultsAndHotspotAlertReachTheOutputTopics) {
-  config::EmbeddedBrokerOptions broker_options;
-  broker_options.topics = {{"in", 1}, {"windows", 1}, {"hot", 1}, {"dlq", 1}};
-  auto broker = daemon::EmbeddedBroker::Start(broker_options);
-  ASSERT_TRUE(broker.ok());
-  const std::string bootstrap = (*broker)->bootstrap_servers();
+  auto broker = testing::StartBroker({{"in", 1}, {"windows", 1}, {"hot", 1}, {"dlq", 1}});
+  ASSERT_NE(broker, nullptr);
+  const std::string bootstrap = broker->bootstrap_servers();
 
   // 600 records, 10 ms apart, one host: x = i % 100 spread over [0, 100), y a scatter;
   // records 300..359 fall in a 0.3 x 0.3 box (a planted hot spot).
@@ -82,10 +81,8 @@ TEST(WindowsInDaemonTest, WindowResultsAndHotspotAlertReachTheOutputTopics) {
   ASSERT_TRUE(testing::ProduceAll(bootstrap, records));
 
   testing::TempDir dir;
-  auto cfg = config::LoadConfigString(Yaml(bootstrap, dir.path()), "win.yaml");
-  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
-  auto d = daemon::Daemon::Start(std::move(cfg).value());
-  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  auto d = testing::StartDaemon(Yaml(bootstrap, dir.path()), "win.yaml");
+  ASSERT_NE(d, nullptr);
 
   // Event time reaches 5990 ms, so windows [0,1000) .. [4000,5000) are closed.
   auto windows = testing::ReadTopics(bootstrap, {"windows"}, 5, std::chrono::seconds(30));
@@ -101,7 +98,7 @@ TEST(WindowsInDaemonTest, WindowResultsAndHotspotAlertReachTheOutputTopics) {
   ASSERT_GE(hot.size(), 1u);
   EXPECT_NE(hot.front().value.find("\"hotspots\":[{"), std::string::npos) << hot.front().value;
   EXPECT_NE(hot.front().value.find("\"alert\":true"), std::string::npos);
-  EXPECT_TRUE((*d)->Shutdown().ok());
+  EXPECT_TRUE(d->Shutdown().ok());
 }
 
 }  // namespace
