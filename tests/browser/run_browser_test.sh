@@ -18,6 +18,11 @@ for tool in /usr/bin/chromium node npm; do
   fi
 done
 
+if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
+  echo "SKIP: node $(node --version) is too old; playwright-core needs Node.js 20 or newer"
+  exit 77
+fi
+
 mkdir -p "$work_dir"
 # npm ci only when the lock file changed since the last install here.
 if ! cmp -s "$here/package-lock.json" "$work_dir/package-lock.json" ||
