@@ -109,6 +109,7 @@ void LiveHub::Pipeline::Record(const LiveResult& result,
   state.next_point = (state.next_point + 1) % options_.history_points;
   state.points = std::min(state.points + 1, options_.history_points);
   ++state.count;
+  if (result.alert) ++state.alerts;
   state.last_tick = ++tick_;
 
   if (watch_count_.load(std::memory_order_relaxed) == 0 || state.watchers.empty()) return;
@@ -220,11 +221,12 @@ void LiveHub::Pipeline::RenderJson(std::string* out) const {
     w.BeginObject();
     w.Key("key").String(entry->first);
     w.Key("count").Int(static_cast<int64_t>(state.count));
+    w.Key("alerts").Int(static_cast<int64_t>(state.alerts));
     w.Key("watchers").Int(static_cast<int64_t>(state.watchers.size()));
     if (state.points > 0) {
       *out += ',';
-      const size_t last = (state.next_point + options_.history_points - 1) %
-                          options_.history_points;
+      const size_t last =
+          (state.next_point + options_.history_points - 1) % options_.history_points;
       AppendPoint(state, last, out);
     }
     w.EndObject();
@@ -297,8 +299,8 @@ void AddLiveRoutes(HttpRouter& router, LiveHub& hub, const AlertHub& alerts) {
       [&hub](const HttpRequest& req) -> WebSocketHandlerResult {
         LiveHub::Pipeline* pipeline = hub.Find(req.path_params.at("pipeline"));
         if (pipeline == nullptr) {
-          return HttpResponse::Error(
-              404, "no pipeline named '" + req.path_params.at("pipeline") + "'");
+          return HttpResponse::Error(404,
+                                     "no pipeline named '" + req.path_params.at("pipeline") + "'");
         }
         auto state = std::make_shared<LiveFeedConnection>();
         WebSocketSession session;

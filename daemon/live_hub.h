@@ -120,7 +120,8 @@ class LiveHub {
       size_t next_point = 0;
       size_t points = 0;
       std::shared_ptr<const operators::Schema> schema;
-      uint64_t count = 0;     // results recorded
+      uint64_t count = 0;      // results recorded
+      uint64_t alerts = 0;     // of which alerts
       uint64_t last_tick = 0;  // recency, from Pipeline::tick_
       std::vector<std::pair<uint64_t, Callback>> watchers;
     };
@@ -136,12 +137,13 @@ class LiveHub {
     void EvictLocked() OSPREY_REQUIRES(mu_);
     static void AppendPoint(const KeyState& state, size_t point, std::string* out);
 
-    const PipelineInfo info_;          // Constant after construction
-    const LiveHubOptions options_;     // Constant after construction
+    const PipelineInfo info_;       // Constant after construction
+    const LiveHubOptions options_;  // Constant after construction
     std::atomic<size_t> watch_count_{0};
 
     mutable Mutex mu_;
-    std::unordered_map<std::string, KeyState, KeyHash, std::equal_to<>> keys_ OSPREY_GUARDED_BY(mu_);
+    std::unordered_map<std::string, KeyState, KeyHash, std::equal_to<>> keys_
+        OSPREY_GUARDED_BY(mu_);
     uint64_t tick_ OSPREY_GUARDED_BY(mu_) = 0;
     uint64_t next_watch_id_ OSPREY_GUARDED_BY(mu_) = 1;
     uint64_t forgotten_keys_ OSPREY_GUARDED_BY(mu_) = 0;
@@ -158,7 +160,7 @@ class LiveHub {
   Pipeline* Find(std::string_view name) const;
 
   // {"pipelines":[{"name":P,"source":S,"operators":[{"name":N,"type":T}...],
-  //   "keys":[{"key":K,"count":N,"event_time":ms,"values":{..},"score":S|null,
+  //   "keys":[{"key":K,"count":N,"alerts":N,"watchers":N,"event_time":ms,"values":{..},"score":S|null,
   //            "grade":G|null,"alert":bool}...] (sorted by key),
   //   "keys_forgotten":N}...]}
   std::string RenderPipelinesJson() const;

@@ -114,14 +114,25 @@
         button.setAttribute('aria-current', selected ? 'true' : 'false');
         const dot = document.createElement('span');
         dot.className = 'dot' + (k.alert ? ' alert' : '');
+        dot.title = k.alert ? 'the last result was an alert' : 'the last result was normal';
         const label = document.createElement('span');
         label.textContent = k.key;
         const score = document.createElement('span');
         score.className = 'score';
-        score.textContent = k.grade !== null && k.grade !== undefined
-          ? 'g ' + formatNumber(k.grade, 2) : formatNumber(k.score, 2);
-        score.title = 'last score ' + formatNumber(k.score, 3) + ', ' + k.count + ' results';
+        score.textContent = formatNumber(k.score, 2);
+        score.title = 'last score ' + formatNumber(k.score, 3) +
+          (k.grade !== null && k.grade !== undefined ? ', grade ' + formatNumber(k.grade, 2) : '') +
+          '; ' + k.count + ' results, ' + k.alerts + ' alerts';
         button.append(dot, label, score);
+        if (k.alerts > 0) {
+          const badge = document.createElement('span');
+          badge.className = 'key-alerts';
+          badge.textContent = String(k.alerts);
+          badge.title = k.alerts + ' alerts';
+          button.append(badge);
+        } else {
+          button.append(document.createElement('span'));
+        }
         button.addEventListener('click', () => select(p.name, k.key));
         item.append(button);
         list.append(item);

@@ -11,14 +11,6 @@
 // - burst: the publisher publishes as fast as it can; slow readers lose alerts (counted from the
 //   server's {"type":"lost"} notices), which shows the pipeline never waits.
 // Not a ctest: wall-clock figures on a shared machine are noisy; run it alone for real numbers.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/epoll.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -33,6 +25,14 @@
 #include <thread>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "config/options.h"
 #include "daemon/alert_hub.h"
 #include "daemon/http_server.h"
@@ -43,8 +43,7 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 
 int64_t NowNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             SteadyClock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch())
       .count();
 }
 
@@ -244,7 +243,8 @@ RunResult Run(const Options& options, int io_threads, bool paced) {
     alert.score = 3.2;
     alert.grade = 0.8;
     alert.values_json = R"({"cpu":93.5,"latency_ms":41.2})";
-    alert.attribution_json = R"({"cpu":{"ATTRIBUTION_SCORE":2.9,"STRENGTH":0.9,"DIRECTION":"HIGH"}})";
+    alert.attribution_json =
+        R"({"cpu":{"ATTRIBUTION_SCORE":2.9,"STRENGTH":0.9,"DIRECTION":"HIGH"}})";
     alert.source_topic = "metrics";
     alert.partition = 0;
     const auto start = SteadyClock::now();
@@ -344,8 +344,8 @@ int main(int argc, char** argv) {
                   static_cast<double>(r.delivered) / r.seconds,
                   r.cpu_seconds * 1e6 / static_cast<double>(std::max<int64_t>(r.delivered, 1)),
                   static_cast<long long>(r.lost), r.closed,  // NOLINT(google-runtime-int)
-                  static_cast<long long>(r.p50_us),           // NOLINT(google-runtime-int)
-                  static_cast<long long>(r.p99_us),           // NOLINT(google-runtime-int)
+                  static_cast<long long>(r.p50_us),          // NOLINT(google-runtime-int)
+                  static_cast<long long>(r.p99_us),          // NOLINT(google-runtime-int)
                   r.complete ? "" : "  (incomplete: timed out)");
       std::fflush(stdout);
     }

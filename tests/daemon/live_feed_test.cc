@@ -104,11 +104,12 @@ TEST_F(LiveFeedTest, PipelinesRouteListsKeysAndTheAlertSeq) {
   auto res = Get(port(), "/v1/pipelines");
   ASSERT_EQ(res.result_int(), 200);
   EXPECT_EQ(res[http::field::content_type], "application/json");
-  EXPECT_EQ(res.body(),
-            R"({"pipelines":[{"name":"rcf","source":"metrics","operators":[{"name":"rcf","type":)"
-            R"("rcf"}],"keys":[{"key":"host-1","count":1,"watchers":0,"event_time":1000,)"
-            R"("values":{"cpu":42},"score":4.2,"grade":0.5,"alert":false}],"keys_forgotten":0}],)"
-            R"("alerts_last_seq":1})");
+  EXPECT_EQ(
+      res.body(),
+      R"({"pipelines":[{"name":"rcf","source":"metrics","operators":[{"name":"rcf","type":)"
+      R"("rcf"}],"keys":[{"key":"host-1","count":1,"alerts":0,"watchers":0,"event_time":1000,)"
+      R"("values":{"cpu":42},"score":4.2,"grade":0.5,"alert":false}],"keys_forgotten":0}],)"
+      R"("alerts_last_seq":1})");
 }
 
 TEST_F(LiveFeedTest, LiveFeedSendsHistoryThenResultsOverAWebSocket) {

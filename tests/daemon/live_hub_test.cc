@@ -2,11 +2,11 @@
 // live feed, and the grade scan.
 #include "daemon/live_hub.h"
 
-#include <gtest/gtest.h>
-
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 namespace osprey::daemon {
 namespace {
@@ -51,14 +51,15 @@ TEST(LiveHubTest, RendersPipelinesWithTheirKeysSortedAndLastResult) {
   Record(p, "web-1", 1001, 3, 4.5, 0.75, true);
   Record(p, "web-2", 1002, 2, 0.5);
 
-  EXPECT_EQ(hub.RenderPipelinesJson(),
-            R"({"pipelines":[{"name":"p1","source":"metrics","operators":[{"name":"detector",)"
-            R"("type":"rcf"}],"keys":[)"
-            R"({"key":"web-1","count":1,"watchers":0,"event_time":1001,"values":{"cpu":3,"mem":6},)"
-            R"("score":4.5,"grade":0.75,"alert":true},)"
-            R"({"key":"web-2","count":2,"watchers":0,"event_time":1002,"values":{"cpu":2,"mem":4},)"
-            R"("score":0.5,"grade":null,"alert":false}],"keys_forgotten":0},)"
-            R"({"name":"p2","source":"other","operators":[],"keys":[],"keys_forgotten":0}]})");
+  EXPECT_EQ(
+      hub.RenderPipelinesJson(),
+      R"({"pipelines":[{"name":"p1","source":"metrics","operators":[{"name":"detector",)"
+      R"("type":"rcf"}],"keys":[)"
+      R"({"key":"web-1","count":1,"alerts":1,"watchers":0,"event_time":1001,"values":{"cpu":3,"mem":6},)"
+      R"("score":4.5,"grade":0.75,"alert":true},)"
+      R"({"key":"web-2","count":2,"alerts":0,"watchers":0,"event_time":1002,"values":{"cpu":2,"mem":4},)"
+      R"("score":0.5,"grade":null,"alert":false}],"keys_forgotten":0},)"
+      R"({"name":"p2","source":"other","operators":[],"keys":[],"keys_forgotten":0}]})");
   EXPECT_EQ(hub.Find("p1"), &p);
   EXPECT_EQ(hub.Find("nope"), nullptr);
 }
@@ -74,9 +75,9 @@ TEST(LiveHubTest, KeyTableStaysBoundedAndForgetsTheLeastRecentlyUpdated) {
   EXPECT_LE(p.key_count(), 10u);
   EXPECT_GE(p.key_count(), 5u);
   const std::string json = hub.RenderPipelinesJson();
-  EXPECT_NE(json.find(R"("key":"k0")"), std::string::npos) << json;   // recently updated: kept
+  EXPECT_NE(json.find(R"("key":"k0")"), std::string::npos) << json;  // recently updated: kept
   EXPECT_NE(json.find(R"("key":"new")"), std::string::npos) << json;
-  EXPECT_EQ(json.find(R"("key":"k1")"), std::string::npos) << json;   // oldest: forgotten
+  EXPECT_EQ(json.find(R"("key":"k1")"), std::string::npos) << json;  // oldest: forgotten
   for (int idx = 0; idx < 10000; ++idx) Record(p, Name("many", idx), idx, 1);
   EXPECT_LE(p.key_count(), 10u);
 }
@@ -92,11 +93,12 @@ TEST(LiveHubTest, WatcherGetsHistoryThenEachNewResultOfItsKeyOnly) {
   Collected got;
   LiveHub::Watch watch = p.WatchKey("a", got.Callback());
   ASSERT_EQ(got.messages.size(), 1u);
-  EXPECT_EQ(got.messages[0],
-            R"({"type":"history","pipeline":"p","key":"a","points":[)"
-            R"({"event_time":3,"values":{"cpu":3,"mem":6},"score":1.5,"grade":null,"alert":false},)"
-            R"({"event_time":4,"values":{"cpu":4,"mem":8},"score":2,"grade":null,"alert":false},)"
-            R"({"event_time":5,"values":{"cpu":5,"mem":10},"score":2.5,"grade":null,"alert":false}]})");
+  EXPECT_EQ(
+      got.messages[0],
+      R"({"type":"history","pipeline":"p","key":"a","points":[)"
+      R"({"event_time":3,"values":{"cpu":3,"mem":6},"score":1.5,"grade":null,"alert":false},)"
+      R"({"event_time":4,"values":{"cpu":4,"mem":8},"score":2,"grade":null,"alert":false},)"
+      R"({"event_time":5,"values":{"cpu":5,"mem":10},"score":2.5,"grade":null,"alert":false}]})");
   EXPECT_EQ(p.watch_count(), 1u);
 
   Record(p, "b", 10, 1);  // another key: nothing
@@ -136,7 +138,7 @@ TEST(LiveHubTest, WatchedKeysAreNeverForgottenAndTwoWatchersBothGetResults) {
   Record(p, "pinned", 1000, 1);
   EXPECT_EQ(first.messages.size(), 2u);
   EXPECT_EQ(second.messages.size(), 2u);
-  EXPECT_NE(hub.RenderPipelinesJson().find(R"("key":"pinned","count":1,"watchers":2)"),
+  EXPECT_NE(hub.RenderPipelinesJson().find(R"("key":"pinned","count":1,"alerts":0,"watchers":2)"),
             std::string::npos);
   LiveHub::Watch moved = std::move(w1);
   EXPECT_EQ(p.watch_count(), 2u);
