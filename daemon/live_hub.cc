@@ -94,9 +94,13 @@ void LiveHub::Pipeline::Record(const LiveResult& result,
   const size_t stride = kPointHeader + result.values.size();
   if (state.stride != stride) {  // first result, or the shape changed: start over
     state.stride = stride;
-    state.history.assign(stride * options_.history_points, 0.0);
+    state.history.clear();
     state.next_point = 0;
     state.points = 0;
+  }
+  // The ring grows one point at a time until full, so a key seen once costs one point.
+  if (state.history.size() < stride * options_.history_points) {
+    state.history.resize(state.history.size() + stride);
   }
   if (state.schema != schema) state.schema = schema;  // pointer compare: no refcount traffic
   double* point = state.history.data() + state.next_point * stride;
