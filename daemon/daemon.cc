@@ -8,10 +8,12 @@
 #include "config/base/clock.h"
 #include "config/base/json_writer.h"
 #include "daemon/alert_hub.h"
+#include "daemon/dashboard/dashboard.h"
 #include "daemon/demo_stream.h"
 #include "daemon/http_server.h"
 #include "daemon/kafka/embedded_broker.h"
 #include "daemon/kafka/producer.h"
+#include "daemon/live_hub.h"
 #include "daemon/source_runner.h"
 #include "state/rocksdb_store.h"
 
@@ -21,10 +23,26 @@ namespace osprey::daemon {
 
 const char* OspreyVersion() { return "0.1.0"; }
 
+namespace {
+
+// The YAML `type` of an operator kind.
+const char* OperatorType(config::OperatorKind kind) {
+  switch (kind) {
+    case config::OperatorKind::kBaseline: return "baseline";
+    case config::OperatorKind::kRcf: return "rcf";
+    case config::OperatorKind::kWindow: return "window";
+    case config::OperatorKind::kHotspots: return "hotspots";
+  }
+  return "other";
+}
+
+}  // namespace
+
 struct Daemon::Impl {
   config::DaemonConfig config;
   MetricsRegistry metrics;
   AlertHub alerts;  // outlives the runners (publishers) and the HTTP server (subscribers)
+  LiveHub live;     // the dashboard's tables; outlives the runners and the HTTP server
   std::unique_ptr<EmbeddedBroker> broker;
   std::string bootstrap;
   std::unique_ptr<state::RocksStore> store;  // outlives the runners
@@ -78,6 +96,8 @@ struct Daemon::Impl {
       return HttpResponse::Json(ready ? 200 : 503, std::move(body));
     });
     AddAlertFeed(router, alerts);
+    AddLiveRoutes(router, live, alerts);
+    AddDashboardRoutes(router);
     router.Add("GET", "/metrics", [this](const HttpRequest&) {
       return HttpResponse::Text(200, metrics.Render(), "text/plain; version=0.0.4; charset=utf-8");
     });
@@ -175,6 +195,12 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(config::DaemonConfig config) {
   OSPREY_ASSIGN_OR_RETURN(impl->store, state::RocksStore::Open(store_options));
   spdlog::info("state store in {}", store_options.dir);
 
+  for (const auto& p : cfg.pipelines) {
+    LiveHub::PipelineInfo info{p.name, p.source, {}};
+    for (const auto& op : p.operators) info.operators.emplace_back(op.name, OperatorType(op.kind));
+    impl->live.AddPipeline(std::move(info));
+  }
+
   for (const auto& source : cfg.sources) {
     bool used = false;
     for (const auto& p : cfg.pipelines) used = used || p.source == source.name;
@@ -183,6 +209,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(config::DaemonConfig config) {
                               SourceRunner::Create(cfg, source, impl->bootstrap, *impl->producer,
                                                    impl->metrics, SystemClock::Default(),
                                                    impl->store.get(), &impl->alerts));
+      runner->set_live_hub(&impl->live);
       impl->runners.push_back(std::move(runner));
     } else {
       spdlog::warn("source '{}' is read by no pipeline; not consuming it", source.name);

@@ -14,6 +14,7 @@
 #include "daemon/alert_hub.h"
 #include "daemon/decode/decoder.h"
 #include "daemon/kafka/kafka_common.h"
+#include "daemon/live_hub.h"
 #include "daemon/output_log.h"
 #include "operators/operator_factory.h"
 #include "operators/operator.h"
@@ -133,7 +134,15 @@ class SinkEmitter final : public Emitter {
       LogAlert(now);
       if (hub_ != nullptr) hub_->Publish(ToAlert(event));
     }
+    if (live_ != nullptr) {
+      live_->Record({event.key, event.event_time_ms, event.values, event.score,
+                     GradeFromAnnotations(event.annotations), event.alert},
+                    event.schema);
+    }
   }
+
+  // The dashboard's table of this pipeline (null: none). REQUIRES: before the first Emit.
+  void set_live(LiveHub::Pipeline* live) { live_ = live; }
 
  private:
   // The alert for the WebSocket feed; grade, attribution and expected values come from the
@@ -205,6 +214,7 @@ class SinkEmitter final : public Emitter {
   Origin origin_;
   OutputLog* log_;  // null: librdkafka partitions, nothing is suppressed
   AlertHub* hub_;   // null: no alert feed
+  LiveHub::Pipeline* live_ = nullptr;  // null: no dashboard feed
   int64_t last_offset_ = -1;
   int32_t seq_ = 0;
   std::map<std::pair<std::string, int32_t>, OutputPosition> suppress_;
@@ -304,6 +314,7 @@ struct SourceRunner::Impl {
   Counter* suppressed = nullptr;
   std::unique_ptr<OutputLog> output_log;  // with a store: exactly-once outputs
   AlertHub* alert_hub = nullptr;
+  LiveHub* live_hub = nullptr;  // null: no dashboard feed
   // Outputs of this runner in flight, and where their delivery reports go (stable addresses).
   DeliveryGroup deliveries;
   DeliveryTarget dead_letter_target;
@@ -365,6 +376,7 @@ struct SourceRunner::Impl {
           p->name, std::move(targets), producer, *latency.at(p->name), *alerts.at(p->name),
           *suppressed, clock, &run_status, SinkEmitter::Origin{&task->tp, &task->current_offset},
           output_log.get(), alert_hub);
+      if (live_hub != nullptr) pt->sink->set_live(live_hub->Find(p->name));
       // Built back to front: links[i] feeds ops[i + 1] and hands its output on.
       pt->links.resize(pt->ops.size() - 1);
       for (size_t idx = pt->links.size(); idx-- > 0;) {
@@ -1063,6 +1075,8 @@ Result<std::unique_ptr<SourceRunner>> SourceRunner::Create(const config::DaemonC
 void SourceRunner::set_partition_listener(PartitionListener* listener) {
   impl_->listener = listener;
 }
+
+void SourceRunner::set_live_hub(LiveHub* live) { impl_->live_hub = live; }
 
 void SourceRunner::Start() {
   if (impl_->started.exchange(true)) return;

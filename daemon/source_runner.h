@@ -23,6 +23,7 @@
 namespace osprey::daemon {
 
 class AlertHub;
+class LiveHub;
 
 struct TopicPartition {
   std::string topic;
@@ -59,6 +60,10 @@ class SourceRunner {
 
   // REQUIRES: called once, before Start.
   void set_partition_listener(PartitionListener* listener);
+  // Every result is also recorded in `live` (the dashboard's tables), in the table of its
+  // pipeline when `live` has one. REQUIRES: called once, before Start; `live` outlives the
+  // runner (may be null: none).
+  void set_live_hub(LiveHub* live);
   void Start();
   // Stops consuming, finishes the record in hand, flushes outputs, commits offsets and leaves
   // the group. Idempotent.

@@ -9,7 +9,13 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libsimdjson-dev libxgboost-dev libssl-dev
   libcli11-dev nlohmann-json3-dev
   kcat curl python3
+  chromium  # the dashboard's browser test (tests/browser), driven headless
 )
+# The browser test runs playwright-core under Node.js (npm ci pins it); Debian's nodejs and npm
+# only when no node is installed already (a newer one from elsewhere is kept).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
