@@ -9,6 +9,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libsimdjson-dev libxgboost-dev libssl-dev
   libcli11-dev nlohmann-json3-dev
   kcat curl python3
+  python3-xgboost wrk
 )
 
 missing=()
