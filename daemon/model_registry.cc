@@ -288,6 +288,23 @@ ModelRegistry::ReloadReport ModelRegistry::Reload() {
     metrics_->GetCounter("osprey_model_reloads_total", "Model registry rescans").Inc();
     metrics_->GetGauge("osprey_model_versions", "Model versions being served")
         .Set(static_cast<double>(report.loaded + report.unchanged));
+    for (const auto& [name, versions] : next->models) {
+      for (const auto& [version, model] : versions) {
+        metrics_
+            ->GetGauge("osprey_model_memory_bytes", "Approximate bytes a served model holds",
+                       {{"model", name}, {"version", std::to_string(version)}})
+            .Set(static_cast<double>(model->model->memory_bytes()));
+      }
+    }
+    for (const auto& [name, versions] : previous->models) {
+      for (const auto& [version, model] : versions) {
+        if (next->Find(name, version) != nullptr) continue;
+        metrics_
+            ->GetGauge("osprey_model_memory_bytes", "Approximate bytes a served model holds",
+                       {{"model", name}, {"version", std::to_string(version)}})
+            .Set(0);  // no longer served
+      }
+    }
   }
   {
     MutexLock lock(&mu_);

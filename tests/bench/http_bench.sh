@@ -16,7 +16,7 @@ server_threads=${4:-2}
 rounds=${5:-3}
 command -v wrk >/dev/null || { echo "http_bench: wrk is not installed (deploy/install-deps.sh)"; exit 1; }
 
-work=$(mktemp -d /tmp/osprey-http-bench.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/http-bench-work.XXXXXX")
 server_pid=""
 cleanup() {
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
@@ -71,7 +71,9 @@ run() {  # name path model
     echo 'wrk.method = "POST"'
     echo "wrk.body = \"$body\""
     echo 'wrk.headers["Content-Type"] = "text/csv"'
-    [ -n "$model" ] && echo "wrk.headers[\"X-Amzn-SageMaker-Target-Model\"] = \"$model\""
+    if [ -n "$model" ]; then
+      echo "wrk.headers[\"X-Amzn-SageMaker-Target-Model\"] = \"$model\""
+    fi
   } > "$script"
   # Check one request first: a failing route would otherwise benchmark its error.
   local check
@@ -99,7 +101,7 @@ run() {  # name path model
 
 for round in $(seq 1 "$rounds"); do
   run constant /bench/constant ""
-  [ "$have_xgb" = 1 ] && run xgboost /invocations xgb
+  if [ "$have_xgb" = 1 ]; then run xgboost /invocations xgb; fi
   run linear /invocations linear
 done
 

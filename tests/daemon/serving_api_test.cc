@@ -370,8 +370,7 @@ TEST_F(ServingApiTest, BadArtifactKeepsThePreviousVersionServing) {
   WriteFile(root_ / "lin" / "2" / "model.json", "{ truncated");
   HttpResult reload = Post("/v1/admin/models/reload", "");
   ASSERT_EQ(reload.status, 200) << reload.body;
-  EXPECT_TRUE(Contains(reload.body, "lin/2: linear model: malformed model.json"))
-      << reload.body;
+  EXPECT_TRUE(Contains(reload.body, "lin/2: linear model: malformed model.json")) << reload.body;
   EXPECT_TRUE(Contains(reload.body, "(the previously loaded files keep serving)")) << reload.body;
   HttpResult r = Post("/v1/models/lin:predict", R"({"instances":[[1,2]]})");
   EXPECT_TRUE(Contains(r.body, R"("version":2,"predictions":[{"score":6}])")) << r.body;
@@ -450,6 +449,22 @@ TEST_F(ServingApiTest, WatcherPicksUpNewVersionsWithoutAReloadCall) {
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
   EXPECT_EQ(Get("/v1/models/clf").status, 404);
+}
+
+TEST_F(ServingApiTest, RegistryExportsMemoryAndVersionGauges) {
+  MetricsRegistry metrics;
+  config::ModelsOptions options;
+  options.registry_dir = root_.string();
+  auto registry = ModelRegistry::Open(options, kinds_, &metrics);
+  ASSERT_TRUE(registry.ok());
+  std::string text = metrics.Render();
+  EXPECT_TRUE(Contains(text, "osprey_model_versions 4")) << text;
+  EXPECT_TRUE(Contains(text, "osprey_model_memory_bytes{model=\"anom\",version=\"1\"}")) << text;
+  fs::remove_all(root_ / "anom");
+  (*registry)->Reload();
+  text = metrics.Render();
+  EXPECT_TRUE(Contains(text, "osprey_model_versions 3")) << text;
+  EXPECT_TRUE(Contains(text, "osprey_model_memory_bytes{model=\"anom\",version=\"1\"} 0")) << text;
 }
 
 TEST(ModelRegistryTest, NoDirectoryServesNothingAndBadDirectoryFails) {
