@@ -236,7 +236,7 @@ TEST_F(ServingApiTest, PredictRejectsBadRequestsWithActionableErrors) {
   ExpectError(Post("/v1/models/lin/versions/x:predict", R"({"instances":[]})"), 404,
               "no version 'x'");
   std::string many = R"({"instances":[)";
-  for (int idx = 0; idx <= kMaxRows; ++idx) many += (idx > 0 ? "," : "") + std::string("[1,2]");
+  for (int idx = 0; idx <= kMaxRows; ++idx) many.append(idx > 0 ? ",[1,2]" : "[1,2]");
   ExpectError(Post("/v1/models/lin:predict", many + "]}"), 413,
               "too many instances: 51 > models.max_batch_rows 50");
   ExpectError(Post("/v1/models/lin:predict", std::string(kMaxBody + 1, ' ')), 413, "");
