@@ -618,7 +618,13 @@ class ServingApi {
     std::string name;
     std::string version;
     if (const std::string* target = req.Header("x-amzn-sagemaker-target-model")) {
+      // "name", "name/version", or SageMaker's multi-model "name.tar.gz".
       name = *target;
+      constexpr std::string_view kArchive = ".tar.gz";
+      if (name.size() > kArchive.size() &&
+          name.compare(name.size() - kArchive.size(), kArchive.size(), kArchive) == 0) {
+        name.resize(name.size() - kArchive.size());
+      }
       const size_t slash = name.find('/');
       if (slash != std::string::npos) {
         version = name.substr(slash + 1);

@@ -262,6 +262,9 @@ TEST_F(ServingApiTest, SageMakerInvocationsSpeakCsvJsonAndJsonLines) {
   HttpResult v1 =
       Post("/invocations", "1,2", "text/csv", {{"X-Amzn-SageMaker-Target-Model", "lin/1"}});
   EXPECT_EQ(v1.body, R"({"predictions":[{"score":5.5}]})");
+  HttpResult archive = Post("/invocations", "1,2", "text/csv",
+                            {{"X-Amzn-SageMaker-Target-Model", "lin.tar.gz"}});
+  EXPECT_EQ(archive.body, R"({"predictions":[{"score":6}]})");
   HttpResult clf =
       Post("/invocations", "1,1", "text/csv", {{"X-Amzn-SageMaker-Target-Model", "clf"}});
   EXPECT_TRUE(Contains(clf.body, R"({"predictions":[{"score":0.88)")) << clf.body;
