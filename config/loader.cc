@@ -668,6 +668,12 @@ void ReadServices(MapReader& top, DaemonConfig* cfg) {
     s.Int<int64_t>("block_cache_bytes", &cfg->state.block_cache_bytes, 1LL << 20, 64LL << 30);
     s.Int<int64_t>("write_buffer_bytes", &cfg->state.write_buffer_bytes, 64LL << 10, 4LL << 30);
   });
+  Section(top, "models", [&](MapReader& m) {
+    m.String("registry_dir", &cfg->models.registry_dir);
+    m.Int<int64_t>("poll_interval_ms", &cfg->models.poll_interval_ms, 0, 3'600'000);
+    m.String("default_model", &cfg->models.default_model);
+    m.Int("max_batch_rows", &cfg->models.max_batch_rows, 1, 1'000'000);
+  });
   Section(top, "logging", [&](MapReader& l) {
     l.Enum("level", &cfg->logging.level, kLogLevels);
     l.Enum("format", &cfg->logging.format, kLogFormats);

@@ -217,6 +217,22 @@ struct StateOptions {
   int64_t write_buffer_bytes = 16LL << 20;
 };
 
+// The model registry served over HTTP (models/serving/REGISTRY.md for the on-disk format).
+struct ModelsOptions {
+  // Registry directory, created at start if missing. Empty = no registry (every model is
+  // unknown). Default: "". Reloadable: no.
+  std::string registry_dir;
+  // How often the directory is checked for changed versions, ms; 0 = only on
+  // POST /v1/admin/models/reload. Range 0..3600000. Default: 2000. Reloadable: no.
+  int64_t poll_interval_ms = 2000;
+  // Model answering POST /invocations without an X-Amzn-SageMaker-Target-Model header. Empty =
+  // the only model when the registry holds exactly one. Default: "". Reloadable: no.
+  std::string default_model;
+  // Most instances in one predict request; more are refused with 413. Range 1..1000000.
+  // Default: 10000. Reloadable: no.
+  int max_batch_rows = 10000;
+};
+
 enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError };
 enum class LogFormat { kText, kJson };
 
@@ -239,6 +255,7 @@ struct DaemonConfig {
   HttpOptions http;
   StateOptions state;
   LoggingOptions logging;
+  ModelsOptions models;
 
   // Lookup by name; nullptr when absent (cannot happen for names referenced by a validated
   // config).

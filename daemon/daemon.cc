@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <functional>
 #include <vector>
 
 #include "config/base/clock.h"
@@ -14,7 +15,10 @@
 #include "daemon/kafka/embedded_broker.h"
 #include "daemon/kafka/producer.h"
 #include "daemon/live_hub.h"
+#include "daemon/model_registry.h"
+#include "daemon/serving_api.h"
 #include "daemon/source_runner.h"
+#include "models/serving/builtin_kinds.h"
 #include "state/rocksdb_store.h"
 
 #include <filesystem>
@@ -37,6 +41,73 @@ const char* OperatorType(config::OperatorKind kind) {
 }
 
 }  // namespace
+// Live key scoring and export over the source runners.
+class RunnerKeyModels final : public LiveKeyScorer {
+ public:
+  RunnerKeyModels(const config::DaemonConfig& config,
+                  const std::vector<std::unique_ptr<SourceRunner>>& runners)
+      : config_(config), runners_(runners) {}
+
+  // Runs `fn` on the live model of `key` in `pipeline`.
+  Status WithModel(const std::string& pipeline, const std::string& key,
+                   const std::function<Status(const models::rcf::ThresholdedForest&)>& fn) const {
+    const config::PipelineOptions* p = config_.FindPipeline(pipeline);
+    if (p == nullptr) return Status::NotFound("unknown pipeline '" + pipeline + "'");
+    bool has_rcf = false;
+    for (const auto& op : p->operators) has_rcf = has_rcf || op.kind == config::OperatorKind::kRcf;
+    if (!has_rcf) {
+      return Status::InvalidArgument("pipeline '" + pipeline + "' has no rcf operator");
+    }
+    for (const auto& r : runners_) {
+      if (r->source_name() == p->source) return r->WithKeyModel(pipeline, key, fn);
+    }
+    return Status::NotFound("pipeline '" + pipeline + "' is not running");
+  }
+
+  // The source's value fields: the names of the model's inputs.
+  std::vector<std::string> Inputs(const std::string& pipeline) const {
+    const config::PipelineOptions* p = config_.FindPipeline(pipeline);
+    const config::SourceOptions* s = p != nullptr ? config_.FindSource(p->source) : nullptr;
+    return s != nullptr ? s->value_fields : std::vector<std::string>{};
+  }
+
+  Result<std::string> ScoreKey(const std::string& pipeline, const std::string& key,
+                               const std::vector<std::vector<double>>& points) override {
+    const std::vector<std::string> names = Inputs(pipeline);
+    std::string out;
+    JsonWriter w(&out);
+    w.BeginArray();
+    for (size_t idx = 0; idx < points.size(); ++idx) {
+      // One point per lock: the pipeline waits for at most one score.
+      OSPREY_RETURN_IF_ERROR(WithModel(pipeline, key, [&](const models::rcf::ThresholdedForest& m) {
+        Result<models::rcf::AnomalyDescriptor> d = m.Peek(points[idx]);
+        if (!d.ok()) {
+          return Status::InvalidArgument("point " + std::to_string(idx) + ": " +
+                                         d.status().message());
+        }
+        w.BeginObject();
+        w.Key("score").Double(d->score);
+        w.Key("grade").Double(d->grade);
+        w.Key("threshold").Double(d->threshold);
+        w.Key("confidence").Double(d->confidence);
+        w.Key("attribution").BeginObject();
+        for (size_t col = 0; col < d->attribution.size(); ++col) {
+          w.Key(col < names.size() ? names[col] : std::string("v").append(std::to_string(col)))
+              .Double(d->attribution[col]);
+        }
+        w.EndObject();
+        w.EndObject();
+        return Status::Ok();
+      }));
+    }
+    w.EndArray();
+    return out;
+  }
+
+ private:
+  const config::DaemonConfig& config_;
+  const std::vector<std::unique_ptr<SourceRunner>>& runners_;
+};
 
 struct Daemon::Impl {
   config::DaemonConfig config;
@@ -49,6 +120,9 @@ struct Daemon::Impl {
   std::unique_ptr<Producer> producer;
   std::vector<std::unique_ptr<SourceRunner>> runners;
   std::vector<std::unique_ptr<DemoStream>> demos;
+  models::ModelKindRegistry model_kinds;  // outlives `models`
+  std::unique_ptr<ModelRegistry> models;  // outlives the HTTP server
+  std::unique_ptr<RunnerKeyModels> key_models;
   std::unique_ptr<HttpServer> http;
   std::atomic<bool> stopping{false};
   std::atomic<bool> stopped{false};
@@ -98,6 +172,30 @@ struct Daemon::Impl {
     AddAlertFeed(router, alerts);
     AddLiveRoutes(router, live, alerts);
     AddDashboardRoutes(router);
+    AddServingRoutes(router, *models, key_models.get());
+    // `osprey model export`: a live key's forest as ThresholdedForest::Save() bytes; the
+    // X-Osprey-Inputs header names its inputs (the source's value fields).
+    router.Add(
+        "GET", "/v1/admin/pipelines/{pipeline}/keys/{key}/model", [this](const HttpRequest& req) {
+          const std::string& pipeline = req.path_params.at("pipeline");
+          std::string bytes;
+          Status st = key_models->WithModel(pipeline, req.path_params.at("key"),
+                                            [&](const models::rcf::ThresholdedForest& m) {
+                                              bytes = m.Save();
+                                              return Status::Ok();
+                                            });
+          if (!st.ok()) {
+            return HttpResponse::Error(st.code() == Status::Code::kNotFound ? 404 : 400,
+                                       st.message());
+          }
+          HttpResponse r = HttpResponse::Text(200, std::move(bytes), "application/octet-stream");
+          std::string inputs;
+          for (const std::string& n : key_models->Inputs(pipeline)) {
+            inputs += (inputs.empty() ? "" : ",") + n;
+          }
+          r.headers.emplace_back("X-Osprey-Inputs", std::move(inputs));
+          return r;
+        });
     router.Add("GET", "/metrics", [this](const HttpRequest&) {
       return HttpResponse::Text(200, metrics.Render(), "text/plain; version=0.0.4; charset=utf-8");
     });
@@ -149,6 +247,7 @@ struct Daemon::Impl {
       Status st = producer->Flush(std::chrono::seconds(5));
       if (!st.ok()) spdlog::warn("final flush: {}", st.ToString());
     }
+    if (models) models->StopWatching();
     if (http) http->Stop();
     runners.clear();
     demos.clear();
@@ -217,7 +316,12 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(config::DaemonConfig config) {
     if (source.demo) impl->demos.push_back(std::make_unique<DemoStream>(source, *impl->producer));
   }
 
+  models::RegisterBuiltinKinds(impl->model_kinds);
+  OSPREY_ASSIGN_OR_RETURN(impl->models,
+                          ModelRegistry::Open(cfg.models, impl->model_kinds, &impl->metrics));
+  impl->key_models = std::make_unique<RunnerKeyModels>(impl->config, impl->runners);
   OSPREY_ASSIGN_OR_RETURN(impl->http, HttpServer::Start(cfg.http, impl->Routes()));
+  impl->models->StartWatching();
   for (auto& r : impl->runners) r->Start();
   for (auto& d : impl->demos) d->Start();
   return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));

@@ -1,7 +1,8 @@
 // Daemon: ospreyd's composition root as a library, so tests and benchmarks run the real thing
 // in-process. It starts, in order: the embedded broker (when configured), the producer, one
 // SourceRunner per source that a pipeline reads, the demo streams, and the HTTP server
-// (/healthz, /readyz, /metrics, /v1/info). Shutdown runs in the reverse order: stop consuming,
+// (/healthz, /readyz, /metrics, /v1/info, and the model registry's scoring API:
+// daemon/serving_api.h). Shutdown runs in the reverse order: stop consuming,
 // flush outputs, commit offsets, close.
 // Thread-safe.
 #pragma once

@@ -3,6 +3,8 @@
 //   osprey validate --config FILE                                check a configuration
 //   osprey replay --config FILE --input IN.csv --output OUT.csv [--pipeline NAME]
 //                                                                score a CSV file offline
+//   osprey model export --pipeline P --key K --registry DIR [--url URL] [--name NAME]
+//                                                                a live key's RCF into a registry
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -13,6 +15,7 @@
 #include "config/loader.h"
 #include "daemon/daemon.h"
 #include "daemon/kafka/embedded_broker.h"
+#include "daemon/model_export.h"
 #include "daemon/replay.h"
 #include "daemon/signals.h"
 
@@ -82,7 +85,35 @@ int main(int argc, char** argv) {
   replay->add_option("-p,--pipeline", replay_options.pipeline,
                      "Pipeline to run (default: the first in the configuration)");
 
+  auto* model = app.add_subcommand("model", "Model registry tools");
+  auto* model_export = model->add_subcommand(
+      "export",
+      "Copy a live pipeline key's Random Cut Forest from a running ospreyd into a model "
+      "registry as a new version (kind rcf)");
+  model->require_subcommand(1);
+  osprey::daemon::ModelExportOptions export_options;
+  model_export->add_option("-p,--pipeline", export_options.pipeline, "Pipeline")->required();
+  model_export->add_option("-k,--key", export_options.key, "Key")->required();
+  model_export
+      ->add_option("-r,--registry", export_options.registry_dir,
+                   "Registry directory (the daemon's models.registry_dir)")
+      ->required();
+  model_export->add_option("-u,--url", export_options.url, "ospreyd base URL")
+      ->capture_default_str();
+  model_export->add_option("-n,--name", export_options.name,
+                           "Model name (default: <pipeline>-<key>)");
+  model_export->add_option("--token", export_options.token, "Admin bearer token, if required");
+
   CLI11_PARSE(app, argc, argv);
+  if (*model_export) {
+    auto version = osprey::daemon::ExportModel(export_options);
+    if (!version.ok()) {
+      std::cerr << "osprey model export: " << version.status().ToString() << "\n";
+      return 1;
+    }
+    std::cout << "published version " << *version << " to " << export_options.registry_dir << "\n";
+    return 0;
+  }
   if (*replay) {
     osprey::Status st = osprey::daemon::Replay(replay_options);
     if (!st.ok()) {

@@ -18,6 +18,7 @@
 #include "daemon/output_log.h"
 #include "operators/operator_factory.h"
 #include "operators/operator.h"
+#include "operators/rcf_operator.h"
 
 namespace osprey::daemon {
 
@@ -273,6 +274,9 @@ struct PartitionTask {
   std::atomic<int64_t> next_offset{-1};  // offset after the last processed record
   int64_t committed_offset = -1;         // last offset committed to Kafka
   int64_t stored_offset = -1;            // last offset checkpointed in the state store
+  // Held by the runner thread while it runs this task's operators (process, tick, snapshot)
+  // and by HTTP threads while they query them (SourceRunner::ScoreKey).
+  std::mutex ops_mu;
 };
 
 }  // namespace
@@ -632,6 +636,7 @@ struct SourceRunner::Impl {
     std::vector<PartitionTask*> advanced;
     size_t bytes = 0;
     for (auto* task : tasks_to_store) {
+      std::lock_guard<std::mutex> ops_lock(task->ops_mu);
       for (auto& pt : task->pipelines) {
         for (size_t idx = 0; idx < pt->ops.size(); ++idx) {
           auto& op = pt->ops[idx];
@@ -886,6 +891,7 @@ struct SourceRunner::Impl {
     DecodeFailure failure;
     if (decoder->Decode(rec, event, failure)) {
       event.ingest_nanos = clock.MonotonicNanos();
+      std::lock_guard<std::mutex> ops_lock(task->ops_mu);
       auto& pts = task->pipelines;
       for (size_t idx = 0; idx < pts.size(); ++idx) {
         if (idx + 1 == pts.size()) {
@@ -924,6 +930,7 @@ struct SourceRunner::Impl {
       int64_t now = clock.MonotonicNanos();
       if (now - last_tick_ns >= kTickNs) {
         for (auto& [tp, task] : tasks) {
+          std::lock_guard<std::mutex> ops_lock(task->ops_mu);
           for (auto& pt : task->pipelines) pt->Tick();
         }
         if (!run_status.ok()) SetFatal(run_status);
@@ -945,6 +952,27 @@ struct SourceRunner::Impl {
   Status health() const {
     std::lock_guard<std::mutex> lock(health_mu);
     return fatal;
+  }
+
+  Status WithKeyModel(const std::string& pipeline, const std::string& key,
+                      const std::function<Status(const models::rcf::ThresholdedForest&)>& fn) {
+    std::lock_guard<std::mutex> lock(tasks_mu);  // tasks stay while we read them
+    for (const auto& [tp, task] : tasks) {
+      for (const auto& pt : task->pipelines) {
+        if (pt->options->name != pipeline) continue;
+        for (const auto& op : pt->ops) {
+          const auto* rcf = dynamic_cast<const operators::RcfOperator*>(op.get());
+          if (rcf == nullptr) continue;
+          std::lock_guard<std::mutex> ops_lock(task->ops_mu);
+          const models::rcf::ThresholdedForest* model = rcf->FindModel(key);
+          if (model != nullptr) return fn(*model);
+          break;
+        }
+      }
+    }
+    return Status::NotFound("pipeline '" + pipeline + "' holds no model for key '" + key +
+                            "' here (not seen yet, evicted, or its partition is assigned to "
+                            "another instance)");
   }
 
   void CollectLag(MetricsRegistry& m) {
@@ -1093,5 +1121,11 @@ const std::string& SourceRunner::source_name() const { return impl_->source.name
 int SourceRunner::assigned_partitions() const { return impl_->assigned.load(); }
 Status SourceRunner::health() const { return impl_->health(); }
 int64_t SourceRunner::records_consumed() const { return impl_->consumed.load(); }
+
+Status SourceRunner::WithKeyModel(
+    const std::string& pipeline, const std::string& key,
+    const std::function<Status(const models::rcf::ThresholdedForest&)>& fn) const {
+  return impl_->WithKeyModel(pipeline, key, fn);
+}
 
 }  // namespace osprey::daemon

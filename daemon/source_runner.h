@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -18,6 +19,7 @@
 #include "config/base/status.h"
 #include "config/options.h"
 #include "daemon/kafka/producer.h"
+#include "models/rcf/thresholded.h"
 #include "state/store.h"
 
 namespace osprey::daemon {
@@ -77,6 +79,14 @@ class SourceRunner {
   Status health() const;
   // Records consumed so far (all partitions).
   int64_t records_consumed() const;
+
+  // Calls `fn` with `key`'s live model in the first RCF operator of `pipeline`, under that
+  // partition task's lock (the pipeline waits meanwhile: keep `fn` short) and returns what it
+  // returns. `fn` may only call the model's const methods and must not keep a reference.
+  // NotFound when no partition task of this runner holds a model for the key (not seen yet,
+  // evicted, or assigned to another group member).
+  Status WithKeyModel(const std::string& pipeline, const std::string& key,
+                      const std::function<Status(const models::rcf::ThresholdedForest&)>& fn) const;
 
  private:
   struct Impl;

@@ -10,6 +10,7 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev
   kcat curl python3
   chromium  # the dashboard's browser test (tests/browser), driven headless
+  python3-xgboost wrk
 )
 # The browser test runs playwright-core under Node.js (npm ci pins it); Debian's nodejs and npm
 # only when no node is installed already (a newer one from elsewhere is kept).

@@ -225,4 +225,9 @@ Status RcfOperator::Restore(std::string_view key, std::string_view snapshot) {
   return Status::Ok();
 }
 
+const models::rcf::ThresholdedForest* RcfOperator::FindModel(std::string_view key) const {
+  auto it = keys_.find(std::string(key));
+  return it == keys_.end() ? nullptr : it->second.model.get();
+}
+
 }  // namespace osprey::operators

@@ -52,6 +52,11 @@ class RcfOperator final : public Operator {
 
   // Keys evicted so far (idle + memory budget).
   size_t evictions() const override { return evictions_; }
+  // The model of `key`, or nullptr when the key has none (not seen yet, or evicted). For
+  // read-only queries (ThresholdedForest's const methods) by whoever holds the lock under which
+  // this operator runs; valid until the operator next processes, ticks or restores.
+  const models::rcf::ThresholdedForest* FindModel(std::string_view key) const;
+
   // Sum of the keys' ThresholdedForest::MemoryBytes() as last measured (after each event).
   size_t memory_bytes() const { return memory_bytes_; }
 

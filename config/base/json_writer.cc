@@ -157,4 +157,10 @@ JsonWriter& JsonWriter::Null() {
   return *this;
 }
 
+JsonWriter& JsonWriter::Raw(std::string_view json) {
+  Separate();
+  *out_ += json;
+  return *this;
+}
+
 }  // namespace osprey

@@ -25,6 +25,9 @@ class JsonWriter {
   JsonWriter& Int(int64_t v);
   JsonWriter& Bool(bool v);
   JsonWriter& Null();
+  // A value that is already JSON (e.g. a stored document), appended as is.
+  // REQUIRES: `json` is one valid JSON value.
+  JsonWriter& Raw(std::string_view json);
 
  private:
   void Separate();

@@ -118,6 +118,47 @@ void ThresholdedForest::Threshold(double* threshold, double* base, double* devia
   *deviation = dev;
 }
 
+Result<AnomalyDescriptor> ThresholdedForest::Peek(std::span<const double> input) const {
+  if (static_cast<int>(input.size()) != input_dim_) {
+    return Status::InvalidArgument("thresholded rcf: expected " + std::to_string(input_dim_) +
+                                   " values, got " + std::to_string(input.size()));
+  }
+  constexpr double kMaxFloat = std::numeric_limits<float>::max();
+  for (double v : input) {
+    if (!(std::abs(v) <= kMaxFloat / 2)) {
+      return Status::InvalidArgument("thresholded rcf: value out of range: " + std::to_string(v));
+    }
+  }
+  AnomalyDescriptor desc;
+  desc.index = index_;
+  const std::vector<double> x = Transform(input);
+  const bool ready = forest_->output_ready() && forest_->inputs_seen() + 1 >= shingle_;
+  double threshold = 0, base = 0, deviation = 0;
+  Threshold(&threshold, &base, &deviation);
+  desc.threshold = threshold;
+  if (!ready) return desc;
+  desc.score = forest_->Score(x);
+  const double fill =
+      std::min(1.0, static_cast<double>(forest_->updates()) / forest_->options().sample_size);
+  desc.confidence = fill * (1 - std::exp(-decay_ * static_cast<double>(scores_seen_ + 1)));
+  const DiVector attr = forest_->Attribution(x);
+  const int newest = shingle_ - 1;
+  desc.attribution.resize(input_dim_);
+  double top = -1;
+  for (int col = 0; col < input_dim_; ++col) {
+    desc.attribution[col] = attr.At(newest * input_dim_ + col);
+    if (desc.attribution[col] > top) {
+      top = desc.attribution[col];
+      desc.anomalous_column = col;
+    }
+  }
+  if (threshold > 0 && desc.score >= threshold) {
+    const double gap = threshold - base;
+    desc.grade = gap > 0 ? std::min(1.0, 0.5 * (desc.score - base) / gap) : 1.0;
+  }
+  return desc;
+}
+
 Result<AnomalyDescriptor> ThresholdedForest::Process(std::span<const double> input) {
   if (static_cast<int>(input.size()) != input_dim_) {
     return Status::InvalidArgument("thresholded rcf: expected " + std::to_string(input_dim_) +

@@ -68,6 +68,14 @@ class ThresholdedForest {
   // InvalidArgument (state unchanged) on a wrong size or a non-finite value.
   Result<AnomalyDescriptor> Process(std::span<const double> input);
 
+  // Scores and grades `input` as Process would, without changing the model (for queries from
+  // other threads under the owner's lock, and for served snapshots). The grade is the
+  // threshold grade only: the echo and near-expected suppressions of Process are not applied,
+  // and anomaly_score is left 0. attribution holds the newest shingle position's per-value
+  // attribution whenever the forest is ready. InvalidArgument on a wrong size or a value out
+  // of range.
+  Result<AnomalyDescriptor> Peek(std::span<const double> input) const;
+
   const ThresholdedOptions& options() const { return options_; }
   const RandomCutForest& forest() const { return *forest_; }
   size_t MemoryBytes() const;

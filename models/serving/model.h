@@ -38,7 +38,8 @@ struct FeatureSpec {
 //   regression:  score = predicted value
 //   binary:      score = P(label = 1), predicted_label = 0/1
 //   multiclass:  probabilities[k], predicted_label = argmax, score = probabilities[label]
-//   anomaly:     score = anomaly score (RCF: inliers ~0.6-1, outliers 2-4); extra may hold grade
+//   anomaly:     score = anomaly score (RCF: inliers ~0.6-1, outliers 2-4); extra may hold grade;
+//                values may hold the per-input attribution
 //   clustering:  predicted_label = closest cluster, score = distance to it
 //   projection:  values = projection (PCA components), score = values[0]
 struct Prediction {

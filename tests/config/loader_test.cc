@@ -956,5 +956,25 @@ TEST(LoaderTest, QuickstartExampleIsWhatTheDocsSay) {
                 "KAFKA_BOOTSTRAP to host:port");
 }
 
+TEST(LoaderTest, ModelsSectionIsReadAndBounded) {
+  const DaemonConfig defaults = Load(std::string(kMinimal));
+  EXPECT_EQ(defaults.models.registry_dir, "");
+  EXPECT_EQ(defaults.models.poll_interval_ms, 2000);
+  const DaemonConfig cfg =
+      Load(std::string(kMinimal) +
+           "models: {registry_dir: /tmp/reg, poll_interval_ms: 0, default_model: m1, "
+           "max_batch_rows: 5}\n");
+  EXPECT_EQ(cfg.models.registry_dir, "/tmp/reg");
+  EXPECT_EQ(cfg.models.poll_interval_ms, 0);
+  EXPECT_EQ(cfg.models.default_model, "m1");
+  EXPECT_EQ(cfg.models.max_batch_rows, 5);
+  EXPECT_EQ(Errors(std::string(kMinimal) + "models: {poll_interval_ms: -1, max_batch_rows: 0}\n"),
+            "t.yaml:15:28: models.poll_interval_ms: must be in [0, 3600000], got -1\n"
+            "t.yaml:15:48: models.max_batch_rows: must be in [1, 1000000], got 0");
+  EXPECT_EQ(Errors(std::string(kMinimal) + "models: {registy_dir: x}\n"),
+            "t.yaml:15:10: models.registy_dir: unknown key 'registy_dir' (did you mean "
+            "'registry_dir'?)");
+}
+
 }  // namespace
 }  // namespace osprey::config

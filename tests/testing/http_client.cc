@@ -12,7 +12,8 @@ namespace osprey::testing {
 
 HttpResult HttpCall(uint16_t port, const std::string& method, const std::string& target,
                     const std::string& body, const std::string& content_type,
-                    const std::string& host) {
+                    const std::string& host,
+                    const std::vector<std::pair<std::string, std::string>>& extra_headers) {
   HttpResult result;
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return result;
@@ -27,6 +28,7 @@ HttpResult HttpCall(uint16_t port, const std::string& method, const std::string&
   std::string req = method + " " + target + " HTTP/1.1\r\nHost: " + host +
                     "\r\nConnection: close\r\n";
   if (!content_type.empty()) req += "Content-Type: " + content_type + "\r\n";
+  for (const auto& [name, value] : extra_headers) req += name + ": " + value + "\r\n";
   if (!body.empty() || method == "POST" || method == "PUT") {
     req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   }

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace osprey::testing {
 
@@ -14,9 +16,11 @@ struct HttpResult {
   std::string body;
 };
 
+// `extra_headers` are sent as given ("Name", "value"), after Content-Type.
 HttpResult HttpCall(uint16_t port, const std::string& method, const std::string& target,
                     const std::string& body = "", const std::string& content_type = "",
-                    const std::string& host = "127.0.0.1");
+                    const std::string& host = "127.0.0.1",
+                    const std::vector<std::pair<std::string, std::string>>& extra_headers = {});
 
 inline HttpResult HttpGet(uint16_t port, const std::string& target) {
   return HttpCall(port, "GET", target);
