@@ -285,9 +285,10 @@ class HttpServerTest : public ::testing::Test {
   static config::HttpOptions Options() {
     config::HttpOptions options;
     options.listen = "127.0.0.1:0";
-    options.max_body_bytes = 1024;
-    options.read_timeout_ms = 2000;
-    options.max_connections = 64;
+    options.limits.max_body_bytes = 1024;
+    options.limits.header_timeout_ms = 2000;
+    options.limits.body_timeout_ms = 2000;
+    options.limits.max_connections = 64;
     options.threads = 2;
     return options;
   }
@@ -515,7 +516,8 @@ TEST_F(HttpServerTest, HandlerExceptionIs500AndServerKeepsRunning) {
 
 TEST_F(HttpServerTest, ReadTimeoutDropsSlowClients) {
   config::HttpOptions options = Options();
-  options.read_timeout_ms = 200;
+  options.limits.header_timeout_ms = 200;
+  options.limits.body_timeout_ms = 200;
   StartServer(options);
 
   // A client that starts a request and stalls.
@@ -547,7 +549,7 @@ TEST_F(HttpServerTest, ReadTimeoutDropsSlowClients) {
 
 TEST_F(HttpServerTest, MaxConnectionsAnswers503) {
   config::HttpOptions options = Options();
-  options.max_connections = 2;
+  options.limits.max_connections = 2;
   StartServer(options);
 
   auto first = std::make_unique<TestConnection>(port());
