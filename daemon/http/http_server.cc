@@ -54,7 +54,9 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <spdlog/spdlog.h>
 
 #include "config/base/check.h"
@@ -1381,7 +1383,12 @@ Result<std::unique_ptr<net::ssl::context>> MakeTlsContext(const config::HttpTlsO
     return file_error("cert_file", tls.cert_file, "cannot load a PEM certificate chain", ec);
   }
   context->use_private_key_file(tls.key_file, net::ssl::context::pem, ec);
-  if (ec) return file_error("key_file", tls.key_file, "cannot load a PEM private key", ec);
+  if (ec && ec.category() == net::error::get_ssl_category() &&
+      ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == X509_R_KEY_VALUES_MISMATCH) {
+    ec = {};  // reported below, in words
+  } else if (ec) {
+    return file_error("key_file", tls.key_file, "cannot load a PEM private key", ec);
+  }
   if (SSL_CTX_check_private_key(context->native_handle()) != 1) {
     return Status::InvalidArgument("http.tls.key_file '" + tls.key_file +
                                    "' is not the private key of http.tls.cert_file '" +
