@@ -557,6 +557,7 @@ struct HttpServerState {
                                                         options.limits.EffectiveBurst(),
                                                         SystemClock::Default())
                     : nullptr),
+        max_connections(options.limits.max_connections),
         registry(options.limits.max_connections) {}
 
   const HttpRouter router;
@@ -566,6 +567,7 @@ struct HttpServerState {
   const std::unique_ptr<net::ssl::context> tls;  // used concurrently only through SSL_new
   const HttpAccessPolicy access;
   const std::unique_ptr<HttpRateLimiter> limiter;  // null: unlimited; thread-safe
+  const int max_connections;
   HttpConnectionRegistry registry;
 };
 
@@ -1045,7 +1047,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   void OnReadError(beast::error_code ec, const char* what) {
     if (ec == http::error::body_limit) {
       return SendErrorAndClose(
-          413, "request body exceeds " + std::to_string(state_.max_body_bytes) + " bytes");
+          413, "request body exceeds " + std::to_string(state_.max_body_bytes) +
+                   " bytes (http.limits.max_body_bytes): send less per request");
     }
     if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
       return SendErrorAndClose(
@@ -1145,7 +1148,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   }
 
   // Over max_connections: answer 503 without reading the request, then close.
-  void Reject() { SendErrorAndClose(503, "too many connections"); }
+  void Reject() {
+    SendErrorAndClose(503, "too many connections (http.limits.max_connections = " +
+                               std::to_string(state_.max_connections) + "): retry later");
+  }
 
   void SendErrorAndClose(int status, const std::string& message) {
     Send(HttpResponse::Error(status, message), 11, /*head=*/false, /*keep_alive=*/false,

@@ -30,13 +30,11 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 #include "daemon/http_server.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/tls_certificate.h"
 
 namespace osprey::daemon {
 namespace {
@@ -56,47 +54,6 @@ constexpr Millis kDeadline(5000);
 
 Millis Since(SteadyClock::time_point start) {
   return std::chrono::duration_cast<Millis>(SteadyClock::now() - start);
-}
-
-// ---------------------------------------------------------------------------------------------
-// A self-signed certificate (P-256, CN=localhost), written as PEM files.
-
-struct TestCertificate {
-  std::string cert_file;
-  std::string key_file;
-};
-
-bool WritePem(const std::string& path, X509* cert, EVP_PKEY* key) {
-  std::FILE* file = std::fopen(path.c_str(), "wb");
-  if (file == nullptr) return false;
-  const bool ok = cert != nullptr
-                      ? PEM_write_X509(file, cert) == 1
-                      : PEM_write_PrivateKey(file, key, nullptr, nullptr, 0, nullptr, nullptr) == 1;
-  std::fclose(file);
-  return ok;
-}
-
-TestCertificate MakeCertificate(const std::string& dir, const std::string& name) {
-  TestCertificate out{dir + "/" + name + ".crt", dir + "/" + name + ".key"};
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  X509* cert = X509_new();
-  bool ok = key != nullptr && cert != nullptr;
-  ok = ok && X509_set_version(cert, 2) == 1;
-  ok = ok && ASN1_INTEGER_set(X509_get_serialNumber(cert), 1) == 1;
-  ok = ok && X509_gmtime_adj(X509_getm_notBefore(cert), -60) != nullptr;
-  ok = ok && X509_gmtime_adj(X509_getm_notAfter(cert), 3600) != nullptr;
-  ok = ok && X509_set_pubkey(cert, key) == 1;
-  X509_NAME* subject = ok ? X509_get_subject_name(cert) : nullptr;
-  ok = ok && X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
-                                        reinterpret_cast<const unsigned char*>("localhost"), -1,
-                                        -1, 0) == 1;
-  ok = ok && X509_set_issuer_name(cert, subject) == 1;
-  ok = ok && X509_sign(cert, key, EVP_sha256()) > 0;
-  ok = ok && WritePem(out.cert_file, cert, nullptr) && WritePem(out.key_file, nullptr, key);
-  X509_free(cert);
-  EVP_PKEY_free(key);
-  EXPECT_TRUE(ok) << "could not make a test certificate";
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -310,7 +267,7 @@ class HttpSecurityTest : public ::testing::Test {
 
   // A TLS server with a fresh self-signed certificate; returns the client's trust settings.
   TlsClientOptions StartTlsServer(config::HttpOptions options = Options()) {
-    const TestCertificate cert = MakeCertificate(dir_.path(), "server");
+    const testing::TlsCertificate cert = testing::MakeSelfSignedCertificate(dir_.path(), "server");
     options.tls.cert_file = cert.cert_file;
     options.tls.key_file = cert.key_file;
     StartServer(options);
@@ -394,9 +351,9 @@ TEST_F(HttpSecurityTest, SlowHeaderAndSlowBodyAreCutOff) {
 
   // Header bytes trickling in, each well within any per-read timeout: the header budget is
   // for the whole header.
+  auto start = SteadyClock::now();  // before connecting: the budget starts at the accept
   Client header(port());
   ASSERT_FALSE(header.Connect());
-  auto start = SteadyClock::now();
   ASSERT_FALSE(header.SendRaw("GET /v1/info HTTP/1.1\r\n"));
   bool closed = false;
   while (!closed && Since(start) < Millis(3000)) {
@@ -589,9 +546,9 @@ TEST_F(HttpSecurityTest, TlsSlowHandshakeIsCutOff) {
   StartTlsServer(options);
 
   // A TCP connection that never starts the handshake is dropped after the header budget.
+  const auto start = SteadyClock::now();
   Client silent(port());
   ASSERT_FALSE(silent.Connect());
-  const auto start = SteadyClock::now();
   EXPECT_TRUE(silent.WaitClosed(Millis(2500)));
   EXPECT_GE(Since(start).count(), 250);
 }
@@ -647,8 +604,8 @@ TEST_F(HttpSecurityTest, WebSocketOverTlsWithToken) {
 
 TEST(HttpSecurityStartTest, BadCertificateOrKeyFailsAtStart) {
   testing::TempDir dir;
-  const TestCertificate one = MakeCertificate(dir.path(), "one");
-  const TestCertificate two = MakeCertificate(dir.path(), "two");
+  const testing::TlsCertificate one = testing::MakeSelfSignedCertificate(dir.path(), "one");
+  const testing::TlsCertificate two = testing::MakeSelfSignedCertificate(dir.path(), "two");
   auto start = [](const std::string& cert, const std::string& key) {
     config::HttpOptions options;
     options.listen = "127.0.0.1:0";
