@@ -60,7 +60,7 @@ constexpr EnumName<LogFormat> kLogFormats[] = {{"text", LogFormat::kText},
                                                {"json", LogFormat::kJson}};
 
 constexpr EnumName<HttpRole> kHttpRoles[] = {{"read", HttpRole::kRead},
-                                            {"admin", HttpRole::kAdmin}};
+                                             {"admin", HttpRole::kAdmin}};
 constexpr EnumName<TlsVersion> kTlsVersions[] = {{"1.2", TlsVersion::kTls12},
                                                  {"1.3", TlsVersion::kTls13}};
 // Shortest accepted bearer token, characters.

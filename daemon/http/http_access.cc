@@ -67,9 +67,9 @@ HttpResponse HttpAccessDecision::Refusal() const {
   HttpResponse response = HttpResponse::Error(status, message);
   if (status == 401) {
     // RFC 6750 §3: an error code only when a token was presented.
-    response.headers.emplace_back("WWW-Authenticate",
-                                  token_presented ? R"(Bearer realm="osprey", error="invalid_token")"
-                                                  : R"(Bearer realm="osprey")");
+    response.headers.emplace_back(
+        "WWW-Authenticate", token_presented ? R"(Bearer realm="osprey", error="invalid_token")"
+                                            : R"(Bearer realm="osprey")");
   } else if (status == 403) {
     response.headers.emplace_back("WWW-Authenticate",
                                   R"(Bearer realm="osprey", error="insufficient_scope")");
@@ -93,8 +93,8 @@ HttpAccessPolicy::HttpAccessPolicy(const config::HttpAuthOptions& auth) {
 const HttpAccessPolicy::Token* HttpAccessPolicy::Find(std::string_view presented) const {
   Digest digest{};
   unsigned int size = 0;
-  if (EVP_Digest(presented.data(), presented.size(), digest.data(), &size, EVP_sha256(),
-                 nullptr) != 1) {
+  if (EVP_Digest(presented.data(), presented.size(), digest.data(), &size, EVP_sha256(), nullptr) !=
+      1) {
     return nullptr;
   }
   const Token* found = nullptr;
@@ -169,8 +169,8 @@ int64_t HttpRateLimiter::Acquire(std::string_view key) {
   auto [it, inserted] = buckets_.try_emplace(std::string(key), Bucket{burst_, now_ns});
   Bucket& bucket = it->second;
   if (!inserted) {
-    const double elapsed_s = static_cast<double>(std::max<int64_t>(now_ns - bucket.updated_ns, 0)) /
-                             1e9;
+    const double elapsed_s =
+        static_cast<double>(std::max<int64_t>(now_ns - bucket.updated_ns, 0)) / 1e9;
     bucket.tokens = std::min(burst_, bucket.tokens + elapsed_s * per_second_);
     bucket.updated_ns = now_ns;
   }

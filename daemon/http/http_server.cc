@@ -13,10 +13,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <cstdio>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdio>
 #include <deque>
 #include <exception>
 #include <mutex>
@@ -639,7 +639,8 @@ class WsSession : public WebSocketConnection,
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(http::field::server, "osprey"); }));
     ws_.read_message_max(options_.max_message_bytes);
-    ws_.async_accept(req_, beast::bind_front_handler(&WsSession::OnAccept, this->shared_from_this()));
+    ws_.async_accept(req_,
+                     beast::bind_front_handler(&WsSession::OnAccept, this->shared_from_this()));
   }
 
   bool Send(std::shared_ptr<const std::string> text, SendMode mode) override {
@@ -666,10 +667,12 @@ class WsSession : public WebSocketConnection,
       }
     }
     if (post_flush) {
-      net::post(ws_.get_executor(), beast::bind_front_handler(&WsSession::Flush, this->shared_from_this()));
+      net::post(ws_.get_executor(),
+                beast::bind_front_handler(&WsSession::Flush, this->shared_from_this()));
       return true;
     }
-    net::post(ws_.get_executor(), beast::bind_front_handler(&WsSession::DoClose, this->shared_from_this()));
+    net::post(ws_.get_executor(),
+              beast::bind_front_handler(&WsSession::DoClose, this->shared_from_this()));
     return false;
   }
 
@@ -689,7 +692,8 @@ class WsSession : public WebSocketConnection,
       if (close_requested_ || ended_) return;
       RequestCloseLocked(code, std::move(reason), timeout);
     }
-    net::post(ws_.get_executor(), beast::bind_front_handler(&WsSession::DoClose, this->shared_from_this()));
+    net::post(ws_.get_executor(),
+              beast::bind_front_handler(&WsSession::DoClose, this->shared_from_this()));
   }
 
   void RequestCloseLocked(uint16_t code, std::string reason, std::chrono::milliseconds timeout)
@@ -809,7 +813,8 @@ class WsSession : public WebSocketConnection,
       reason.code = close_code_;
       reason.reason = close_reason_;
     }
-    ws_.async_close(reason, beast::bind_front_handler(&WsSession::OnClose, this->shared_from_this()));
+    ws_.async_close(reason,
+                    beast::bind_front_handler(&WsSession::OnClose, this->shared_from_this()));
   }
 
   void OnClose(beast::error_code ec) {
@@ -897,9 +902,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
 
   // Registers with the server and starts serving (or answers 503). Called once, by the acceptor.
   void Start() {
-    HttpConnectionRegistry::Admission admission = state_.registry.Admit([weak = this->weak_from_this()] {
-      if (auto self = weak.lock()) self->Close();
-    });
+    HttpConnectionRegistry::Admission admission =
+        state_.registry.Admit([weak = this->weak_from_this()] {
+          if (auto self = weak.lock()) self->Close();
+        });
     registry_id_ = admission.id;
     role_ = admission.role;
     beast::error_code ec;
@@ -919,7 +925,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   // is finished first, then the connection closes.
   void Close() {
     // executor_, not stream_: the stream may have been handed to a WsSession.
-    net::post(executor_, beast::bind_front_handler(&HttpSession::DoClose, this->shared_from_this()));
+    net::post(executor_,
+              beast::bind_front_handler(&HttpSession::DoClose, this->shared_from_this()));
   }
 
  private:
@@ -989,15 +996,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   void RejectPlainHttp() {
     const HttpResponse error = HttpResponse::Error(
         400, "this port speaks only TLS: use https:// (plain HTTP is not served here)");
-    plain_reply_ = "HTTP/1.1 400 Bad Request\r\nServer: osprey\r\nContent-Type: " +
-                   error.content_type + "\r\nContent-Length: " + std::to_string(error.body.size()) +
-                   "\r\nConnection: close\r\n\r\n" + error.body;
+    plain_reply_ =
+        "HTTP/1.1 400 Bad Request\r\nServer: osprey\r\nContent-Type: " + error.content_type +
+        "\r\nContent-Length: " + std::to_string(error.body.size()) +
+        "\r\nConnection: close\r\n\r\n" + error.body;
     writing_ = true;
     beast::get_lowest_layer(stream_).expires_after(state_.body_timeout);
-    net::async_write(
-        beast::get_lowest_layer(stream_), net::buffer(plain_reply_),
-        beast::bind_front_handler(&HttpSession::OnWrite, this->shared_from_this(),
-                                  /*keep_alive=*/false, /*linger=*/true));
+    net::async_write(beast::get_lowest_layer(stream_), net::buffer(plain_reply_),
+                     beast::bind_front_handler(&HttpSession::OnWrite, this->shared_from_this(),
+                                               /*keep_alive=*/false, /*linger=*/true));
   }
 
   void ReadRequest() {
@@ -1046,9 +1053,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   // Answers what the client got wrong; ends the connection either way.
   void OnReadError(beast::error_code ec, const char* what) {
     if (ec == http::error::body_limit) {
-      return SendErrorAndClose(
-          413, "request body exceeds " + std::to_string(state_.max_body_bytes) +
-                   " bytes (http.limits.max_body_bytes): send less per request");
+      return SendErrorAndClose(413,
+                               "request body exceeds " + std::to_string(state_.max_body_bytes) +
+                                   " bytes (http.limits.max_body_bytes): send less per request");
     }
     if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
       return SendErrorAndClose(
@@ -1099,8 +1106,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
       }
     }
     if (access.status != 0) {
-      return Send(access.Refusal(), beast_req.version(), head,
-                  beast_req.keep_alive() && !closing_, /*linger=*/false);
+      return Send(access.Refusal(), beast_req.version(), head, beast_req.keep_alive() && !closing_,
+                  /*linger=*/false);
     }
 
     if (upgrade) {
@@ -1127,7 +1134,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
         handed_off_ = true;
         const uint64_t registry_id = std::exchange(registry_id_, 0);
         std::make_shared<WsSession<Stream>>(std::move(stream_), state_, options,
-                                    std::get<WebSocketSession>(std::move(*result)), registry_id)
+                                            std::get<WebSocketSession>(std::move(*result)),
+                                            registry_id)
             ->Run(std::move(beast_req));
         return;
       }
@@ -1192,9 +1200,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
 
     writing_ = true;
     beast::get_lowest_layer(stream_).expires_after(state_.body_timeout);
-    http::async_write(
-        stream_, res_,
-        beast::bind_front_handler(&HttpSession::OnWrite, this->shared_from_this(), keep_alive, linger));
+    http::async_write(stream_, res_,
+                      beast::bind_front_handler(&HttpSession::OnWrite, this->shared_from_this(),
+                                                keep_alive, linger));
   }
 
   void OnWrite(bool keep_alive, bool linger, beast::error_code ec, std::size_t /*bytes*/) {
@@ -1220,8 +1228,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
 
   // Reads (and discards) raw bytes, below TLS: nothing of them is needed.
   void Drain() {
-    beast::get_lowest_layer(stream_).async_read_some(buffer_.prepare(4096),
-                            beast::bind_front_handler(&HttpSession::OnDrain, this->shared_from_this()));
+    beast::get_lowest_layer(stream_).async_read_some(
+        buffer_.prepare(4096),
+        beast::bind_front_handler(&HttpSession::OnDrain, this->shared_from_this()));
   }
 
   void OnDrain(beast::error_code ec, std::size_t /*bytes*/) {
@@ -1381,8 +1390,8 @@ Result<std::unique_ptr<net::ssl::context>> MakeTlsContext(const config::HttpTlsO
     } else {
       std::fclose(probe);
     }
-    return Status::InvalidArgument("http.tls." + std::string(key) + " '" + path + "': " +
-                                   std::string(what) + ": " + reason);
+    return Status::InvalidArgument("http.tls." + std::string(key) + " '" + path +
+                                   "': " + std::string(what) + ": " + reason);
   };
   context->use_certificate_chain_file(tls.cert_file, ec);
   if (ec) {
@@ -1457,15 +1466,14 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const config::HttpOptions&
   for (int idx = 0; idx < options.threads; ++idx) {
     impl->threads.emplace_back([raw = impl.get()] { raw->ioc.run(); });
   }
-  spdlog::info("http server listening on {} ({}{} threads, auth {}, {})", impl->address,
-               options.tls.enabled() ? "TLS, " : "", options.threads,
-               options.auth.enabled()
-                   ? "on with " + std::to_string(options.auth.tokens.size()) + " tokens"
-                   : std::string("off"),
-               limits.requests_per_second > 0
-                   ? "at most " + std::to_string(limits.requests_per_second) +
-                         " requests/s per caller"
-                   : std::string("no rate limit"));
+  spdlog::info(
+      "http server listening on {} ({}{} threads, auth {}, {})", impl->address,
+      options.tls.enabled() ? "TLS, " : "", options.threads,
+      options.auth.enabled() ? "on with " + std::to_string(options.auth.tokens.size()) + " tokens"
+                             : std::string("off"),
+      limits.requests_per_second > 0
+          ? "at most " + std::to_string(limits.requests_per_second) + " requests/s per caller"
+          : std::string("no rate limit"));
   // The constructor is private, so no make_unique.
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }

@@ -854,19 +854,20 @@ TEST(LoaderTest, HttpTokensTlsAndLimits) {
   std::ofstream(secret_file) << "admin-secret-0123456789abcdef\n";  // trailing newline dropped
   MapEnvironment env;
   env.Set("CI_TOKEN", "read-secret-0123456789abcdef");
-  const DaemonConfig cfg = Load(std::string(kMinimal) +
-                                    "http:\n"
-                                    "  auth:\n"
-                                    "    tokens:\n"
-                                    "      - {name: ci, role: read, value_env: CI_TOKEN}\n"
-                                    "      - {name: ops, role: admin, value_file: " +
-                                    secret_file +
-                                    "}\n"
-                                    "      - {name: dev, role: read, value: dev-secret-0123456789}\n"
-                                    "  tls: {cert_file: /etc/osprey/cert.pem, key_file: k.pem, "
-                                    "min_version: '1.3'}\n"
-                                    "  limits: {requests_per_second: 0.5}\n",
-                                &env);
+  const DaemonConfig cfg =
+      Load(std::string(kMinimal) +
+               "http:\n"
+               "  auth:\n"
+               "    tokens:\n"
+               "      - {name: ci, role: read, value_env: CI_TOKEN}\n"
+               "      - {name: ops, role: admin, value_file: " +
+               secret_file +
+               "}\n"
+               "      - {name: dev, role: read, value: dev-secret-0123456789}\n"
+               "  tls: {cert_file: /etc/osprey/cert.pem, key_file: k.pem, "
+               "min_version: '1.3'}\n"
+               "  limits: {requests_per_second: 0.5}\n",
+           &env);
   const HttpAuthOptions& auth = cfg.http.auth;
   ASSERT_EQ(auth.tokens.size(), 3u);
   EXPECT_TRUE(auth.enabled());
@@ -909,23 +910,22 @@ TEST(LoaderTest, HttpTokensTlsAndLimits) {
       Errors(tokens("      - {name: a, role: read, value_env: SPACE}\n"), &short_env);
   EXPECT_NE(space_error.find("visible ASCII"), std::string::npos) << space_error;
   EXPECT_EQ(space_error.find("has a space"), std::string::npos) << space_error;
-  EXPECT_EQ(Errors(tokens("      - {name: a, role: read, value_file: " + dir +
-                          "/no-such-token-file}\n")),
-            "t.yaml:18:43: http.auth.tokens[0].value_file: cannot read '" + dir +
-                "/no-such-token-file': No such file or directory");
+  EXPECT_EQ(
+      Errors(tokens("      - {name: a, role: read, value_file: " + dir + "/no-such-token-file}\n")),
+      "t.yaml:18:43: http.auth.tokens[0].value_file: cannot read '" + dir +
+          "/no-such-token-file': No such file or directory");
   EXPECT_EQ(Errors(tokens("      - {name: a, role: read}\n")),
             "t.yaml:18:9: http.auth.tokens[0]: missing required key 'value_env' (a token needs "
             "one of value_env, value_file and value)");
-  EXPECT_EQ(Errors(tokens("      - {name: a, role: read, value_env: SAME, value: x}\n"),
-                   &short_env),
-            "t.yaml:18:55: http.auth.tokens[0].value: give exactly one of value_env, value_file "
-            "and value for a token");
+  EXPECT_EQ(
+      Errors(tokens("      - {name: a, role: read, value_env: SAME, value: x}\n"), &short_env),
+      "t.yaml:18:55: http.auth.tokens[0].value: give exactly one of value_env, value_file "
+      "and value for a token");
   EXPECT_EQ(Errors(tokens("      - {name: a, role: root, value_env: SAME}\n"), &short_env),
             "t.yaml:18:25: http.auth.tokens[0].role: expected one of read|admin, got 'root'");
-  const std::string twice =
-      Errors(tokens("      - {name: a, role: read, value_env: SAME}\n"
-                    "      - {name: b, role: admin, value_env: SAME}\n"),
-             &short_env);
+  const std::string twice = Errors(tokens("      - {name: a, role: read, value_env: SAME}\n"
+                                          "      - {name: b, role: admin, value_env: SAME}\n"),
+                                   &short_env);
   EXPECT_EQ(twice,
             "t.yaml:19:9: http.auth.tokens[1]: token 'b' has the same secret as token 'a' "
             "(http.auth.tokens[0]): give each token its own");

@@ -18,13 +18,15 @@ constexpr char kAdminSecret[] = "admin-secret-0123456789abcdef";
 
 config::HttpAuthOptions TwoTokens() {
   config::HttpAuthOptions auth;
-  auth.tokens.push_back({"ci", config::HttpRole::kRead, kReadSecret, config::SecretSource::kEnv, {}});
+  auth.tokens.push_back(
+      {"ci", config::HttpRole::kRead, kReadSecret, config::SecretSource::kEnv, {}});
   auth.tokens.push_back(
       {"ops", config::HttpRole::kAdmin, kAdminSecret, config::SecretSource::kFile, {}});
   return auth;
 }
 
-HttpRequest Request(std::string target, std::vector<std::pair<std::string, std::string>> headers = {}) {
+HttpRequest Request(std::string target,
+                    std::vector<std::pair<std::string, std::string>> headers = {}) {
   HttpRequest req;
   req.method = "GET";
   req.target = target;
@@ -95,15 +97,20 @@ TEST(HttpAccessTest, TokensAndRoles) {
   EXPECT_EQ(refusal.headers[0].first, "WWW-Authenticate");
   EXPECT_EQ(refusal.headers[0].second, R"(Bearer realm="osprey")");
 
-  HttpAccessDecision wrong = policy.Check(Request("/v1/models", Bearer("nope-0123456789abcdef")), false);
+  HttpAccessDecision wrong =
+      policy.Check(Request("/v1/models", Bearer("nope-0123456789abcdef")), false);
   EXPECT_EQ(wrong.status, 401);
   EXPECT_EQ(wrong.token_name, "");
-  EXPECT_EQ(wrong.Refusal().headers.at(0).second, R"(Bearer realm="osprey", error="invalid_token")");
+  EXPECT_EQ(wrong.Refusal().headers.at(0).second,
+            R"(Bearer realm="osprey", error="invalid_token")");
   // A prefix or an extension of a valid secret is just as wrong.
-  EXPECT_EQ(policy.Check(Request("/v1/models", Bearer(std::string(kReadSecret).substr(0, 20))), false).status,
-            401);
-  EXPECT_EQ(policy.Check(Request("/v1/models", Bearer(std::string(kReadSecret) + "x")), false).status,
-            401);
+  EXPECT_EQ(
+      policy.Check(Request("/v1/models", Bearer(std::string(kReadSecret).substr(0, 20))), false)
+          .status,
+      401);
+  EXPECT_EQ(
+      policy.Check(Request("/v1/models", Bearer(std::string(kReadSecret) + "x")), false).status,
+      401);
 
   HttpAccessDecision basic = policy.Check(
       Request("/v1/models", {{"authorization", std::string("Basic ") + kReadSecret}}), false);
@@ -114,14 +121,18 @@ TEST(HttpAccessTest, TokensAndRoles) {
   EXPECT_EQ(read.status, 0);
   EXPECT_EQ(read.token_name, "ci");
   // The scheme is case-insensitive; extra spaces are tolerated.
-  EXPECT_EQ(policy.Check(Request("/v1/models", {{"authorization", std::string("bearer   ") + kReadSecret}}),
-                         false)
-                .status,
-            0);
+  EXPECT_EQ(
+      policy
+          .Check(Request("/v1/models", {{"authorization", std::string("bearer   ") + kReadSecret}}),
+                 false)
+          .status,
+      0);
 
-  HttpAccessDecision forbidden = policy.Check(Request("/v1/admin/reload", Bearer(kReadSecret)), false);
+  HttpAccessDecision forbidden =
+      policy.Check(Request("/v1/admin/reload", Bearer(kReadSecret)), false);
   EXPECT_EQ(forbidden.status, 403);
-  EXPECT_EQ(forbidden.message, "token 'ci' has role read; /v1/admin/reload needs a token with role admin");
+  EXPECT_EQ(forbidden.message,
+            "token 'ci' has role read; /v1/admin/reload needs a token with role admin");
   EXPECT_EQ(forbidden.Refusal().headers.at(0).second,
             R"(Bearer realm="osprey", error="insufficient_scope")");
   EXPECT_EQ(policy.Check(Request("/v1/admin/reload", Bearer(kAdminSecret)), false).status, 0);
@@ -149,7 +160,8 @@ TEST(HttpAccessTest, QueryTokenOnlyOnWebSocketUpgrades) {
   HttpAccessDecision no_token = policy.Check(Request("/v1/alerts"), true);
   EXPECT_EQ(no_token.status, 401);
   EXPECT_NE(no_token.message.find("access_token"), std::string::npos);
-  EXPECT_EQ(policy.Check(Request("/v1/alerts?access_token=wrong-0123456789abcdef"), true).status, 401);
+  EXPECT_EQ(policy.Check(Request("/v1/alerts?access_token=wrong-0123456789abcdef"), true).status,
+            401);
 }
 
 TEST(HttpRateLimiterTest, BurstThenSustainedRate) {
@@ -180,7 +192,8 @@ TEST(HttpRateLimiterTest, ForgetsRefilledBuckets) {
   for (int idx = 0; idx < 1000; ++idx) EXPECT_EQ(limiter.Acquire("ip:" + std::to_string(idx)), 0);
   EXPECT_EQ(limiter.size(), 1000u);
   clock.AdvanceMillis(1000);  // every bucket is full again
-  for (int idx = 1000; idx < 1100; ++idx) EXPECT_EQ(limiter.Acquire("ip:" + std::to_string(idx)), 0);
+  for (int idx = 1000; idx < 1100; ++idx)
+    EXPECT_EQ(limiter.Acquire("ip:" + std::to_string(idx)), 0);
   EXPECT_LT(limiter.size(), 1024u);  // the sweep at 1024 forgot the full ones
   // A bucket still draining is kept: its limit holds across the sweep.
   testing::FakeClock clock2;

@@ -93,14 +93,13 @@ class Client {
   // Connects (and handshakes, with TLS). The error, if any.
   beast::error_code Connect() {
     beast::error_code ec = Run([&](auto done) {
-      stream_->next_layer().async_connect(
-          Tcp::endpoint(net::ip::make_address("127.0.0.1"), port_),
-          [done](beast::error_code error) { done(error); });
+      stream_->next_layer().async_connect(Tcp::endpoint(net::ip::make_address("127.0.0.1"), port_),
+                                          [done](beast::error_code error) { done(error); });
     });
     if (ec || !tls_enabled_) return ec;
     return Run([&](auto done) {
       stream_->async_handshake(ssl::stream_base::client,
-                              [done](beast::error_code error) { done(error); });
+                               [done](beast::error_code error) { done(error); });
     });
   }
 
@@ -181,7 +180,8 @@ class Client {
       beast::error_code ec = Run(
           [&](auto done) {
             stream_->next_layer().async_read_some(
-                net::buffer(scratch), [done](beast::error_code error, std::size_t) { done(error); });
+                net::buffer(scratch),
+                [done](beast::error_code error, std::size_t) { done(error); });
           },
           std::chrono::duration_cast<Millis>(deadline - SteadyClock::now()));
       if (ec && ec != beast::error::timeout) return true;
@@ -284,8 +284,7 @@ void ExpectJsonError(const std::optional<Reply>& reply, int status) {
   ASSERT_TRUE(reply.has_value());
   EXPECT_EQ(reply->status, status);
   EXPECT_EQ(reply->Header("content-type"), "application/json");
-  const std::string prefix =
-      R"({"error":{"code":)" + std::to_string(status) + R"(,"message":")";
+  const std::string prefix = R"({"error":{"code":)" + std::to_string(status) + R"(,"message":")";
   EXPECT_EQ(reply->body.compare(0, prefix.size(), prefix), 0) << reply->body;
 }
 
@@ -331,13 +330,13 @@ TEST_F(HttpSecurityTest, OversizedBodyIs413) {
   StartServer(Options());
   Client client(port());
   ASSERT_FALSE(client.Connect());
-  auto fits = client.Request(http::verb::post, "/v1/models/m:predict", kReadToken,
-                             std::string(1024, 'x'));
+  auto fits =
+      client.Request(http::verb::post, "/v1/models/m:predict", kReadToken, std::string(1024, 'x'));
   ASSERT_TRUE(fits.has_value());
   EXPECT_EQ(fits->status, 200);
   EXPECT_EQ(fits->body, R"({"bytes":1024})");
-  auto too_big = client.Request(http::verb::post, "/v1/models/m:predict", kReadToken,
-                                std::string(1025, 'x'));
+  auto too_big =
+      client.Request(http::verb::post, "/v1/models/m:predict", kReadToken, std::string(1025, 'x'));
   ExpectJsonError(too_big, 413);
   EXPECT_NE(too_big->body.find("exceeds 1024 bytes"), std::string::npos);
   EXPECT_TRUE(client.WaitClosed(Millis(2000)));
@@ -451,9 +450,10 @@ TEST_F(HttpSecurityTest, WebSocketUpgradeWithAndWithoutToken) {
         Tcp::endpoint(net::ip::make_address("127.0.0.1"), port()), ec);
     EXPECT_FALSE(ec) << ec.message();
     if (!header_token.empty()) {
-      ws->set_option(websocket::stream_base::decorator([header_token](websocket::request_type& req) {
-        req.set(http::field::authorization, "Bearer " + header_token);
-      }));
+      ws->set_option(
+          websocket::stream_base::decorator([header_token](websocket::request_type& req) {
+            req.set(http::field::authorization, "Bearer " + header_token);
+          }));
     }
     ws->handshake(*response, "localhost", target, ec);
     return std::make_pair(std::move(ws), ec);
@@ -505,9 +505,9 @@ TEST_F(HttpSecurityTest, TlsHandshakeAndRequests) {
   ASSERT_TRUE(info.has_value());
   EXPECT_EQ(info->status, 200);
   ExpectJsonError(client.Get("/v1/admin/reload", kReadToken), 403);
-  ExpectJsonError(client.Request(http::verb::post, "/v1/models/m:predict", kReadToken,
-                                 std::string(2000, 'x')),
-                  413);
+  ExpectJsonError(
+      client.Request(http::verb::post, "/v1/models/m:predict", kReadToken, std::string(2000, 'x')),
+      413);
 
   // A client that does not trust the certificate refuses the handshake.
   Client untrusting(port(), TlsClientOptions{});
@@ -577,8 +577,8 @@ TEST_F(HttpSecurityTest, WebSocketOverTlsWithToken) {
   context.set_verify_mode(ssl::verify_peer);
   context.load_verify_file(trust.trusted_cert_file);
   auto connect = [&](const std::string& target, websocket::response_type* response) {
-    auto ws = std::make_unique<websocket::stream<beast::ssl_stream<beast::tcp_stream>>>(ioc,
-                                                                                        context);
+    auto ws =
+        std::make_unique<websocket::stream<beast::ssl_stream<beast::tcp_stream>>>(ioc, context);
     beast::error_code ec;
     beast::get_lowest_layer(*ws).socket().connect(
         Tcp::endpoint(net::ip::make_address("127.0.0.1"), port()), ec);
@@ -623,10 +623,10 @@ TEST(HttpSecurityStartTest, BadCertificateOrKeyFailsAtStart) {
 
   const Status key_as_cert = start(one.key_file, one.key_file);
   EXPECT_EQ(key_as_cert.code(), Status::Code::kInvalidArgument);
-  EXPECT_EQ(key_as_cert.message().rfind("http.tls.cert_file '" + one.key_file +
-                                            "': cannot load a PEM certificate chain: ",
-                                        0),
-            0u)
+  EXPECT_EQ(
+      key_as_cert.message().rfind(
+          "http.tls.cert_file '" + one.key_file + "': cannot load a PEM certificate chain: ", 0),
+      0u)
       << key_as_cert.message();
 
   const Status mismatch = start(one.cert_file, two.key_file);

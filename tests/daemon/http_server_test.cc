@@ -437,9 +437,8 @@ TEST_F(HttpServerTest, OversizedBodyIs413) {
     ASSERT_TRUE(response.has_value());
     EXPECT_EQ(response->status, 413);
     EXPECT_EQ(response->Header("content-type"), "application/json");
-    EXPECT_EQ(response->body,
-              R"({"error":{"code":413,"message":"request body exceeds 1024 bytes )"
-              R"((http.limits.max_body_bytes): send less per request"}})");
+    EXPECT_EQ(response->body, R"({"error":{"code":413,"message":"request body exceeds 1024 bytes )"
+                              R"((http.limits.max_body_bytes): send less per request"}})");
     EXPECT_EQ(response->Header("connection"), "close");
     EXPECT_TRUE(conn.WaitClosed(Millis(1000)));
   }
@@ -563,7 +562,7 @@ TEST_F(HttpServerTest, MaxConnectionsAnswers503) {
   ASSERT_TRUE(refused.has_value());
   EXPECT_EQ(refused->status, 503);
   EXPECT_EQ(refused->body, R"({"error":{"code":503,"message":"too many connections )"
-                            R"((http.limits.max_connections = 2): retry later"}})");
+                           R"((http.limits.max_connections = 2): retry later"}})");
   EXPECT_EQ(refused->Header("connection"), "close");
   EXPECT_TRUE(third.WaitClosed(Millis(1000)));
 

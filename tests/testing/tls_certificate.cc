@@ -34,8 +34,8 @@ TlsCertificate MakeSelfSignedCertificate(const std::string& dir, const std::stri
   ok = ok && X509_set_pubkey(cert, key) == 1;
   X509_NAME* subject = ok ? X509_get_subject_name(cert) : nullptr;
   ok = ok && X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
-                                        reinterpret_cast<const unsigned char*>("localhost"), -1,
-                                        -1, 0) == 1;
+                                        reinterpret_cast<const unsigned char*>("localhost"), -1, -1,
+                                        0) == 1;
   ok = ok && X509_set_issuer_name(cert, subject) == 1;
   ok = ok && X509_sign(cert, key, EVP_sha256()) > 0;
   ok = ok && WritePem(out.cert_file, cert, nullptr) && WritePem(out.key_file, nullptr, key);
