@@ -280,6 +280,9 @@ class HttpSecurityTest : public ::testing::Test {
   std::unique_ptr<HttpServer> server_;
 };
 
+// The status of a reply; 0 when none came (instead of dereferencing an empty optional).
+int StatusOf(const std::optional<Reply>& reply) { return reply ? reply->status : 0; }
+
 void ExpectJsonError(const std::optional<Reply>& reply, int status) {
   ASSERT_TRUE(reply.has_value());
   EXPECT_EQ(reply->status, status);
@@ -294,12 +297,12 @@ TEST_F(HttpSecurityTest, TokensAndRoles) {
   ASSERT_FALSE(client.Connect());
 
   auto missing = client.Get("/v1/info");
-  ExpectJsonError(missing, 401);
+  ASSERT_NO_FATAL_FAILURE(ExpectJsonError(missing, 401));
   EXPECT_EQ(missing->Header("www-authenticate"), R"(Bearer realm="osprey")");
   EXPECT_NE(missing->body.find("Authorization: Bearer <token>"), std::string::npos);
 
   auto wrong = client.Get("/v1/info", "wrong-token-0123456789abcdef");
-  ExpectJsonError(wrong, 401);
+  ASSERT_NO_FATAL_FAILURE(ExpectJsonError(wrong, 401));
   EXPECT_EQ(wrong->Header("www-authenticate"), R"(Bearer realm="osprey", error="invalid_token")");
   EXPECT_EQ(wrong->body.find("wrong-token"), std::string::npos);  // not echoed
 
@@ -309,21 +312,21 @@ TEST_F(HttpSecurityTest, TokensAndRoles) {
   EXPECT_EQ(read->body, R"({"route":"/v1/info"})");
 
   auto forbidden = client.Get("/v1/admin/reload", kReadToken);
-  ExpectJsonError(forbidden, 403);
+  ASSERT_NO_FATAL_FAILURE(ExpectJsonError(forbidden, 403));
   EXPECT_NE(forbidden->body.find("needs a token with role admin"), std::string::npos);
 
   auto admin = client.Get("/v1/admin/reload", kAdminToken);
   ASSERT_TRUE(admin.has_value());
   EXPECT_EQ(admin->status, 200);
-  EXPECT_EQ(client.Get("/v1/info", kAdminToken)->status, 200);  // admin may do what read may
+  EXPECT_EQ(StatusOf(client.Get("/v1/info", kAdminToken)), 200);  // admin may do what read may
 
   auto health = client.Get("/healthz");  // public
   ASSERT_TRUE(health.has_value());
   EXPECT_EQ(health->status, 200);
 
   // Unknown paths need a token too, so that probing without one learns nothing.
-  ExpectJsonError(client.Get("/v1/secret-things"), 401);
-  ExpectJsonError(client.Get("/v1/secret-things", kReadToken), 404);
+  ASSERT_NO_FATAL_FAILURE(ExpectJsonError(client.Get("/v1/secret-things"), 401));
+  ASSERT_NO_FATAL_FAILURE(ExpectJsonError(client.Get("/v1/secret-things", kReadToken), 404));
 }
 
 TEST_F(HttpSecurityTest, OversizedBodyIs413) {
@@ -337,7 +340,7 @@ TEST_F(HttpSecurityTest, OversizedBodyIs413) {
   EXPECT_EQ(fits->body, R"({"bytes":1024})");
   auto too_big =
       client.Request(http::verb::post, "/v1/models/m:predict", kReadToken, std::string(1025, 'x'));
-  ExpectJsonError(too_big, 413);
+  ASSERT_NO_FATAL_FAILURE(ExpectJsonError(too_big, 413));
   EXPECT_NE(too_big->body.find("exceeds 1024 bytes"), std::string::npos);
   EXPECT_TRUE(client.WaitClosed(Millis(2000)));
 }
@@ -387,7 +390,7 @@ TEST_F(HttpSecurityTest, SlowHeaderAndSlowBodyAreCutOff) {
   // Others are served meanwhile and afterwards.
   Client fine(port());
   ASSERT_FALSE(fine.Connect());
-  EXPECT_EQ(fine.Get("/v1/info", kReadToken)->status, 200);
+  EXPECT_EQ(StatusOf(fine.Get("/v1/info", kReadToken)), 200);
 }
 
 TEST_F(HttpSecurityTest, RateLimitPerTokenIs429WithRetryAfter) {
@@ -398,20 +401,20 @@ TEST_F(HttpSecurityTest, RateLimitPerTokenIs429WithRetryAfter) {
   Client client(port());
   ASSERT_FALSE(client.Connect());
 
-  EXPECT_EQ(client.Get("/v1/info", kReadToken)->status, 200);
-  EXPECT_EQ(client.Get("/v1/info", kReadToken)->status, 200);
+  EXPECT_EQ(StatusOf(client.Get("/v1/info", kReadToken)), 200);
+  EXPECT_EQ(StatusOf(client.Get("/v1/info", kReadToken)), 200);
   auto limited = client.Get("/v1/info", kReadToken);
-  ExpectJsonError(limited, 429);
+  ASSERT_NO_FATAL_FAILURE(ExpectJsonError(limited, 429));
   EXPECT_EQ(limited->Header("retry-after"), "2");
   EXPECT_NE(limited->body.find("token 'ci'"), std::string::npos) << limited->body;
 
   // Another token has its own bucket; so has a caller without a token (by IP), who is limited
   // on public routes and on failed attempts alike.
-  EXPECT_EQ(client.Get("/v1/info", kAdminToken)->status, 200);
-  EXPECT_EQ(client.Get("/healthz")->status, 200);
-  ExpectJsonError(client.Get("/v1/info", "guess-0123456789abcdef"), 401);
+  EXPECT_EQ(StatusOf(client.Get("/v1/info", kAdminToken)), 200);
+  EXPECT_EQ(StatusOf(client.Get("/healthz")), 200);
+  ASSERT_NO_FATAL_FAILURE(ExpectJsonError(client.Get("/v1/info", "guess-0123456789abcdef"), 401));
   auto by_ip = client.Get("/healthz");
-  ExpectJsonError(by_ip, 429);
+  ASSERT_NO_FATAL_FAILURE(ExpectJsonError(by_ip, 429));
   EXPECT_NE(by_ip->body.find("client 127.0.0.1"), std::string::npos) << by_ip->body;
 
   // The bucket refills at the configured rate. (A new connection: the idle one has been closed
@@ -419,7 +422,7 @@ TEST_F(HttpSecurityTest, RateLimitPerTokenIs429WithRetryAfter) {
   std::this_thread::sleep_for(Millis(2100));
   Client later(port());
   ASSERT_FALSE(later.Connect());
-  EXPECT_EQ(later.Get("/v1/info", kReadToken)->status, 200);
+  EXPECT_EQ(StatusOf(later.Get("/v1/info", kReadToken)), 200);
 }
 
 TEST_F(HttpSecurityTest, RateLimitWithoutAuthIsPerClient) {
@@ -430,11 +433,11 @@ TEST_F(HttpSecurityTest, RateLimitWithoutAuthIsPerClient) {
   StartServer(options);
   Client first(port());
   ASSERT_FALSE(first.Connect());
-  EXPECT_EQ(first.Get("/v1/admin/reload")->status, 200);  // auth off: no token needed
+  EXPECT_EQ(StatusOf(first.Get("/v1/admin/reload")), 200);  // auth off: no token needed
   Client second(port());  // same client IP, new connection: same bucket
   ASSERT_FALSE(second.Connect());
   auto limited = second.Get("/v1/info");
-  ExpectJsonError(limited, 429);
+  ASSERT_NO_FATAL_FAILURE(ExpectJsonError(limited, 429));
   EXPECT_EQ(limited->Header("retry-after"), "2");
 }
 
@@ -474,10 +477,11 @@ TEST_F(HttpSecurityTest, WebSocketUpgradeWithAndWithoutToken) {
   Client raw(port());
   ASSERT_FALSE(raw.Connect());
   auto anonymous = raw.Upgrade("/v1/alerts");
-  ExpectJsonError(anonymous, 401);
+  ASSERT_NO_FATAL_FAILURE(ExpectJsonError(anonymous, 401));
   EXPECT_EQ(anonymous->Header("www-authenticate"), R"(Bearer realm="osprey")");
   EXPECT_NE(anonymous->body.find("access_token"), std::string::npos) << anonymous->body;
-  ExpectJsonError(raw.Upgrade("/v1/alerts?access_token=wrong-0123456789abcdef"), 401);
+  ASSERT_NO_FATAL_FAILURE(
+      ExpectJsonError(raw.Upgrade("/v1/alerts?access_token=wrong-0123456789abcdef"), 401));
 
   websocket::response_type accepted;
   auto [query, query_ec] =
@@ -494,7 +498,8 @@ TEST_F(HttpSecurityTest, WebSocketUpgradeWithAndWithoutToken) {
   // The query token is for upgrades only: a plain GET with it is refused.
   Client client(port());
   ASSERT_FALSE(client.Connect());
-  ExpectJsonError(client.Get(std::string("/v1/info?access_token=") + kReadToken), 401);
+  ASSERT_NO_FATAL_FAILURE(
+      ExpectJsonError(client.Get(std::string("/v1/info?access_token=") + kReadToken), 401));
 }
 
 TEST_F(HttpSecurityTest, TlsHandshakeAndRequests) {
@@ -504,10 +509,10 @@ TEST_F(HttpSecurityTest, TlsHandshakeAndRequests) {
   auto info = client.Get("/v1/info", kReadToken);
   ASSERT_TRUE(info.has_value());
   EXPECT_EQ(info->status, 200);
-  ExpectJsonError(client.Get("/v1/admin/reload", kReadToken), 403);
-  ExpectJsonError(
+  ASSERT_NO_FATAL_FAILURE(ExpectJsonError(client.Get("/v1/admin/reload", kReadToken), 403));
+  ASSERT_NO_FATAL_FAILURE(ExpectJsonError(
       client.Request(http::verb::post, "/v1/models/m:predict", kReadToken, std::string(2000, 'x')),
-      413);
+      413));
 
   // A client that does not trust the certificate refuses the handshake.
   Client untrusting(port(), TlsClientOptions{});
@@ -519,14 +524,14 @@ TEST_F(HttpSecurityTest, TlsHandshakeAndRequests) {
   Client plain(port());
   ASSERT_FALSE(plain.Connect());
   auto refused = plain.Get("/v1/info", kReadToken);
-  ExpectJsonError(refused, 400);
+  ASSERT_NO_FATAL_FAILURE(ExpectJsonError(refused, 400));
   EXPECT_NE(refused->body.find("use https://"), std::string::npos) << refused->body;
   EXPECT_TRUE(plain.WaitClosed(Millis(2000)));
 
   // The server is fine afterwards.
   Client again(port(), trust);
   ASSERT_FALSE(again.Connect());
-  EXPECT_EQ(again.Get("/healthz")->status, 200);
+  EXPECT_EQ(StatusOf(again.Get("/healthz")), 200);
 }
 
 TEST_F(HttpSecurityTest, TlsMinimumVersion) {
@@ -537,7 +542,7 @@ TEST_F(HttpSecurityTest, TlsMinimumVersion) {
   EXPECT_TRUE(old_client.Connect());
   Client new_client(port(), trust);
   ASSERT_FALSE(new_client.Connect());
-  EXPECT_EQ(new_client.Get("/healthz")->status, 200);
+  EXPECT_EQ(StatusOf(new_client.Get("/healthz")), 200);
 }
 
 TEST_F(HttpSecurityTest, TlsSlowHandshakeIsCutOff) {
@@ -561,12 +566,12 @@ TEST_F(HttpSecurityTest, ConnectionsBeyondTheMaximumGet503OverTls) {
   Client second(port(), trust);
   ASSERT_FALSE(first.Connect());
   ASSERT_FALSE(second.Connect());
-  EXPECT_EQ(first.Get("/healthz")->status, 200);
-  EXPECT_EQ(second.Get("/healthz")->status, 200);
+  EXPECT_EQ(StatusOf(first.Get("/healthz")), 200);
+  EXPECT_EQ(StatusOf(second.Get("/healthz")), 200);
   Client third(port(), trust);
   ASSERT_FALSE(third.Connect());
   auto refused = third.ReadReply();  // answered without a request
-  ExpectJsonError(refused, 503);
+  ASSERT_NO_FATAL_FAILURE(ExpectJsonError(refused, 503));
   EXPECT_TRUE(third.WaitClosed(Millis(2000)));
 }
 
@@ -591,7 +596,7 @@ TEST_F(HttpSecurityTest, WebSocketOverTlsWithToken) {
   EXPECT_EQ(anonymous_ec, websocket::error::upgrade_declined);
   Client raw(port(), trust);
   ASSERT_FALSE(raw.Connect());
-  ExpectJsonError(raw.Upgrade("/v1/alerts"), 401);
+  ASSERT_NO_FATAL_FAILURE(ExpectJsonError(raw.Upgrade("/v1/alerts"), 401));
 
   websocket::response_type accepted;
   auto [ws, ec] = connect(std::string("/v1/alerts?access_token=") + kAdminToken, &accepted);
