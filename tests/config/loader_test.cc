@@ -1052,6 +1052,27 @@ TEST(LoaderTest, QuickstartExampleIsWhatTheDocsSay) {
   EXPECT_EQ(h.min_points, 20);
   EXPECT_GT(h.alert_density, 0);
 
+  // The locked-down example: two tokens from the environment, TLS, every limit set.
+  MapEnvironment tokens;
+  tokens.Set("OSPREY_READ_TOKEN", "example-read-token-0123456789");
+  tokens.Set("OSPREY_ADMIN_TOKEN", "example-admin-token-0123456789");
+  auto secure = LoadConfigFile(dir + "secure.yaml", &tokens);
+  ASSERT_TRUE(secure.ok()) << secure.status().ToString();
+  ASSERT_EQ(secure->http.auth.tokens.size(), 2u);
+  EXPECT_EQ(secure->http.auth.tokens[0].role, HttpRole::kRead);
+  EXPECT_EQ(secure->http.auth.tokens[1].role, HttpRole::kAdmin);
+  EXPECT_EQ(secure->http.auth.tokens[1].value, "example-admin-token-0123456789");
+  EXPECT_TRUE(secure->http.tls.enabled());
+  EXPECT_EQ(secure->http.tls.min_version, TlsVersion::kTls12);
+  EXPECT_EQ(secure->http.limits.requests_per_second, 50);
+  EXPECT_EQ(secure->http.limits.burst, 100);
+  // Without its secrets it does not start, and says which key needs what.
+  EXPECT_EQ(LoadConfigFile(dir + "secure.yaml", &empty).status().message(),
+            dir + "secure.yaml:52:51: http.auth.tokens[0].value_env: environment variable "
+                  "OSPREY_READ_TOKEN is not set\n" +
+                dir + "secure.yaml:53:51: http.auth.tokens[1].value_env: environment variable "
+                      "OSPREY_ADMIN_TOKEN is not set");
+
   // The cluster example refuses to start without its bootstrap servers.
   EXPECT_EQ(LoadConfigFile(dir + "kafka-cluster.yaml", &empty).status().message(),
             dir +
