@@ -2,6 +2,7 @@
 #include "config/loader.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -57,6 +58,13 @@ constexpr EnumName<LogLevel> kLogLevels[] = {{"trace", LogLevel::kTrace},
                                              {"error", LogLevel::kError}};
 constexpr EnumName<LogFormat> kLogFormats[] = {{"text", LogFormat::kText},
                                                {"json", LogFormat::kJson}};
+
+constexpr EnumName<HttpRole> kHttpRoles[] = {{"read", HttpRole::kRead},
+                                             {"admin", HttpRole::kAdmin}};
+constexpr EnumName<TlsVersion> kTlsVersions[] = {{"1.2", TlsVersion::kTls12},
+                                                 {"1.3", TlsVersion::kTls13}};
+// Shortest accepted bearer token, characters.
+constexpr size_t kMinTokenChars = 16;
 
 constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 
@@ -630,6 +638,116 @@ void ReadPipeline(MapReader& m, const DaemonConfig& cfg, PipelineOptions* p,
   }
 }
 
+// The secret of one token, from exactly one of value_env, value_file and value. Problems name
+// the key, never the secret.
+void ReadTokenSecret(MapReader& t, HttpTokenOptions* token) {
+  Context& ctx = t.ctx();
+  const std::optional<Value> env = t.Get("value_env");
+  const std::optional<Value> file = t.Get("value_file");
+  const std::optional<Value> literal = t.Get("value");
+  const int given = (env ? 1 : 0) + (file ? 1 : 0) + (literal ? 1 : 0);
+  if (given == 0) {
+    t.ReportMissing("value_env", "a token needs one of value_env, value_file and value");
+    return;
+  }
+  if (given > 1) {
+    const Value& where = literal ? *literal : *file;
+    ctx.Error(where.mark, where.path,
+              "give exactly one of value_env, value_file and value for a token");
+    return;
+  }
+  const Value& v = env ? *env : (file ? *file : *literal);
+  std::string secret;
+  if (env) {
+    token->source = SecretSource::kEnv;
+    auto name = internal::ReadString(ctx, v, /*non_empty=*/true);
+    if (!name) return;
+    std::optional<std::string> value = ctx.env().Get(*name);
+    if (!value) {
+      ctx.Error(v.mark, v.path, "environment variable " + *name + " is not set");
+      return;
+    }
+    secret = std::move(*value);
+  } else if (file) {
+    token->source = SecretSource::kFile;
+    auto path = internal::ReadString(ctx, v, /*non_empty=*/true);
+    if (!path) return;
+    std::FILE* f = std::fopen(path->c_str(), "rb");
+    if (f == nullptr) {
+      ctx.Error(v.mark, v.path,
+                "cannot read '" + *path + "': " + std::generic_category().message(errno));
+      return;
+    }
+    char buf[4096];
+    size_t n = 0;
+    while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0 && secret.size() < (1 << 16)) {
+      secret.append(buf, n);
+    }
+    std::fclose(f);
+    while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back())) != 0) {
+      secret.pop_back();
+    }
+  } else {
+    token->source = SecretSource::kLiteral;
+    auto value = internal::ReadString(ctx, v, /*non_empty=*/false);
+    if (!value) return;
+    secret = std::move(*value);
+  }
+  const std::string from = env ? "the environment variable" : (file ? "the file" : "the value");
+  if (secret.empty()) {
+    ctx.Error(v.mark, v.path, "the token is empty (" + from + " holds no secret)");
+    return;
+  }
+  if (secret.size() < kMinTokenChars) {
+    ctx.Error(v.mark, v.path,
+              "the token is too short: use at least " + std::to_string(kMinTokenChars) +
+                  " characters (e.g. `openssl rand -hex 32`)");
+    return;
+  }
+  if (!std::all_of(secret.begin(), secret.end(), [](char c) { return c > ' ' && c < 127; })) {
+    ctx.Error(v.mark, v.path,
+              "the token must be visible ASCII characters only (no spaces or control "
+              "characters): it is sent in an HTTP header");
+    return;
+  }
+  token->value = std::move(secret);
+}
+
+void ReadHttpAuth(MapReader& a, HttpAuthOptions* auth) {
+  auto tokens = a.Get("tokens");
+  if (!tokens) return;
+  Context& ctx = a.ctx();
+  std::set<std::string> names;
+  std::vector<Value> where;  // of each token read, for the duplicate-secret check
+  internal::ForEachElement(ctx, *tokens, [&](const Value& element) {
+    MapReader t(ctx, element);
+    if (!t.ok()) return;
+    HttpTokenOptions token;
+    token.location = ctx.Location(element.mark);
+    const size_t errors_before = ctx.error_count();
+    if (t.String("name", &token.name, Need::kRequired) && !token.name.empty() &&
+        !names.insert(token.name).second) {
+      const Value v = *t.Get("name");
+      ctx.Error(v.mark, v.path, "duplicate token name '" + token.name + "'");
+    }
+    t.Enum("role", &token.role, kHttpRoles, Need::kRequired);
+    ReadTokenSecret(t, &token);
+    t.Finish();
+    if (ctx.error_count() != errors_before) return;
+    for (size_t idx = 0; idx < auth->tokens.size(); ++idx) {
+      if (auth->tokens[idx].value == token.value) {
+        ctx.Error(element.mark, element.path,
+                  "token '" + token.name + "' has the same secret as token '" +
+                      auth->tokens[idx].name + "' (" + where[idx].path +
+                      "): give each token its own");
+        return;
+      }
+    }
+    where.push_back(element);
+    auth->tokens.push_back(std::move(token));
+  });
+}
+
 // host:port, port 0..65535; the host may be a bracketed IPv6 address.
 bool ValidListen(std::string_view listen) {
   const size_t colon = listen.rfind(':');
@@ -657,10 +775,27 @@ void ReadServices(MapReader& top, DaemonConfig* cfg) {
                       "must be host:port with port in [0, 65535], got '" + listen + "'");
       }
     }
-    h.Int<int64_t>("max_body_bytes", &cfg->http.max_body_bytes, 1, int64_t{1} << 30);
-    h.Int<int64_t>("read_timeout_ms", &cfg->http.read_timeout_ms, 1, 3'600'000);
-    h.Int("max_connections", &cfg->http.max_connections, 1, 1'000'000);
     h.Int("threads", &cfg->http.threads, 1, 64);
+    Section(h, "auth", [&](MapReader& a) { ReadHttpAuth(a, &cfg->http.auth); });
+    Section(h, "tls", [&](MapReader& t) {
+      HttpTlsOptions& tls = cfg->http.tls;
+      const bool has_cert = t.String("cert_file", &tls.cert_file, Need::kNonEmpty);
+      const bool has_key = t.String("key_file", &tls.key_file, Need::kNonEmpty);
+      t.Enum("min_version", &tls.min_version, kTlsVersions);
+      if (has_cert && has_key && tls.cert_file.empty() != tls.key_file.empty()) {
+        t.ReportMissing(tls.cert_file.empty() ? "cert_file" : "key_file",
+                        "TLS needs both cert_file and key_file");
+      }
+    });
+    Section(h, "limits", [&](MapReader& l) {
+      HttpLimitOptions& limits = cfg->http.limits;
+      l.Int<int64_t>("max_body_bytes", &limits.max_body_bytes, 1, int64_t{1} << 30);
+      l.Int<int64_t>("header_timeout_ms", &limits.header_timeout_ms, 1, 3'600'000);
+      l.Int<int64_t>("body_timeout_ms", &limits.body_timeout_ms, 1, 3'600'000);
+      l.Int("max_connections", &limits.max_connections, 1, 1'000'000);
+      l.Double("requests_per_second", &limits.requests_per_second, Range{0, 1e6});
+      l.Int("burst", &limits.burst, 0, 1'000'000);
+    });
   });
   Section(top, "state", [&](MapReader& s) {
     s.String("dir", &cfg->state.dir, Need::kNonEmpty);

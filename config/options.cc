@@ -1,10 +1,18 @@
 #include "config/options.h"
 
+#include <algorithm>
+#include <cmath>
+
 namespace osprey::config {
 
 std::string SourceLocation::ToString() const {
   if (line <= 0) return file;
   return file + ":" + std::to_string(line) + ":" + std::to_string(column);
+}
+
+int HttpLimitOptions::EffectiveBurst() const {
+  if (burst > 0) return burst;
+  return std::max(1, static_cast<int>(std::ceil(requests_per_second)));
 }
 
 namespace {

@@ -191,18 +191,95 @@ struct PipelineOptions {
   std::vector<std::string> sinks;
 };
 
+// Who may call what over HTTP (daemon/http_access.h holds the route table).
+enum class HttpRole {
+  kRead,   // scoring, alerts, model listing, metrics: every route but /v1/admin/*
+  kAdmin,  // everything kRead may, plus /v1/admin/* (reload, savepoints, config)
+};
+
+// Where a token's secret came from.
+enum class SecretSource { kEnv, kFile, kLiteral };
+
+// One bearer token. The secret is never logged, printed or returned by any route.
+struct HttpTokenOptions {
+  // Names the token in logs and in rate-limit messages. Unique, non-empty. Reloadable: no.
+  std::string name;
+  // Required. Reloadable: no.
+  HttpRole role = HttpRole::kRead;
+  // The secret, read by the loader from `value_env` (an environment variable), `value_file` (a
+  // file, trailing whitespace removed) or `value` (literal in the config file: allowed, but the
+  // daemon warns that secrets belong in the environment or a file). Exactly one is required.
+  // At least 16 characters, all visible ASCII (it travels in an HTTP header). Reloadable: no.
+  std::string value;
+  SecretSource source = SecretSource::kEnv;
+  // Where the token was declared (for messages).
+  SourceLocation location;
+};
+
+struct HttpAuthOptions {
+  // Bearer tokens. Empty (the default) = authentication off: every route is public. With at
+  // least one token, every route but the public ones (/healthz, /readyz, /ping,
+  // /v2/health/live, /v2/health/ready, / and /static/*) needs `Authorization: Bearer <token>`
+  // (or, on a WebSocket upgrade only, `?access_token=<token>`): 401 without a valid token, 403
+  // when its role does not allow the route. Reloadable: no.
+  std::vector<HttpTokenOptions> tokens;
+
+  bool enabled() const { return !tokens.empty(); }
+};
+
+enum class TlsVersion { kTls12, kTls13 };
+
+// TLS (OpenSSL), on when the certificate and key files are set; then the port speaks only TLS
+// (plain HTTP gets a 400 naming https://). TLS 1.2 or newer.
+struct HttpTlsOptions {
+  // PEM certificate chain (the server's certificate first). Default: "" (TLS off).
+  // Reloadable: no.
+  std::string cert_file;
+  // PEM private key of the certificate. Default: "". Reloadable: no.
+  std::string key_file;
+  // Oldest protocol version accepted: "1.2" or "1.3". Default: 1.2. Reloadable: no.
+  TlsVersion min_version = TlsVersion::kTls12;
+
+  // Either file set (the server refuses to start unless both are).
+  bool enabled() const { return !cert_file.empty() || !key_file.empty(); }
+};
+
+// Resource limits of the HTTP server; every breach is answered with a JSON error (or, for a
+// client too slow to send its request, by closing the connection). Reloadable: no.
+struct HttpLimitOptions {
+  // Largest request body, bytes; a larger one is answered 413. Range 1..1 GiB. Default: 1 MiB.
+  int64_t max_body_bytes = 1 << 20;
+  // Time allowed from the start of the wait for a request (a new or an idle keep-alive
+  // connection, including a TLS handshake) until its header is complete, ms. A client that
+  // trickles header bytes is cut off when it runs out. Range 1..3600000. Default: 10000.
+  int64_t header_timeout_ms = 10000;
+  // Time allowed to read a request's body once its header arrived, and to write a response,
+  // ms. Range 1..3600000. Default: 30000.
+  int64_t body_timeout_ms = 30000;
+  // Simultaneous connections (WebSocket ones included); past it a new connection is answered
+  // 503 and closed. Range 1..1e6. Default: 1024.
+  int max_connections = 1024;
+  // Sustained requests per second allowed per token (per client IP for requests without a
+  // valid token); past it requests are answered 429 with Retry-After. 0 = unlimited.
+  // Range 0..1e6. Default: 0.
+  double requests_per_second = 0;
+  // Requests a token may make at once above the sustained rate (token-bucket depth). 0 = the
+  // rate rounded up (at least 1). Range 0..1e6. Default: 0.
+  int burst = 0;
+
+  // The bucket depth in effect.
+  int EffectiveBurst() const;
+};
+
 struct HttpOptions {
   // host:port to listen on; port 0 picks a free port (logged and shown by /v1/info).
   // Default: "0.0.0.0:8080". Reloadable: no.
   std::string listen = "0.0.0.0:8080";
-  // Largest request body accepted, bytes. Range 1..1 GiB. Default: 1 MiB.
-  int64_t max_body_bytes = 1 << 20;
-  // Time allowed to read a request's header and body, ms. Range 1..3600000. Default: 10000.
-  int64_t read_timeout_ms = 10000;
-  // Simultaneous connections; more are refused. Range 1..1e6. Default: 1024.
-  int max_connections = 1024;
   // I/O threads. Range 1..64. Default: 1.
   int threads = 1;
+  HttpAuthOptions auth;
+  HttpTlsOptions tls;
+  HttpLimitOptions limits;
 };
 
 struct StateOptions {

@@ -192,21 +192,30 @@ class HttpRouter {
   std::vector<WebSocketRoute> websocket_routes_;  // each also in routes_ as GET (answers 426)
 };
 
-// Serves an HttpRouter over HTTP/1.1 with keep-alive, with these limits from HttpOptions:
+// Serves an HttpRouter over HTTP/1.1 with keep-alive (over TLS when options.tls is set: then
+// only TLS; a plain-HTTP request is answered 400, naming https://). Limits, from
+// options.limits (config/options.h):
 // - max_body_bytes: a larger body is answered 413 and the connection closed;
-// - read_timeout_ms: budget for reading one request's header and body (and for an idle
-//   keep-alive connection to start the next one, and for writing a response); on expiry the
-//   connection is dropped without a response;
+// - header_timeout_ms: budget for the TLS handshake and for reading a request's header,
+//   counted from when the server starts waiting for it (so also for an idle keep-alive
+//   connection); body_timeout_ms: for reading its body, and for writing a response; on expiry
+//   the connection is dropped without a response (the client is too slow to be answered);
 // - max_connections: past it, a new connection is answered 503 and closed;
+// - requests_per_second/burst: a token bucket per caller (its token's name, else its IP);
+//   an empty bucket is answered 429 with Retry-After (seconds);
 // - a request header over 16 KiB is answered 431, malformed HTTP 400, both closing.
+// With options.auth tokens, every request is checked by HttpAccessPolicy (daemon/http_access.h)
+// before its handler runs: 401 with WWW-Authenticate: Bearer without a valid token, 403 when the
+// token's role is too low. The rate limit is applied first, so failed attempts are limited too.
 // Every response carries Content-Length and "Server: osprey"; errors are JSON.
 // An upgraded WebSocket connection keeps counting against max_connections; it is limited by
-// its route's WebSocketOptions instead of read_timeout_ms. Stop closes it with code 1001.
+// its route's WebSocketOptions instead of the read timeouts. Stop closes it with code 1001.
 // Thread-safe.
 class HttpServer {
  public:
   // Binds `options.listen` ("host:port", "[v6addr]:port"; port 0 picks a free port) and starts
-  // `options.threads` I/O threads. Errors: kInvalidArgument (bad options or address),
+  // `options.threads` I/O threads. Errors: kInvalidArgument (bad options or address, a TLS
+  // certificate or key that does not load or match: the message names the key and the file),
   // kIOError (bind/listen failed).
   static Result<std::unique_ptr<HttpServer>> Start(const config::HttpOptions& options,
                                                    HttpRouter router);

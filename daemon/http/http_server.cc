@@ -12,25 +12,33 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdio>
 #include <deque>
 #include <exception>
 #include <mutex>
 #include <set>
+#include <system_error>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
@@ -41,14 +49,20 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket/error.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <spdlog/spdlog.h>
 
 #include "config/base/check.h"
 #include "config/base/json_writer.h"
 #include "config/base/mutex.h"
+#include "daemon/http_access.h"
 
 namespace osprey::daemon {
 
@@ -529,15 +543,31 @@ class HttpConnectionRegistry {
 // What the connections of one server share. Constant after construction, except `registry`
 // (thread-safe).
 struct HttpServerState {
-  HttpServerState(const config::HttpOptions& options, HttpRouter router_in)
+  // `tls` is null when TLS is off.
+  HttpServerState(const config::HttpOptions& options, HttpRouter router_in,
+                  std::unique_ptr<net::ssl::context> tls_in)
       : router(std::move(router_in)),
-        max_body_bytes(static_cast<uint64_t>(options.max_body_bytes)),
-        read_timeout(options.read_timeout_ms),
-        registry(options.max_connections) {}
+        max_body_bytes(static_cast<uint64_t>(options.limits.max_body_bytes)),
+        header_timeout(options.limits.header_timeout_ms),
+        body_timeout(options.limits.body_timeout_ms),
+        tls(std::move(tls_in)),
+        access(options.auth),
+        limiter(options.limits.requests_per_second > 0
+                    ? std::make_unique<HttpRateLimiter>(options.limits.requests_per_second,
+                                                        options.limits.EffectiveBurst(),
+                                                        SystemClock::Default())
+                    : nullptr),
+        max_connections(options.limits.max_connections),
+        registry(options.limits.max_connections) {}
 
   const HttpRouter router;
   const uint64_t max_body_bytes;
-  const std::chrono::milliseconds read_timeout;
+  const std::chrono::milliseconds header_timeout;
+  const std::chrono::milliseconds body_timeout;
+  const std::unique_ptr<net::ssl::context> tls;  // used concurrently only through SSL_new
+  const HttpAccessPolicy access;
+  const std::unique_ptr<HttpRateLimiter> limiter;  // null: unlimited; thread-safe
+  const int max_connections;
   HttpConnectionRegistry registry;
 };
 
@@ -547,7 +577,7 @@ void HttpLogFailure(const beast::error_code& ec, const char* what) {
       ec == http::error::end_of_stream || ec == http::error::partial_message ||
       ec == net::error::eof || ec == net::error::connection_reset ||
       ec == net::error::broken_pipe || ec == net::error::bad_descriptor ||
-      ec == websocket::error::closed) {
+      ec == websocket::error::closed || ec == net::ssl::error::stream_truncated) {
     spdlog::debug("http {}: {}", what, ec.message());
     return;
   }
@@ -564,11 +594,14 @@ std::shared_ptr<const std::string> WsLostNotice(uint64_t count) {
 // registry entry. Strand-only state is marked so; the send queue is shared with other threads
 // under mu_. Owned by its completion handlers in flight, like HttpSession; WebSocketConnection
 // users should hold it weakly.
-class WsSession : public WebSocketConnection, public std::enable_shared_from_this<WsSession> {
+// `Stream` is beast::tcp_stream or beast::ssl_stream<beast::tcp_stream>.
+template <typename Stream>
+class WsSession : public WebSocketConnection,
+                  public std::enable_shared_from_this<WsSession<Stream>> {
  public:
   // Caller keeps `state` alive until the session is destroyed. `registry_id` is the entry this
   // session takes over (removed by its destructor).
-  WsSession(beast::tcp_stream&& stream, HttpServerState& state, const WebSocketOptions& options,
+  WsSession(Stream&& stream, HttpServerState& state, const WebSocketOptions& options,
             WebSocketSession callbacks, uint64_t registry_id)
       : ws_(std::move(stream)),
         state_(state),
@@ -590,7 +623,7 @@ class WsSession : public WebSocketConnection, public std::enable_shared_from_thi
   // Answers the upgrade `req` and runs the connection. REQUIRES: on the connection's strand.
   void Run(http::request<http::string_body> req) {
     req_ = std::move(req);
-    const bool registered = state_.registry.Replace(registry_id_, [weak = weak_from_this()] {
+    const bool registered = state_.registry.Replace(registry_id_, [weak = this->weak_from_this()] {
       if (auto self = weak.lock()) {
         self->RequestClose(1001, "server shutting down",
                            std::min(self->options_.close_timeout, kWsStopCloseTimeout));
@@ -606,7 +639,8 @@ class WsSession : public WebSocketConnection, public std::enable_shared_from_thi
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(http::field::server, "osprey"); }));
     ws_.read_message_max(options_.max_message_bytes);
-    ws_.async_accept(req_, beast::bind_front_handler(&WsSession::OnAccept, shared_from_this()));
+    ws_.async_accept(req_,
+                     beast::bind_front_handler(&WsSession::OnAccept, this->shared_from_this()));
   }
 
   bool Send(std::shared_ptr<const std::string> text, SendMode mode) override {
@@ -633,10 +667,12 @@ class WsSession : public WebSocketConnection, public std::enable_shared_from_thi
       }
     }
     if (post_flush) {
-      net::post(ws_.get_executor(), beast::bind_front_handler(&WsSession::Flush, shared_from_this()));
+      net::post(ws_.get_executor(),
+                beast::bind_front_handler(&WsSession::Flush, this->shared_from_this()));
       return true;
     }
-    net::post(ws_.get_executor(), beast::bind_front_handler(&WsSession::DoClose, shared_from_this()));
+    net::post(ws_.get_executor(),
+              beast::bind_front_handler(&WsSession::DoClose, this->shared_from_this()));
     return false;
   }
 
@@ -656,7 +692,8 @@ class WsSession : public WebSocketConnection, public std::enable_shared_from_thi
       if (close_requested_ || ended_) return;
       RequestCloseLocked(code, std::move(reason), timeout);
     }
-    net::post(ws_.get_executor(), beast::bind_front_handler(&WsSession::DoClose, shared_from_this()));
+    net::post(ws_.get_executor(),
+              beast::bind_front_handler(&WsSession::DoClose, this->shared_from_this()));
   }
 
   void RequestCloseLocked(uint16_t code, std::string reason, std::chrono::milliseconds timeout)
@@ -680,7 +717,7 @@ class WsSession : public WebSocketConnection, public std::enable_shared_from_thi
     opened_ = true;
     if (callbacks_.on_open) {
       try {
-        callbacks_.on_open(shared_from_this());
+        callbacks_.on_open(this->shared_from_this());
       } catch (const std::exception& e) {
         spdlog::error("websocket on_open threw: {}", e.what());
         Close(1011, "internal error");
@@ -691,7 +728,7 @@ class WsSession : public WebSocketConnection, public std::enable_shared_from_thi
 
   void DoRead() {
     ws_.async_read(read_buffer_,
-                   beast::bind_front_handler(&WsSession::OnRead, shared_from_this()));
+                   beast::bind_front_handler(&WsSession::OnRead, this->shared_from_this()));
   }
 
   void OnRead(beast::error_code ec, std::size_t /*bytes*/) {
@@ -735,7 +772,7 @@ class WsSession : public WebSocketConnection, public std::enable_shared_from_thi
     writing_ = true;
     current_ = std::move(next);
     ws_.async_write(net::buffer(*current_),
-                    beast::bind_front_handler(&WsSession::OnWrite, shared_from_this()));
+                    beast::bind_front_handler(&WsSession::OnWrite, this->shared_from_this()));
   }
 
   void OnWrite(beast::error_code ec, std::size_t /*bytes*/) {
@@ -761,7 +798,7 @@ class WsSession : public WebSocketConnection, public std::enable_shared_from_thi
       close_timer_started_ = true;
       close_timer_.expires_after(timeout);
       close_timer_.async_wait(
-          beast::bind_front_handler(&WsSession::OnCloseTimeout, shared_from_this()));
+          beast::bind_front_handler(&WsSession::OnCloseTimeout, this->shared_from_this()));
     }
     if (!writing_) StartClose();  // else OnWrite -> Flush -> StartClose
   }
@@ -776,7 +813,8 @@ class WsSession : public WebSocketConnection, public std::enable_shared_from_thi
       reason.code = close_code_;
       reason.reason = close_reason_;
     }
-    ws_.async_close(reason, beast::bind_front_handler(&WsSession::OnClose, shared_from_this()));
+    ws_.async_close(reason,
+                    beast::bind_front_handler(&WsSession::OnClose, this->shared_from_this()));
   }
 
   void OnClose(beast::error_code ec) {
@@ -817,7 +855,7 @@ class WsSession : public WebSocketConnection, public std::enable_shared_from_thi
   }
 
   // Strand-only.
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<Stream> ws_;
   HttpServerState& state_;
   const WebSocketOptions options_;  // Constant after construction
   WebSocketSession callbacks_;
@@ -847,12 +885,16 @@ class WsSession : public WebSocketConnection, public std::enable_shared_from_thi
 // One accepted connection speaking HTTP/1.1. Every member function but Start and Close runs on
 // the connection's strand. Owned by its completion handlers in flight (enable_shared_from_this):
 // it ends when no operation is pending.
-class HttpSession : public std::enable_shared_from_this<HttpSession> {
+// `Stream` is beast::tcp_stream (plain HTTP) or beast::ssl_stream<beast::tcp_stream> (TLS).
+template <typename Stream>
+class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
  public:
   // Caller keeps `state` alive until the session is destroyed (the server's io_context is
   // destroyed before its state).
   HttpSession(Tcp::socket&& socket, HttpServerState& state)
-      : stream_(std::move(socket)), executor_(stream_.get_executor()), state_(state) {}
+      : stream_(MakeStream(std::move(socket), state)),
+        executor_(stream_.get_executor()),
+        state_(state) {}
   ~HttpSession() { state_.registry.Remove(registry_id_); }
 
   HttpSession(const HttpSession&) = delete;
@@ -860,34 +902,31 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   // Registers with the server and starts serving (or answers 503). Called once, by the acceptor.
   void Start() {
-    HttpConnectionRegistry::Admission admission = state_.registry.Admit([weak = weak_from_this()] {
-      if (auto self = weak.lock()) self->Close();
-    });
+    HttpConnectionRegistry::Admission admission =
+        state_.registry.Admit([weak = this->weak_from_this()] {
+          if (auto self = weak.lock()) self->Close();
+        });
     registry_id_ = admission.id;
+    role_ = admission.role;
     beast::error_code ec;
+    Tcp::socket& socket = beast::get_lowest_layer(stream_).socket();
     // Responses are written whole; Nagle would only hold back the next one (pipelining, 100
     // Continue) until the client's delayed ACK.
-    stream_.socket().set_option(Tcp::no_delay(true), ec);
+    socket.set_option(Tcp::no_delay(true), ec);
     if (ec) spdlog::debug("http set TCP_NODELAY: {}", ec.message());
-    switch (admission.role) {
-      case HttpConnectionRole::kServe:
-        net::dispatch(stream_.get_executor(),
-                      beast::bind_front_handler(&HttpSession::ReadRequest, shared_from_this()));
-        break;
-      case HttpConnectionRole::kReject:
-        net::dispatch(stream_.get_executor(),
-                      beast::bind_front_handler(&HttpSession::Reject, shared_from_this()));
-        break;
-      case HttpConnectionRole::kRefuse:
-        break;  // the socket closes with this session
-    }
+    const Tcp::endpoint remote = socket.remote_endpoint(ec);
+    remote_ip_ = ec ? std::string("unknown") : remote.address().to_string();
+    if (role_ == HttpConnectionRole::kRefuse) return;  // the socket closes with this session
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&HttpSession::Begin, this->shared_from_this()));
   }
 
   // Thread-safe. Stops the connection: pending reads are cancelled; a response being written
   // is finished first, then the connection closes.
   void Close() {
     // executor_, not stream_: the stream may have been handed to a WsSession.
-    net::post(executor_, beast::bind_front_handler(&HttpSession::DoClose, shared_from_this()));
+    net::post(executor_,
+              beast::bind_front_handler(&HttpSession::DoClose, this->shared_from_this()));
   }
 
  private:
@@ -896,11 +935,76 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (ec == net::error::operation_aborted || ec == beast::error::timeout ||
         ec == http::error::end_of_stream || ec == http::error::partial_message ||
         ec == net::error::eof || ec == net::error::connection_reset ||
-        ec == net::error::broken_pipe || ec == net::error::bad_descriptor) {
+        ec == net::error::broken_pipe || ec == net::error::bad_descriptor ||
+        ec == net::ssl::error::stream_truncated) {
       spdlog::debug("http {}: {}", what, ec.message());
       return;
     }
     spdlog::warn("http {}: {}", what, ec.message());
+  }
+
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  static Stream MakeStream(Tcp::socket&& socket, HttpServerState& state) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *state.tls);
+    } else {
+      (void)state;
+      return Stream(std::move(socket));
+    }
+  }
+
+  // Serves (or rejects) the connection; with TLS, after the handshake.
+  void Begin() {
+    if constexpr (kTls) {
+      // The handshake counts against the header budget: a client that stalls in it is dropped.
+      beast::get_lowest_layer(stream_).expires_after(state_.header_timeout);
+      beast::async_detect_ssl(
+          beast::get_lowest_layer(stream_), buffer_,
+          beast::bind_front_handler(&HttpSession::OnDetect, this->shared_from_this()));
+    } else {
+      Serve();
+    }
+  }
+
+  void Serve() {
+    if (role_ == HttpConnectionRole::kReject) return Reject();
+    ReadRequest();
+  }
+
+  void OnDetect(beast::error_code ec, bool is_tls) {
+    if (ec) return Fail(ec, "tls detect");
+    if (!is_tls) return RejectPlainHttp();
+    if constexpr (kTls) {
+      stream_.async_handshake(
+          net::ssl::stream_base::server, buffer_.data(),
+          beast::bind_front_handler(&HttpSession::OnHandshake, this->shared_from_this()));
+    }
+  }
+
+  void OnHandshake(beast::error_code ec, std::size_t bytes_used) {
+    if (ec) {
+      // A client that does not trust the certificate, or speaks an old protocol: routine.
+      spdlog::debug("http tls handshake with {}: {}", remote_ip_, ec.message());
+      return CloseSocket();
+    }
+    buffer_.consume(bytes_used);
+    Serve();
+  }
+
+  // Plain HTTP on the TLS port: one plain-text answer saying so, then close.
+  void RejectPlainHttp() {
+    const HttpResponse error = HttpResponse::Error(
+        400, "this port speaks only TLS: use https:// (plain HTTP is not served here)");
+    plain_reply_ =
+        "HTTP/1.1 400 Bad Request\r\nServer: osprey\r\nContent-Type: " + error.content_type +
+        "\r\nContent-Length: " + std::to_string(error.body.size()) +
+        "\r\nConnection: close\r\n\r\n" + error.body;
+    writing_ = true;
+    beast::get_lowest_layer(stream_).expires_after(state_.body_timeout);
+    net::async_write(beast::get_lowest_layer(stream_), net::buffer(plain_reply_),
+                     beast::bind_front_handler(&HttpSession::OnWrite, this->shared_from_this(),
+                                               /*keep_alive=*/false, /*linger=*/true));
   }
 
   void ReadRequest() {
@@ -908,12 +1012,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     parser_.emplace();
     parser_->header_limit(kHttpHeaderLimitBytes);
     parser_->body_limit(state_.max_body_bytes);
-    // One budget for the idle wait, the header and the body (and a 100-continue in between):
-    // a client that trickles bytes is dropped when it runs out.
-    stream_.expires_after(state_.read_timeout);
+    // One budget for the idle wait and the whole header: a client that trickles header bytes is
+    // dropped when it runs out. The body gets its own (body_timeout).
+    beast::get_lowest_layer(stream_).expires_after(state_.header_timeout);
     http::async_read_header(
         stream_, buffer_, *parser_,
-        beast::bind_front_handler(&HttpSession::OnReadHeader, shared_from_this()));
+        beast::bind_front_handler(&HttpSession::OnReadHeader, this->shared_from_this()));
   }
 
   void OnReadHeader(beast::error_code ec, std::size_t /*bytes*/) {
@@ -925,7 +1029,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       return net::async_write(
           stream_, net::buffer(kContinue.data(), kContinue.size()),
-          beast::bind_front_handler(&HttpSession::OnContinueWritten, shared_from_this()));
+          beast::bind_front_handler(&HttpSession::OnContinueWritten, this->shared_from_this()));
     }
     ReadBody();
   }
@@ -936,8 +1040,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void ReadBody() {
+    beast::get_lowest_layer(stream_).expires_after(state_.body_timeout);
     http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&HttpSession::OnReadBody, shared_from_this()));
+                     beast::bind_front_handler(&HttpSession::OnReadBody, this->shared_from_this()));
   }
 
   void OnReadBody(beast::error_code ec, std::size_t /*bytes*/) {
@@ -948,8 +1053,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // Answers what the client got wrong; ends the connection either way.
   void OnReadError(beast::error_code ec, const char* what) {
     if (ec == http::error::body_limit) {
-      return SendErrorAndClose(
-          413, "request body exceeds " + std::to_string(state_.max_body_bytes) + " bytes");
+      return SendErrorAndClose(413,
+                               "request body exceeds " + std::to_string(state_.max_body_bytes) +
+                                   " bytes (http.limits.max_body_bytes): send less per request");
     }
     if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
       return SendErrorAndClose(
@@ -980,8 +1086,31 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     req.body = std::move(beast_req.body());
     const bool head = beast_req.method() == http::verb::head;
+    const bool upgrade = websocket::is_upgrade(beast_req);
 
-    if (websocket::is_upgrade(beast_req)) {
+    // Who is calling, how often, and whether they may.
+    const HttpAccessDecision access = state_.access.Check(req, upgrade);
+    if (state_.limiter != nullptr) {
+      const int64_t retry_after_s = state_.limiter->Acquire(
+          access.token_name.empty() ? "ip:" + remote_ip_ : "token:" + access.token_name);
+      if (retry_after_s > 0) {
+        HttpResponse limited = HttpResponse::Error(
+            429, std::string("too many requests from ") +
+                     (access.token_name.empty() ? "client " + remote_ip_
+                                                : "token '" + access.token_name + "'") +
+                     ": the limit is http.limits.requests_per_second; retry after " +
+                     std::to_string(retry_after_s) + " s");
+        limited.headers.emplace_back("Retry-After", std::to_string(retry_after_s));
+        return Send(std::move(limited), beast_req.version(), head,
+                    beast_req.keep_alive() && !closing_, /*linger=*/false);
+      }
+    }
+    if (access.status != 0) {
+      return Send(access.Refusal(), beast_req.version(), head, beast_req.keep_alive() && !closing_,
+                  /*linger=*/false);
+    }
+
+    if (upgrade) {
       WebSocketOptions options;
       std::optional<WebSocketHandlerResult> result;
       try {
@@ -1004,8 +1133,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         // upgrade request (it should wait for the 101) are not passed on.
         handed_off_ = true;
         const uint64_t registry_id = std::exchange(registry_id_, 0);
-        std::make_shared<WsSession>(std::move(stream_), state_, options,
-                                    std::get<WebSocketSession>(std::move(*result)), registry_id)
+        std::make_shared<WsSession<Stream>>(std::move(stream_), state_, options,
+                                            std::get<WebSocketSession>(std::move(*result)),
+                                            registry_id)
             ->Run(std::move(beast_req));
         return;
       }
@@ -1026,7 +1156,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   // Over max_connections: answer 503 without reading the request, then close.
-  void Reject() { SendErrorAndClose(503, "too many connections"); }
+  void Reject() {
+    SendErrorAndClose(503, "too many connections (http.limits.max_connections = " +
+                               std::to_string(state_.max_connections) + "): retry later");
+  }
 
   void SendErrorAndClose(int status, const std::string& message) {
     Send(HttpResponse::Error(status, message), 11, /*head=*/false, /*keep_alive=*/false,
@@ -1066,10 +1199,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     res_.keep_alive(keep_alive);
 
     writing_ = true;
-    stream_.expires_after(state_.read_timeout);
-    http::async_write(
-        stream_, res_,
-        beast::bind_front_handler(&HttpSession::OnWrite, shared_from_this(), keep_alive, linger));
+    beast::get_lowest_layer(stream_).expires_after(state_.body_timeout);
+    http::async_write(stream_, res_,
+                      beast::bind_front_handler(&HttpSession::OnWrite, this->shared_from_this(),
+                                                keep_alive, linger));
   }
 
   void OnWrite(bool keep_alive, bool linger, beast::error_code ec, std::size_t /*bytes*/) {
@@ -1086,16 +1219,18 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // before the client reads it.
   void LingeringClose() {
     beast::error_code ec;
-    stream_.socket().shutdown(Tcp::socket::shutdown_send, ec);
+    beast::get_lowest_layer(stream_).socket().shutdown(Tcp::socket::shutdown_send, ec);
     if (ec) return CloseSocket();
-    stream_.expires_after(kHttpLingerTimeout);
+    beast::get_lowest_layer(stream_).expires_after(kHttpLingerTimeout);
     buffer_.clear();
     Drain();
   }
 
+  // Reads (and discards) raw bytes, below TLS: nothing of them is needed.
   void Drain() {
-    stream_.async_read_some(buffer_.prepare(4096),
-                            beast::bind_front_handler(&HttpSession::OnDrain, shared_from_this()));
+    beast::get_lowest_layer(stream_).async_read_some(
+        buffer_.prepare(4096),
+        beast::bind_front_handler(&HttpSession::OnDrain, this->shared_from_this()));
   }
 
   void OnDrain(beast::error_code ec, std::size_t /*bytes*/) {
@@ -1112,15 +1247,19 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void CloseSocket() {
     beast::error_code ec;
     // Best effort: the peer may be gone already, and nothing is left to do about an error.
-    stream_.socket().shutdown(Tcp::socket::shutdown_both, ec);
-    stream_.close();
+    // With TLS, no close_notify: every response is delimited by its Content-Length.
+    beast::get_lowest_layer(stream_).socket().shutdown(Tcp::socket::shutdown_both, ec);
+    beast::get_lowest_layer(stream_).close();
   }
 
-  beast::tcp_stream stream_;
-  const beast::tcp_stream::executor_type executor_;  // the connection's strand
+  Stream stream_;
+  const typename Stream::executor_type executor_;  // the connection's strand
   beast::flat_buffer buffer_;  // read buffer; may hold the start of the next request
   HttpServerState& state_;
   uint64_t registry_id_ = 0;
+  HttpConnectionRole role_ = HttpConnectionRole::kRefuse;
+  std::string remote_ip_;    // the client's address, the rate-limit key without a token
+  std::string plain_reply_;  // RejectPlainHttp's response, while it is written
   std::optional<http::request_parser<http::string_body>> parser_;  // while reading a request
   http::response<http::string_body> res_;  // while writing; async_write needs it alive
   bool writing_ = false;                   // a response is being written
@@ -1131,8 +1270,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 }  // namespace
 
 struct HttpServer::Impl {
-  Impl(const config::HttpOptions& options, HttpRouter router)
-      : state(options, std::move(router)),
+  Impl(const config::HttpOptions& options, HttpRouter router,
+       std::unique_ptr<net::ssl::context> tls)
+      : state(options, std::move(router), std::move(tls)),
         ioc(options.threads),
         acceptor(net::make_strand(ioc)),
         accept_retry_timer(acceptor.get_executor()) {}
@@ -1170,7 +1310,12 @@ struct HttpServer::Impl {
       accept_retry_timer.expires_after(kHttpAcceptRetryDelay);
       return accept_retry_timer.async_wait(beast::bind_front_handler(&Impl::OnAcceptRetry, this));
     }
-    std::make_shared<HttpSession>(std::move(socket), state)->Start();
+    if (state.tls != nullptr) {
+      std::make_shared<HttpSession<beast::ssl_stream<beast::tcp_stream>>>(std::move(socket), state)
+          ->Start();
+    } else {
+      std::make_shared<HttpSession<beast::tcp_stream>>(std::move(socket), state)->Start();
+    }
     if (acceptor.is_open()) Accept();
   }
 
@@ -1220,25 +1365,99 @@ struct HttpServer::Impl {
   bool stopped OSPREY_GUARDED_BY(stop_mu) = false;
 };
 
+namespace {
+
+// The server's TLS context from the certificate and key files; errors name the key and the file.
+Result<std::unique_ptr<net::ssl::context>> MakeTlsContext(const config::HttpTlsOptions& tls) {
+  auto context = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+  beast::error_code ec;
+  context->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                           net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                           net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use,
+                       ec);
+  if (ec) return Status::Internal("TLS context options: " + ec.message());
+  const int min_version =
+      tls.min_version == config::TlsVersion::kTls13 ? TLS1_3_VERSION : TLS1_2_VERSION;
+  if (SSL_CTX_set_min_proto_version(context->native_handle(), min_version) != 1) {
+    return Status::Internal("TLS context: cannot set the minimum protocol version");
+  }
+  auto file_error = [](const char* key, const std::string& path, std::string_view what,
+                       const beast::error_code& error) {
+    std::string reason = error.message();
+    std::FILE* probe = std::fopen(path.c_str(), "rb");
+    if (probe == nullptr) {
+      reason = std::generic_category().message(errno);
+    } else {
+      std::fclose(probe);
+    }
+    return Status::InvalidArgument("http.tls." + std::string(key) + " '" + path +
+                                   "': " + std::string(what) + ": " + reason);
+  };
+  context->use_certificate_chain_file(tls.cert_file, ec);
+  if (ec) {
+    return file_error("cert_file", tls.cert_file, "cannot load a PEM certificate chain", ec);
+  }
+  context->use_private_key_file(tls.key_file, net::ssl::context::pem, ec);
+  if (ec && ec.category() == net::error::get_ssl_category() &&
+      ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == X509_R_KEY_VALUES_MISMATCH) {
+    ec = {};  // reported below, in words
+  } else if (ec) {
+    return file_error("key_file", tls.key_file, "cannot load a PEM private key", ec);
+  }
+  if (SSL_CTX_check_private_key(context->native_handle()) != 1) {
+    return Status::InvalidArgument("http.tls.key_file '" + tls.key_file +
+                                   "' is not the private key of http.tls.cert_file '" +
+                                   tls.cert_file + "'");
+  }
+  return context;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(const config::HttpOptions& options,
                                                       HttpRouter router) {
   if (options.threads < 1 || options.threads > 64) {
     return Status::InvalidArgument("http.threads must be in 1..64, got " +
                                    std::to_string(options.threads));
   }
-  if (options.max_body_bytes < 1) {
-    return Status::InvalidArgument("http.max_body_bytes must be > 0, got " +
-                                   std::to_string(options.max_body_bytes));
+  const config::HttpLimitOptions& limits = options.limits;
+  if (limits.max_body_bytes < 1) {
+    return Status::InvalidArgument("http.limits.max_body_bytes must be > 0, got " +
+                                   std::to_string(limits.max_body_bytes));
   }
-  if (options.read_timeout_ms < 1) {
-    return Status::InvalidArgument("http.read_timeout_ms must be > 0, got " +
-                                   std::to_string(options.read_timeout_ms));
+  if (limits.header_timeout_ms < 1 || limits.body_timeout_ms < 1) {
+    return Status::InvalidArgument("http.limits.header_timeout_ms and body_timeout_ms must be > 0");
   }
-  if (options.max_connections < 1) {
-    return Status::InvalidArgument("http.max_connections must be > 0, got " +
-                                   std::to_string(options.max_connections));
+  if (limits.max_connections < 1) {
+    return Status::InvalidArgument("http.limits.max_connections must be > 0, got " +
+                                   std::to_string(limits.max_connections));
   }
-  auto impl = std::make_unique<Impl>(options, std::move(router));
+  if (!(limits.requests_per_second >= 0) || limits.burst < 0) {
+    return Status::InvalidArgument(
+        "http.limits.requests_per_second and burst must be >= 0 (0 = unlimited)");
+  }
+  if (options.tls.enabled() && (options.tls.cert_file.empty() || options.tls.key_file.empty())) {
+    return Status::InvalidArgument("http.tls: TLS needs both cert_file and key_file");
+  }
+  for (const config::HttpTokenOptions& token : options.auth.tokens) {
+    if (token.value.empty()) {
+      return Status::InvalidArgument("http.auth.tokens: token '" + token.name +
+                                     "' has an empty secret");
+    }
+  }
+  std::unique_ptr<net::ssl::context> tls;
+  if (options.tls.enabled()) {
+    OSPREY_ASSIGN_OR_RETURN(tls, MakeTlsContext(options.tls));
+  }
+  for (const config::HttpTokenOptions& token : options.auth.tokens) {
+    if (token.source == config::SecretSource::kLiteral) {
+      spdlog::warn(
+          "{}: http token '{}' has its secret in the config file; secrets belong in the "
+          "environment (value_env) or a file (value_file)",
+          token.location.ToString(), token.name);
+    }
+  }
+  auto impl = std::make_unique<Impl>(options, std::move(router), std::move(tls));
   OSPREY_ASSIGN_OR_RETURN(const Tcp::endpoint endpoint,
                           ParseListenAddress(options.listen, impl->ioc));
   OSPREY_RETURN_IF_ERROR(impl->Listen(endpoint));
@@ -1247,7 +1466,14 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const config::HttpOptions&
   for (int idx = 0; idx < options.threads; ++idx) {
     impl->threads.emplace_back([raw = impl.get()] { raw->ioc.run(); });
   }
-  spdlog::info("http server listening on {} ({} threads)", impl->address, options.threads);
+  spdlog::info(
+      "http server listening on {} ({}{} threads, auth {}, {})", impl->address,
+      options.tls.enabled() ? "TLS, " : "", options.threads,
+      options.auth.enabled() ? "on with " + std::to_string(options.auth.tokens.size()) + " tokens"
+                             : std::string("off"),
+      limits.requests_per_second > 0
+          ? "at most " + std::to_string(limits.requests_per_second) + " requests/s per caller"
+          : std::string("no rate limit"));
   // The constructor is private, so no make_unique.
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }

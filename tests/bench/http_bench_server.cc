@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
   config::HttpOptions http;
   http.listen = "127.0.0.1:0";
   http.threads = argc > 2 ? std::atoi(argv[2]) : 2;
-  http.max_connections = 4096;
+  http.limits.max_connections = 4096;
   auto server = daemon::HttpServer::Start(http, std::move(router));
   if (!server.ok()) {
     std::cerr << server.status().ToString() << "\n";

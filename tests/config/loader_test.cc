@@ -98,7 +98,10 @@ TEST(LoaderTest, MinimalConfigGetsDefaultsAndLocations) {
   EXPECT_EQ(op.location.ToString(), "t.yaml:13:17");
   EXPECT_EQ(op.baseline.half_life_events, 100);
   EXPECT_EQ(cfg.http.listen, "0.0.0.0:8080");
-  EXPECT_EQ(cfg.http.max_body_bytes, 1 << 20);
+  EXPECT_EQ(cfg.http.limits.max_body_bytes, 1 << 20);
+  EXPECT_EQ(cfg.http.limits.requests_per_second, 0);  // unlimited
+  EXPECT_FALSE(cfg.http.auth.enabled());
+  EXPECT_FALSE(cfg.http.tls.enabled());
   EXPECT_EQ(cfg.state.dir, "./osprey-state");
   EXPECT_EQ(cfg.logging.level, LogLevel::kInfo);
   EXPECT_EQ(cfg.FindSink("dlq"), &cfg.sinks[0]);
@@ -155,8 +158,8 @@ pipelines:
     source: csv_src
     operators: [{type: baseline}]
     sinks: [out]
-http: {listen: "[::1]:0", max_body_bytes: 2048, read_timeout_ms: 500, max_connections: 10,
-       threads: 4}
+http: {listen: "[::1]:0", threads: 4, limits: {max_body_bytes: 2048, header_timeout_ms: 500,
+       body_timeout_ms: 700, max_connections: 10, requests_per_second: 2.5, burst: 7}}
 state: {dir: /var/lib/x, checkpoint_interval_ms: 20, block_cache_bytes: 134217728, write_buffer_bytes: 8388608}
 logging: {level: debug, format: json}
 )");
@@ -228,9 +231,12 @@ logging: {level: debug, format: json}
   EXPECT_EQ(cfg.FindPipeline("p2")->source, "csv_src");
 
   EXPECT_EQ(cfg.http.listen, "[::1]:0");
-  EXPECT_EQ(cfg.http.max_body_bytes, 2048);
-  EXPECT_EQ(cfg.http.read_timeout_ms, 500);
-  EXPECT_EQ(cfg.http.max_connections, 10);
+  EXPECT_EQ(cfg.http.limits.max_body_bytes, 2048);
+  EXPECT_EQ(cfg.http.limits.header_timeout_ms, 500);
+  EXPECT_EQ(cfg.http.limits.body_timeout_ms, 700);
+  EXPECT_EQ(cfg.http.limits.max_connections, 10);
+  EXPECT_EQ(cfg.http.limits.requests_per_second, 2.5);
+  EXPECT_EQ(cfg.http.limits.burst, 7);
   EXPECT_EQ(cfg.http.threads, 4);
   EXPECT_EQ(cfg.state.dir, "/var/lib/x");
   EXPECT_EQ(cfg.state.checkpoint_interval_ms, 20);
@@ -831,15 +837,110 @@ TEST(LoaderTest, InterpolatesEnvironmentVariables) {
                                     "http:\n"
                                     "  listen: ${HOST:-127.0.0.1}:${PORT:-8080}\n"
                                     "  threads: ${THREADS:-3}\n"
-                                    "  max_connections: ${PORT}\n",
+                                    "  limits: {max_connections: '${PORT}'}\n",
                                 &env);
   EXPECT_EQ(cfg.http.listen, "127.0.0.1:9000");
   EXPECT_EQ(cfg.http.threads, 3);
-  EXPECT_EQ(cfg.http.max_connections, 9000);
+  EXPECT_EQ(cfg.http.limits.max_connections, 9000);
   MapEnvironment bad_threads;
   bad_threads.Set("THREADS", "many");
   EXPECT_EQ(Errors(std::string(kMinimal) + "http: {threads: '${THREADS}'}\n", &bad_threads),
             "t.yaml:15:17: http.threads: expected an integer, got 'many'");
+}
+
+TEST(LoaderTest, HttpTokensTlsAndLimits) {
+  const std::string dir = ::testing::TempDir();
+  const std::string secret_file = dir + "/osprey-admin-token";
+  std::ofstream(secret_file) << "admin-secret-0123456789abcdef\n";  // trailing newline dropped
+  MapEnvironment env;
+  env.Set("CI_TOKEN", "read-secret-0123456789abcdef");
+  const DaemonConfig cfg =
+      Load(std::string(kMinimal) +
+               "http:\n"
+               "  auth:\n"
+               "    tokens:\n"
+               "      - {name: ci, role: read, value_env: CI_TOKEN}\n"
+               "      - {name: ops, role: admin, value_file: " +
+               secret_file +
+               "}\n"
+               "      - {name: dev, role: read, value: dev-secret-0123456789}\n"
+               "  tls: {cert_file: /etc/osprey/cert.pem, key_file: k.pem, "
+               "min_version: '1.3'}\n"
+               "  limits: {requests_per_second: 0.5}\n",
+           &env);
+  const HttpAuthOptions& auth = cfg.http.auth;
+  ASSERT_EQ(auth.tokens.size(), 3u);
+  EXPECT_TRUE(auth.enabled());
+  EXPECT_EQ(auth.tokens[0].name, "ci");
+  EXPECT_EQ(auth.tokens[0].role, HttpRole::kRead);
+  EXPECT_EQ(auth.tokens[0].value, "read-secret-0123456789abcdef");
+  EXPECT_EQ(auth.tokens[0].source, SecretSource::kEnv);
+  EXPECT_EQ(auth.tokens[0].location.ToString(), "t.yaml:18:9");
+  EXPECT_EQ(auth.tokens[1].role, HttpRole::kAdmin);
+  EXPECT_EQ(auth.tokens[1].value, "admin-secret-0123456789abcdef");
+  EXPECT_EQ(auth.tokens[1].source, SecretSource::kFile);
+  EXPECT_EQ(auth.tokens[2].value, "dev-secret-0123456789");
+  EXPECT_EQ(auth.tokens[2].source, SecretSource::kLiteral);
+  EXPECT_TRUE(cfg.http.tls.enabled());
+  EXPECT_EQ(cfg.http.tls.cert_file, "/etc/osprey/cert.pem");
+  EXPECT_EQ(cfg.http.tls.key_file, "k.pem");
+  EXPECT_EQ(cfg.http.tls.min_version, TlsVersion::kTls13);
+  EXPECT_EQ(cfg.http.limits.EffectiveBurst(), 1);  // a fractional rate still allows one request
+
+  // Problems name the key and never echo a secret.
+  auto tokens = [](const std::string& items) {
+    return std::string(kMinimal) + "http:\n  auth:\n    tokens:\n" + items;
+  };
+  MapEnvironment short_env;
+  short_env.Set("EMPTY", "");
+  short_env.Set("SHORT", "abc");
+  short_env.Set("SPACE", "has a space in the middle");
+  short_env.Set("SAME", "the-same-secret-twice-0123");
+  short_env.Set("OTHER", "another-secret-0123456789");
+  EXPECT_EQ(Errors(tokens("      - {name: a, role: read, value_env: MISSING}\n"), &short_env),
+            "t.yaml:18:42: http.auth.tokens[0].value_env: environment variable MISSING is not "
+            "set");
+  EXPECT_EQ(Errors(tokens("      - {name: a, role: read, value_env: EMPTY}\n"), &short_env),
+            "t.yaml:18:42: http.auth.tokens[0].value_env: the token is empty (the environment "
+            "variable holds no secret)");
+  EXPECT_EQ(Errors(tokens("      - {name: a, role: read, value_env: SHORT}\n"), &short_env),
+            "t.yaml:18:42: http.auth.tokens[0].value_env: the token is too short: use at least 16 "
+            "characters (e.g. `openssl rand -hex 32`)");
+  const std::string space_error =
+      Errors(tokens("      - {name: a, role: read, value_env: SPACE}\n"), &short_env);
+  EXPECT_NE(space_error.find("visible ASCII"), std::string::npos) << space_error;
+  EXPECT_EQ(space_error.find("has a space"), std::string::npos) << space_error;
+  EXPECT_EQ(
+      Errors(tokens("      - {name: a, role: read, value_file: " + dir + "/no-such-token-file}\n")),
+      "t.yaml:18:43: http.auth.tokens[0].value_file: cannot read '" + dir +
+          "/no-such-token-file': No such file or directory");
+  EXPECT_EQ(Errors(tokens("      - {name: a, role: read}\n")),
+            "t.yaml:18:9: http.auth.tokens[0]: missing required key 'value_env' (a token needs "
+            "one of value_env, value_file and value)");
+  EXPECT_EQ(
+      Errors(tokens("      - {name: a, role: read, value_env: SAME, value: x}\n"), &short_env),
+      "t.yaml:18:55: http.auth.tokens[0].value: give exactly one of value_env, value_file "
+      "and value for a token");
+  EXPECT_EQ(Errors(tokens("      - {name: a, role: root, value_env: SAME}\n"), &short_env),
+            "t.yaml:18:25: http.auth.tokens[0].role: expected one of read|admin, got 'root'");
+  const std::string twice = Errors(tokens("      - {name: a, role: read, value_env: SAME}\n"
+                                          "      - {name: b, role: admin, value_env: SAME}\n"),
+                                   &short_env);
+  EXPECT_EQ(twice,
+            "t.yaml:19:9: http.auth.tokens[1]: token 'b' has the same secret as token 'a' "
+            "(http.auth.tokens[0]): give each token its own");
+  EXPECT_EQ(Errors(tokens("      - {name: a, role: read, value_env: SAME}\n"
+                          "      - {name: a, role: read, value_env: OTHER}\n"),
+                   &short_env),
+            "t.yaml:19:16: http.auth.tokens[1].name: duplicate token name 'a'");
+  EXPECT_EQ(Errors(std::string(kMinimal) + "http: {tls: {cert_file: c.pem}}\n"),
+            "t.yaml:15:8: http.tls: missing required key 'key_file' (TLS needs both cert_file "
+            "and key_file)");
+  EXPECT_EQ(Errors(std::string(kMinimal) + "http: {tls: {cert_file: c, key_file: k, "
+                                           "min_version: '1.1'}}\n"),
+            "t.yaml:15:54: http.tls.min_version: expected one of 1.2|1.3, got '1.1'");
+  EXPECT_EQ(Errors(std::string(kMinimal) + "http: {limits: {requests_per_second: -1}}\n"),
+            "t.yaml:15:38: http.limits.requests_per_second: must be in [0, 1000000], got -1");
 }
 
 TEST(LoaderTest, DefaultEnvironmentIsTheProcessEnvironment) {
@@ -881,6 +982,8 @@ TEST(LoaderTest, LoadsFilesAndReportsUnreadableOnes) {
 TEST(LoaderTest, EveryExampleValidates) {
   MapEnvironment env;
   env.Set("KAFKA_BOOTSTRAP", "kafka-1:9092,kafka-2:9092");
+  env.Set("OSPREY_READ_TOKEN", "example-read-token-0123456789");  // secure.yaml
+  env.Set("OSPREY_ADMIN_TOKEN", "example-admin-token-0123456789");
   int count = 0;
   for (const auto& entry :
        std::filesystem::directory_iterator(std::string(OSPREY_SOURCE_DIR) + "/config/examples")) {
@@ -948,6 +1051,27 @@ TEST(LoaderTest, QuickstartExampleIsWhatTheDocsSay) {
   EXPECT_EQ(h.scan_radius, 2.0);
   EXPECT_EQ(h.min_points, 20);
   EXPECT_GT(h.alert_density, 0);
+
+  // The locked-down example: two tokens from the environment, TLS, every limit set.
+  MapEnvironment tokens;
+  tokens.Set("OSPREY_READ_TOKEN", "example-read-token-0123456789");
+  tokens.Set("OSPREY_ADMIN_TOKEN", "example-admin-token-0123456789");
+  auto secure = LoadConfigFile(dir + "secure.yaml", &tokens);
+  ASSERT_TRUE(secure.ok()) << secure.status().ToString();
+  ASSERT_EQ(secure->http.auth.tokens.size(), 2u);
+  EXPECT_EQ(secure->http.auth.tokens[0].role, HttpRole::kRead);
+  EXPECT_EQ(secure->http.auth.tokens[1].role, HttpRole::kAdmin);
+  EXPECT_EQ(secure->http.auth.tokens[1].value, "example-admin-token-0123456789");
+  EXPECT_TRUE(secure->http.tls.enabled());
+  EXPECT_EQ(secure->http.tls.min_version, TlsVersion::kTls12);
+  EXPECT_EQ(secure->http.limits.requests_per_second, 50);
+  EXPECT_EQ(secure->http.limits.burst, 100);
+  // Without its secrets it does not start, and says which key needs what.
+  EXPECT_EQ(LoadConfigFile(dir + "secure.yaml", &empty).status().message(),
+            dir + "secure.yaml:52:51: http.auth.tokens[0].value_env: environment variable "
+                  "OSPREY_READ_TOKEN is not set\n" +
+                dir + "secure.yaml:53:51: http.auth.tokens[1].value_env: environment variable "
+                      "OSPREY_ADMIN_TOKEN is not set");
 
   // The cluster example refuses to start without its bootstrap servers.
   EXPECT_EQ(LoadConfigFile(dir + "kafka-cluster.yaml", &empty).status().message(),

@@ -157,9 +157,10 @@ class AlertFeedTest : public ::testing::Test {
     config::HttpOptions options;
     options.listen = "127.0.0.1:0";
     options.threads = 2;
-    options.max_connections = 16;
-    options.read_timeout_ms = 2000;
-    options.max_body_bytes = 1024;
+    options.limits.max_connections = 16;
+    options.limits.header_timeout_ms = 2000;
+    options.limits.body_timeout_ms = 2000;
+    options.limits.max_body_bytes = 1024;
     auto server = HttpServer::Start(options, std::move(router));
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(server).value();

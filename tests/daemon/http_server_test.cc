@@ -285,9 +285,10 @@ class HttpServerTest : public ::testing::Test {
   static config::HttpOptions Options() {
     config::HttpOptions options;
     options.listen = "127.0.0.1:0";
-    options.max_body_bytes = 1024;
-    options.read_timeout_ms = 2000;
-    options.max_connections = 64;
+    options.limits.max_body_bytes = 1024;
+    options.limits.header_timeout_ms = 2000;
+    options.limits.body_timeout_ms = 2000;
+    options.limits.max_connections = 64;
     options.threads = 2;
     return options;
   }
@@ -436,8 +437,8 @@ TEST_F(HttpServerTest, OversizedBodyIs413) {
     ASSERT_TRUE(response.has_value());
     EXPECT_EQ(response->status, 413);
     EXPECT_EQ(response->Header("content-type"), "application/json");
-    EXPECT_EQ(response->body,
-              R"({"error":{"code":413,"message":"request body exceeds 1024 bytes"}})");
+    EXPECT_EQ(response->body, R"({"error":{"code":413,"message":"request body exceeds 1024 bytes )"
+                              R"((http.limits.max_body_bytes): send less per request"}})");
     EXPECT_EQ(response->Header("connection"), "close");
     EXPECT_TRUE(conn.WaitClosed(Millis(1000)));
   }
@@ -515,7 +516,8 @@ TEST_F(HttpServerTest, HandlerExceptionIs500AndServerKeepsRunning) {
 
 TEST_F(HttpServerTest, ReadTimeoutDropsSlowClients) {
   config::HttpOptions options = Options();
-  options.read_timeout_ms = 200;
+  options.limits.header_timeout_ms = 200;
+  options.limits.body_timeout_ms = 200;
   StartServer(options);
 
   // A client that starts a request and stalls.
@@ -547,7 +549,7 @@ TEST_F(HttpServerTest, ReadTimeoutDropsSlowClients) {
 
 TEST_F(HttpServerTest, MaxConnectionsAnswers503) {
   config::HttpOptions options = Options();
-  options.max_connections = 2;
+  options.limits.max_connections = 2;
   StartServer(options);
 
   auto first = std::make_unique<TestConnection>(port());
@@ -559,7 +561,8 @@ TEST_F(HttpServerTest, MaxConnectionsAnswers503) {
   auto refused = third.RoundTrip(Get("/count"));
   ASSERT_TRUE(refused.has_value());
   EXPECT_EQ(refused->status, 503);
-  EXPECT_EQ(refused->body, R"({"error":{"code":503,"message":"too many connections"}})");
+  EXPECT_EQ(refused->body, R"({"error":{"code":503,"message":"too many connections )"
+                           R"((http.limits.max_connections = 2): retry later"}})");
   EXPECT_EQ(refused->Header("connection"), "close");
   EXPECT_TRUE(third.WaitClosed(Millis(1000)));
 

@@ -155,7 +155,7 @@ class ServingApiTest : public ::testing::Test {
     AddServingRoutes(router, *registry_, &live_);
     config::HttpOptions http;
     http.listen = "127.0.0.1:0";
-    http.max_body_bytes = kMaxBody;
+    http.limits.max_body_bytes = kMaxBody;
     http.threads = 2;
     auto server = HttpServer::Start(http, std::move(router));
     ASSERT_TRUE(server.ok()) << server.status().ToString();
