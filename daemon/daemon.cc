@@ -144,7 +144,7 @@ Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Daemon::~Daemon() { Shutdown().IgnoreError(); }  // health was reported by the owner if it cared
 
-Result<std::unique_ptr<Daemon>> Daemon::Start(config::DaemonConfig config) {
+Result<std::unique_ptr<Daemon>> Daemon::Start(config::DaemonConfig config, DaemonHooks hooks) {
   auto impl = std::make_unique<Impl>();
   impl->config = std::move(config);
   impl->started_at_ms = SystemClock::Default().NowMillis();
@@ -167,6 +167,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(config::DaemonConfig config) {
   store_options.dir = cfg.state.dir;
   store_options.block_cache_bytes = cfg.state.block_cache_bytes;
   store_options.write_buffer_bytes = cfg.state.write_buffer_bytes;
+  store_options.faults = hooks.store_faults;
   if (cfg.kafka.embedded.enabled) {
     store_options.dir = (std::filesystem::path(cfg.state.dir) / "embedded").string();
     std::error_code ec;

@@ -14,13 +14,24 @@
 #include "config/base/status.h"
 #include "config/options.h"
 
+namespace osprey::state {
+struct WriteFaults;
+}  // namespace osprey::state
+
 namespace osprey::daemon {
 
 class EmbeddedBroker;
 
+// Seams for tests; production leaves them empty.
+struct DaemonHooks {
+  // Injects write failures into the state store (see state::WriteFaults).
+  std::shared_ptr<state::WriteFaults> store_faults;
+};
+
 class Daemon {
  public:
-  static Result<std::unique_ptr<Daemon>> Start(config::DaemonConfig config);
+  static Result<std::unique_ptr<Daemon>> Start(config::DaemonConfig config,
+                                               DaemonHooks hooks = {});
   ~Daemon();  // Shutdown()s
 
   // Ordered, graceful stop; idempotent. Returns the health status at the time of stopping.

@@ -520,7 +520,9 @@ struct SourceRunner::Impl {
         auto rows = store->Scan(family, state::EncodeStatePrefix(pt->options->name, op->name(),
                                                                  task.tp.topic, task.tp.partition));
         if (!rows.ok()) {
-          SetFatal(rows.status());
+          SetFatal(Status::Corruption("restoring " + task.tp.topic + " [" +
+                                      std::to_string(task.tp.partition) + "] pipeline '" +
+                                      pt->options->name + "': " + rows.status().message()));
           return std::nullopt;
         }
         for (const auto& [encoded, snapshot] : *rows) {
@@ -529,14 +531,22 @@ struct SourceRunner::Impl {
           if (!st.ok()) {
             SetFatal(Status::Corruption("restoring " + task.tp.topic + " [" +
                                         std::to_string(task.tp.partition) + "] pipeline '" +
-                                        pt->options->name + "': " + st.message()));
+                                        pt->options->name +
+                                        "': " + state::PrintableBytes(st.message())));
             return std::nullopt;
           }
         }
       }
     }
     auto stored = store->Get(kOffsetsFamily, OffsetKey(source.name, task.tp));
-    if (!stored.ok()) return std::nullopt;
+    if (!stored.ok()) {
+      if (stored.status().code() != Status::Code::kNotFound) {
+        SetFatal(Status::Corruption("restoring the offset of " + task.tp.topic + " [" +
+                                    std::to_string(task.tp.partition) +
+                                    "]: " + stored.status().message()));
+      }
+      return std::nullopt;
+    }
     int64_t offset = -1;
     try {
       offset = std::stoll(*stored);
@@ -600,7 +610,8 @@ struct SourceRunner::Impl {
   // before its first real checkpoint then replays from the same start and still finds (and
   // suppresses) the outputs it had written.
   void WriteStartMarker(const std::vector<PartitionTask*>& fresh) {
-    if (store == nullptr || fresh.empty()) return;
+    // After a failed restore nothing is written: the stored state stays as it was.
+    if (store == nullptr || fresh.empty() || !health().ok()) return;
     state::WriteBatch batch;
     for (auto* task : fresh) batch.Put(kOffsetsFamily, OffsetKey(source.name, task->tp), "-1");
     PutOutputPositions(fresh, batch);

@@ -102,22 +102,7 @@ uint32_t Crc(std::string_view key, std::string_view value) {
   return static_cast<uint32_t>(crc);
 }
 
-// Printable rendering of a state key for error messages.
-std::string Printable(std::string_view bytes) {
-  std::string out;
-  for (char c : bytes) {
-    auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u < 0x7f && c != '\\') {
-      out.push_back(c);
-    } else {
-      static const char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out.push_back(kHex[u >> 4]);
-      out.push_back(kHex[u & 15]);
-    }
-  }
-  return out;
-}
+std::string Printable(std::string_view bytes) { return PrintableBytes(bytes); }
 
 std::string DescribeKey(std::string_view family, std::string_view key) {
   auto decoded = DecodeStateKey(key);
