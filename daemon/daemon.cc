@@ -1,8 +1,10 @@
 #include "daemon/daemon.h"
 
+#include <simdjson.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <mutex>
 #include <vector>
 
 #include "config/base/clock.h"
@@ -12,6 +14,7 @@
 #include "daemon/http_server.h"
 #include "daemon/kafka/embedded_broker.h"
 #include "daemon/kafka/producer.h"
+#include "daemon/savepoint.h"
 #include "daemon/source_runner.h"
 #include "state/rocksdb_store.h"
 
@@ -35,6 +38,7 @@ struct Daemon::Impl {
   std::atomic<bool> stopping{false};
   std::atomic<bool> stopped{false};
   int64_t started_at_ms = 0;
+  std::mutex savepoint_mu;  // one savepoint at a time
 
   Status Health() const {
     for (const auto& r : runners) {
@@ -115,7 +119,45 @@ struct Daemon::Impl {
       w.EndObject();
       return HttpResponse::Json(200, std::move(body));
     });
+    // Admin: a savepoint of the state store (daemon/savepoint.h). Body (optional):
+    // {"dir": "/path/that/does/not/exist"}; default <state.dir>/savepoints/savepoint-<time>.
+    router.Add("POST", "/v1/admin/savepoint", [this](const HttpRequest& req) {
+      std::string dir;
+      if (!req.body.empty()) {
+        simdjson::dom::parser parser;
+        simdjson::padded_string body(req.body);
+        simdjson::dom::element root;
+        std::string_view value;
+        if (parser.parse(body).get(root) || !root.is_object()) {
+          return HttpResponse::Error(400, "body must be a JSON object, e.g. {\"dir\": \"/x\"}");
+        }
+        auto field = root["dir"];
+        if (field.error() != simdjson::NO_SUCH_FIELD) {
+          if (field.get(value) || value.empty()) {
+            return HttpResponse::Error(400, "\"dir\" must be a non-empty string");
+          }
+          dir = std::string(value);
+        }
+      }
+      auto manifest = Savepoint(dir);
+      if (!manifest.ok()) {
+        int code = manifest.status().code() == Status::Code::kInvalidArgument ? 409 : 500;
+        return HttpResponse::Error(code, manifest.status().ToString());
+      }
+      std::string body = "{\"dir\":";
+      AppendJsonString(body, manifest->first);
+      body += ",\"manifest\":" + manifest->second + "}";
+      return HttpResponse::Json(200, std::move(body));
+    });
     return router;
+  }
+
+  Result<std::pair<std::string, std::string>> Savepoint(std::string dir) {
+    std::lock_guard<std::mutex> lock(savepoint_mu);
+    if (!store) return Status::Unavailable("no state store (shutting down)");
+    if (dir.empty()) dir = DefaultSavepointDir(config, SystemClock::Default().NowMillis());
+    OSPREY_ASSIGN_OR_RETURN(std::string manifest, CreateSavepoint(*store, config, dir));
+    return std::make_pair(dir, std::move(manifest));
   }
 
   Status Shutdown() {
@@ -133,7 +175,10 @@ struct Daemon::Impl {
     runners.clear();
     demos.clear();
     producer.reset();
-    store.reset();
+    {
+      std::lock_guard<std::mutex> lock(savepoint_mu);
+      store.reset();
+    }
     broker.reset();
     spdlog::info("stopped");
     return health;
@@ -205,5 +250,9 @@ const std::string& Daemon::bootstrap_servers() const { return impl_->bootstrap; 
 EmbeddedBroker* Daemon::embedded_broker() const { return impl_->broker.get(); }
 MetricsRegistry& Daemon::metrics() { return impl_->metrics; }
 const config::DaemonConfig& Daemon::config() const { return impl_->config; }
+Result<std::string> Daemon::Savepoint(const std::string& dir) {
+  OSPREY_ASSIGN_OR_RETURN(auto made, impl_->Savepoint(dir));
+  return made.second;
+}
 
 }  // namespace osprey::daemon

@@ -1,8 +1,8 @@
 // Daemon: ospreyd's composition root as a library, so tests and benchmarks run the real thing
 // in-process. It starts, in order: the embedded broker (when configured), the producer, one
 // SourceRunner per source that a pipeline reads, the demo streams, and the HTTP server
-// (/healthz, /readyz, /metrics, /v1/info). Shutdown runs in the reverse order: stop consuming,
-// flush outputs, commit offsets, close.
+// (/healthz, /readyz, /metrics, /v1/info, POST /v1/admin/savepoint). Shutdown runs in the
+// reverse order: stop consuming, flush outputs, commit offsets, close.
 // Thread-safe.
 #pragma once
 
@@ -48,6 +48,10 @@ class Daemon {
   EmbeddedBroker* embedded_broker() const;
   MetricsRegistry& metrics();
   const config::DaemonConfig& config() const;
+  // Writes a savepoint of the state store into `dir` ("" = <state.dir>/savepoints/<time>), which
+  // must not exist; returns its manifest JSON (see daemon/savepoint.h). Also served as
+  // POST /v1/admin/savepoint.
+  Result<std::string> Savepoint(const std::string& dir);
 
  private:
   struct Impl;

@@ -3,6 +3,8 @@
 //   osprey validate --config FILE                                check a configuration
 //   osprey replay --config FILE --input IN.csv --output OUT.csv [--pipeline NAME]
 //                                                                score a CSV file offline
+//   osprey savepoint --url http://HOST:PORT [--dir DIR] [--token T]
+//                                                                savepoint a running ospreyd
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -10,8 +12,10 @@
 #include <string>
 #include <vector>
 
+#include "config/base/json_writer.h"
 #include "config/loader.h"
 #include "daemon/daemon.h"
+#include "daemon/http_client.h"
 #include "daemon/kafka/embedded_broker.h"
 #include "daemon/replay.h"
 #include "daemon/signals.h"
@@ -52,6 +56,31 @@ int Broker(int brokers, const std::vector<std::string>& topics) {
   return 0;
 }
 
+// POST /v1/admin/savepoint; prints the daemon's answer (the directory and the manifest).
+int Savepoint(const std::string& url, const std::string& dir, const std::string& token) {
+  std::string body;
+  if (!dir.empty()) {
+    osprey::JsonWriter w(&body);
+    w.BeginObject();
+    w.Key("dir").String(dir);
+    w.EndObject();
+  }
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
+  auto response = osprey::daemon::HttpRequestOnce("POST", url, "/v1/admin/savepoint", body,
+                                                  headers, std::chrono::seconds(120));
+  if (!response.ok()) {
+    std::cerr << "osprey savepoint: " << response.status().message() << "\n";
+    return 1;
+  }
+  if (response->status != 200) {
+    std::cerr << "osprey savepoint: HTTP " << response->status << ": " << response->body << "\n";
+    return 1;
+  }
+  std::cout << response->body << std::endl;
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -82,7 +111,18 @@ int main(int argc, char** argv) {
   replay->add_option("-p,--pipeline", replay_options.pipeline,
                      "Pipeline to run (default: the first in the configuration)");
 
+  auto* savepoint = app.add_subcommand(
+      "savepoint", "Ask a running ospreyd for a savepoint of its state (POST /v1/admin/savepoint)");
+  std::string savepoint_url, savepoint_dir, token;
+  savepoint->add_option("-u,--url", savepoint_url, "The daemon, http://HOST:PORT")->required();
+  savepoint->add_option("-d,--dir", savepoint_dir,
+                        "Directory on the daemon's host to write (must not exist; default "
+                        "<state.dir>/savepoints/savepoint-<time>)");
+  savepoint->add_option("--token", token, "Bearer token for the admin API")
+      ->envname("OSPREY_TOKEN");
+
   CLI11_PARSE(app, argc, argv);
+  if (*savepoint) return Savepoint(savepoint_url, savepoint_dir, token);
   if (*replay) {
     osprey::Status st = osprey::daemon::Replay(replay_options);
     if (!st.ok()) {
