@@ -444,6 +444,30 @@ Result<uint64_t> RocksStore::ApproximateBytes(std::string_view family, std::stri
   return size;
 }
 
+Result<std::string> RocksStore::LastKey(std::string_view family, std::string_view begin,
+                                        std::string_view end) const {
+  rocksdb::ColumnFamilyHandle* handle = impl_->Find(family);
+  if (handle == nullptr) return Status::NotFound("no state family '" + std::string(family) + "'");
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice lower = ToSlice(begin), upper = ToSlice(end);
+  ro.iterate_lower_bound = &lower;
+  if (!end.empty()) ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, handle));
+  it->SeekToLast();
+  if (!it->status().ok()) return ToStatus(it->status(), impl_->Context() + ": last key");
+  if (!it->Valid()) return Status::NotFound("no key in range");
+  return it->key().ToString();
+}
+
+Status RocksStore::CompactRange(std::string_view family, std::string_view begin,
+                                std::string_view end) {
+  rocksdb::ColumnFamilyHandle* handle = impl_->Find(family);
+  if (handle == nullptr) return Status::Ok();
+  rocksdb::Slice b = ToSlice(begin), e = ToSlice(end);
+  return ToStatus(impl_->db->CompactRange(rocksdb::CompactRangeOptions(), handle, &b, &e),
+                  impl_->Context() + ": compact");
+}
+
 Status RocksStore::CatchUpWithPrimary() {
   return ToStatus(impl_->db->TryCatchUpWithPrimary(), impl_->Context() + ": catch up");
 }

@@ -76,6 +76,11 @@ class RocksStore final : public Store {
                  const std::function<bool(std::string_view, std::string_view)>& fn) const;
   // Deletes the keys of `family` in [begin, end) (one range tombstone).
   Status DeleteRange(std::string_view family, std::string_view begin, std::string_view end);
+  // The last key of `family` in [begin, end); NotFound when there is none.
+  Result<std::string> LastKey(std::string_view family, std::string_view begin,
+                              std::string_view end) const;
+  // Compacts `family`'s keys in [begin, end), dropping deleted data from disk.
+  Status CompactRange(std::string_view family, std::string_view begin, std::string_view end);
   // Approximate bytes on disk and in memtables of `family`'s keys in [begin, end).
   Result<uint64_t> ApproximateBytes(std::string_view family, std::string_view begin,
                                     std::string_view end) const;
