@@ -11,6 +11,7 @@
 #include "config/base/json_writer.h"
 #include "daemon/alert_hub.h"
 #include "daemon/demo_stream.h"
+#include "daemon/history_recorder.h"
 #include "daemon/http_server.h"
 #include "daemon/kafka/embedded_broker.h"
 #include "daemon/kafka/producer.h"
@@ -31,6 +32,7 @@ struct Daemon::Impl {
   std::unique_ptr<EmbeddedBroker> broker;
   std::string bootstrap;
   std::unique_ptr<state::RocksStore> store;  // outlives the runners
+  std::unique_ptr<HistoryJanitor> history_janitor;  // null: no pipeline keeps history
   std::unique_ptr<Producer> producer;
   std::vector<std::unique_ptr<SourceRunner>> runners;
   std::vector<std::unique_ptr<DemoStream>> demos;
@@ -166,6 +168,7 @@ struct Daemon::Impl {
     spdlog::info("shutting down");
     for (auto& d : demos) d->Stop();
     for (auto& r : runners) r->Stop();
+    if (history_janitor) history_janitor->Stop();
     Status health = Health();
     if (producer) {
       Status st = producer->Flush(std::chrono::seconds(5));
@@ -236,6 +239,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(config::DaemonConfig config, Daemo
     if (source.demo) impl->demos.push_back(std::make_unique<DemoStream>(source, *impl->producer));
   }
 
+  impl->history_janitor = HistoryJanitor::Start(*impl->store, cfg);
   OSPREY_ASSIGN_OR_RETURN(impl->http, HttpServer::Start(cfg.http, impl->Routes()));
   for (auto& r : impl->runners) r->Start();
   for (auto& d : impl->demos) d->Start();

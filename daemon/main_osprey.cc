@@ -5,6 +5,8 @@
 //                                                                score a CSV file offline
 //   osprey savepoint --url http://HOST:PORT [--dir DIR] [--token T]
 //                                                                savepoint a running ospreyd
+//   osprey history export --config FILE --pipeline P [--format csv|jsonl] [--since MS]
+//          [--until MS] [--output FILE] [--store DIR]             a pipeline's event history
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -15,6 +17,7 @@
 #include "config/base/json_writer.h"
 #include "config/loader.h"
 #include "daemon/daemon.h"
+#include "daemon/history_export.h"
 #include "daemon/http_client.h"
 #include "daemon/kafka/embedded_broker.h"
 #include "daemon/replay.h"
@@ -121,7 +124,38 @@ int main(int argc, char** argv) {
   savepoint->add_option("--token", token, "Bearer token for the admin API")
       ->envname("OSPREY_TOKEN");
 
+  auto* history = app.add_subcommand("history", "The events pipelines keep for training");
+  history->require_subcommand(1);
+  auto* history_export = history->add_subcommand(
+      "export", "Write a pipeline's history rows, oldest first, as CSV or JSON Lines (reads a "
+                "running daemon's store without stopping it)");
+  osprey::daemon::HistoryExportOptions export_options;
+  int64_t since_ms = 0, until_ms = 0;
+  history_export->add_option("-c,--config", export_options.config_path, "The daemon's YAML")
+      ->required();
+  history_export->add_option("-p,--pipeline", export_options.pipeline, "Pipeline")->required();
+  history_export->add_option("-f,--format", export_options.format, "csv or jsonl (default csv)")
+      ->check(CLI::IsMember({"csv", "jsonl"}));
+  auto* since = history_export->add_option("--since", since_ms, "Event time >= (epoch ms)");
+  auto* until = history_export->add_option("--until", until_ms, "Event time < (epoch ms)");
+  history_export->add_option("-o,--output", export_options.output_path,
+                             "Output file (default stdout)");
+  history_export->add_option("--store", export_options.store_dir,
+                             "Read this store, checkpoint or savepoint directory instead of "
+                             "the live state.dir");
+
   CLI11_PARSE(app, argc, argv);
+  if (*history_export) {
+    if (since->count() > 0) export_options.since_ms = since_ms;
+    if (until->count() > 0) export_options.until_ms = until_ms;
+    auto rows = osprey::daemon::ExportHistory(export_options);
+    if (!rows.ok()) {
+      std::cerr << "osprey history export: " << rows.status().message() << "\n";
+      return 1;
+    }
+    std::cerr << *rows << " rows\n";
+    return 0;
+  }
   if (*savepoint) return Savepoint(savepoint_url, savepoint_dir, token);
   if (*replay) {
     osprey::Status st = osprey::daemon::Replay(replay_options);

@@ -13,6 +13,7 @@
 #include "config/base/json_writer.h"
 #include "daemon/alert_hub.h"
 #include "daemon/decode/decoder.h"
+#include "daemon/history_recorder.h"
 #include "daemon/kafka/kafka_common.h"
 #include "daemon/output_log.h"
 #include "operators/operator_factory.h"
@@ -303,6 +304,7 @@ struct SourceRunner::Impl {
   Counter* late_events = nullptr;
   Counter* suppressed = nullptr;
   std::unique_ptr<OutputLog> output_log;  // with a store: exactly-once outputs
+  std::unique_ptr<HistoryRecorder> history;  // with a store and a pipeline keeping history
   AlertHub* alert_hub = nullptr;
   // Outputs of this runner in flight, and where their delivery reports go (stable addresses).
   DeliveryGroup deliveries;
@@ -647,6 +649,7 @@ struct SourceRunner::Impl {
           });
         }
       }
+      if (history) history->Flush(task->tp.topic, task->tp.partition, batch);
       int64_t next = task->next_offset.load();
       if (next >= 0 && next != task->stored_offset) {
         batch.Put(kOffsetsFamily, OffsetKey(source.name, task->tp), std::to_string(next));
@@ -776,6 +779,7 @@ struct SourceRunner::Impl {
       std::lock_guard<std::mutex> lock(tasks_mu);
       for (const auto& tp : tps) {
         tasks.erase(tp);
+        if (history) history->Drop(tp.topic, tp.partition);
         metrics.RemoveGauge("osprey_consumer_lag",
                             {{"topic", tp.topic}, {"partition", std::to_string(tp.partition)}});
       }
@@ -885,6 +889,7 @@ struct SourceRunner::Impl {
     DecodeFailure failure;
     if (decoder->Decode(rec, event, failure)) {
       event.ingest_nanos = clock.MonotonicNanos();
+      if (history) history->Add(task->tp.topic, rec.partition, rec.offset, event);
       auto& pts = task->pipelines;
       for (size_t idx = 0; idx < pts.size(); ++idx) {
         if (idx + 1 == pts.size()) {
@@ -1043,6 +1048,7 @@ Result<std::unique_ptr<SourceRunner>> SourceRunner::Create(const config::DaemonC
       for (const auto& sink_name : p->sinks) topics.push_back(config.FindSink(sink_name)->topic);
     }
     OSPREY_ASSIGN_OR_RETURN(impl->output_log, OutputLog::Create(config.kafka, bootstrap, topics));
+    impl->history = HistoryRecorder::Create(source, impl->pipelines);
   }
 
   OSPREY_ASSIGN_OR_RETURN(RdKafkaConfPtr conf,
