@@ -30,8 +30,7 @@ struct DaemonHooks {
 
 class Daemon {
  public:
-  static Result<std::unique_ptr<Daemon>> Start(config::DaemonConfig config,
-                                               DaemonHooks hooks = {});
+  static Result<std::unique_ptr<Daemon>> Start(config::DaemonConfig config, DaemonHooks hooks = {});
   ~Daemon();  // Shutdown()s
 
   // Ordered, graceful stop; idempotent. Returns the health status at the time of stopping.

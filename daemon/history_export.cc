@@ -1,12 +1,12 @@
 #include "daemon/history_export.h"
 
-#include <unistd.h>
-
 #include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <limits>
+
+#include <unistd.h>
 
 #include "config/base/json_writer.h"
 #include "config/loader.h"
@@ -75,10 +75,10 @@ Result<int64_t> ExportHistory(const HistoryExportOptions& options) {
   } else {
     std::string primary = cfg.state.dir;
     if (cfg.kafka.embedded.enabled) primary = (fs::path(primary) / "embedded").string();
-    secondary.path = (fs::temp_directory_path() /
-                      ("osprey-history-" + std::to_string(::getpid()) + "-" +
-                       std::to_string(reinterpret_cast<uintptr_t>(&options))))
-                         .string();
+    secondary.path =
+        (fs::temp_directory_path() / ("osprey-history-" + std::to_string(::getpid()) + "-" +
+                                      std::to_string(reinterpret_cast<uintptr_t>(&options))))
+            .string();
     OSPREY_ASSIGN_OR_RETURN(store, state::RocksStore::OpenSecondary(primary, secondary.path));
     OSPREY_RETURN_IF_ERROR(store->CatchUpWithPrimary());
   }
@@ -101,61 +101,61 @@ Result<int64_t> ExportHistory(const HistoryExportOptions& options) {
     }
     buf.push_back('\n');
   }
-  const std::string begin =
-      options.since_ms ? state::HistoryTimeBound(options.pipeline, *options.since_ms)
-                       : state::HistoryBegin(options.pipeline);
-  const std::string end =
-      options.until_ms ? state::HistoryTimeBound(options.pipeline, *options.until_ms)
-                       : state::HistoryEnd(options.pipeline);
+  const std::string begin = options.since_ms
+                                ? state::HistoryTimeBound(options.pipeline, *options.since_ms)
+                                : state::HistoryBegin(options.pipeline);
+  const std::string end = options.until_ms
+                              ? state::HistoryTimeBound(options.pipeline, *options.until_ms)
+                              : state::HistoryEnd(options.pipeline);
   int64_t rows = 0;
   Status decode_error;
   Status st = store->ForEach(state::kHistoryFamily, begin, end,
                              [&](std::string_view key, std::string_view value) {
-    auto row = state::DecodeHistoryRow(key, value);
-    if (!row.ok()) {
-      decode_error = row.status();
-      return false;
-    }
-    if (options.format == "csv") {
-      buf += std::to_string(row->event_time_ms);
-      buf.push_back(',');
-      AppendCsvCell(buf, row->topic);
-      buf.push_back(',');
-      buf += std::to_string(row->partition);
-      buf.push_back(',');
-      buf += std::to_string(row->offset);
-      buf.push_back(',');
-      AppendCsvCell(buf, row->key);
-      for (const auto& f : fields) {
-        buf.push_back(',');
-        for (const auto& [name, v] : row->fields) {
-          if (name == f) {
-            AppendDouble(buf, v);
-            break;
-          }
-        }
-      }
-    } else {
-      JsonWriter w(&buf);
-      w.BeginObject();
-      w.Key("event_time_ms").Int(row->event_time_ms);
-      w.Key("topic").String(row->topic);
-      w.Key("partition").Int(row->partition);
-      w.Key("offset").Int(row->offset);
-      w.Key("key").String(row->key);
-      w.Key("fields").BeginObject();
-      for (const auto& [name, v] : row->fields) w.Key(name).Double(v);
-      w.EndObject();
-      w.EndObject();
-    }
-    buf.push_back('\n');
-    ++rows;
-    if (buf.size() > (1 << 20)) {
-      out->write(buf.data(), static_cast<std::streamsize>(buf.size()));
-      buf.clear();
-    }
-    return true;
-  });
+                               auto row = state::DecodeHistoryRow(key, value);
+                               if (!row.ok()) {
+                                 decode_error = row.status();
+                                 return false;
+                               }
+                               if (options.format == "csv") {
+                                 buf += std::to_string(row->event_time_ms);
+                                 buf.push_back(',');
+                                 AppendCsvCell(buf, row->topic);
+                                 buf.push_back(',');
+                                 buf += std::to_string(row->partition);
+                                 buf.push_back(',');
+                                 buf += std::to_string(row->offset);
+                                 buf.push_back(',');
+                                 AppendCsvCell(buf, row->key);
+                                 for (const auto& f : fields) {
+                                   buf.push_back(',');
+                                   for (const auto& [name, v] : row->fields) {
+                                     if (name == f) {
+                                       AppendDouble(buf, v);
+                                       break;
+                                     }
+                                   }
+                                 }
+                               } else {
+                                 JsonWriter w(&buf);
+                                 w.BeginObject();
+                                 w.Key("event_time_ms").Int(row->event_time_ms);
+                                 w.Key("topic").String(row->topic);
+                                 w.Key("partition").Int(row->partition);
+                                 w.Key("offset").Int(row->offset);
+                                 w.Key("key").String(row->key);
+                                 w.Key("fields").BeginObject();
+                                 for (const auto& [name, v] : row->fields) w.Key(name).Double(v);
+                                 w.EndObject();
+                                 w.EndObject();
+                               }
+                               buf.push_back('\n');
+                               ++rows;
+                               if (buf.size() > (1 << 20)) {
+                                 out->write(buf.data(), static_cast<std::streamsize>(buf.size()));
+                                 buf.clear();
+                               }
+                               return true;
+                             });
   OSPREY_RETURN_IF_ERROR(st);
   if (!decode_error.ok()) {
     return Status::Corruption("history of pipeline '" + options.pipeline +

@@ -19,10 +19,10 @@ namespace osprey::daemon {
 struct HistoryExportOptions {
   std::string config_path;  // the daemon's configuration (state.dir, the pipeline's fields)
   std::string pipeline;
-  std::string format = "csv";   // csv | jsonl
+  std::string format = "csv";       // csv | jsonl
   std::optional<int64_t> since_ms;  // event time >= since_ms
   std::optional<int64_t> until_ms;  // event time < until_ms
-  std::string output_path;  // "" or "-" = stdout
+  std::string output_path;          // "" or "-" = stdout
   // A store, checkpoint or savepoint directory to read instead of the configuration's live
   // state.dir (opened read-only: no process may be writing it).
   std::string store_dir;

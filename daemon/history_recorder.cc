@@ -1,9 +1,9 @@
 #include "daemon/history_recorder.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <limits>
+
+#include <spdlog/spdlog.h>
 
 #include "state/history.h"
 
@@ -42,8 +42,7 @@ void HistoryRecorder::Add(const std::string& topic, int32_t partition, int64_t o
   }
 }
 
-void HistoryRecorder::Flush(const std::string& topic, int32_t partition,
-                            state::WriteBatch& batch) {
+void HistoryRecorder::Flush(const std::string& topic, int32_t partition, state::WriteBatch& batch) {
   auto it = pending_.find({topic, partition});
   if (it == pending_.end()) return;
   for (const auto& [key, value] : it->second) batch.Put(state::kHistoryFamily, key, value);
@@ -89,8 +88,7 @@ Status HistoryJanitor::RunOnce() {
   for (const auto& p : config_.pipelines) {
     if (p.history.fields.empty()) continue;
     state::HistoryRetention retention{p.history.max_age_ms, p.history.max_bytes};
-    OSPREY_ASSIGN_OR_RETURN(int64_t cut,
-                            state::EnforceHistoryRetention(store_, p.name, retention));
+    OSPREY_ASSIGN_OR_RETURN(int64_t cut, state::EnforceHistoryRetention(store_, p.name, retention));
     if (cut != std::numeric_limits<int64_t>::min()) {
       spdlog::info("history of pipeline '{}': rows with event time before {} deleted (retention)",
                    p.name, cut);

@@ -1,13 +1,13 @@
 #include "daemon/savepoint.h"
 
-#include <simdjson.h>
-#include <spdlog/spdlog.h>
-
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
+
+#include <simdjson.h>
+#include <spdlog/spdlog.h>
 
 #include "config/base/clock.h"
 #include "config/base/json_writer.h"
@@ -32,10 +32,14 @@ std::string UtcTime(int64_t ms, const char* format) {
 
 const char* KindName(config::OperatorKind kind) {
   switch (kind) {
-    case config::OperatorKind::kBaseline: return "baseline";
-    case config::OperatorKind::kRcf: return "rcf";
-    case config::OperatorKind::kWindow: return "window";
-    case config::OperatorKind::kHotspots: return "hotspots";
+    case config::OperatorKind::kBaseline:
+      return "baseline";
+    case config::OperatorKind::kRcf:
+      return "rcf";
+    case config::OperatorKind::kWindow:
+      return "window";
+    case config::OperatorKind::kHotspots:
+      return "hotspots";
   }
   return "other";
 }
@@ -115,8 +119,8 @@ Result<std::string> ReadFile(const fs::path& path) {
 
 std::string DefaultSavepointDir(const config::DaemonConfig& config, int64_t now_ms) {
   return (fs::path(config.state.dir) / "savepoints" /
-          ("savepoint-" + UtcTime(now_ms, "%Y%m%dT%H%M%S") + "-" +
-           std::to_string(now_ms % 1000) + "Z"))
+          ("savepoint-" + UtcTime(now_ms, "%Y%m%dT%H%M%S") + "-" + std::to_string(now_ms % 1000) +
+           "Z"))
       .string();
 }
 
@@ -170,11 +174,11 @@ Result<std::string> RestoreSavepoint(const std::string& dir, const std::string& 
     return Status::Corruption("savepoint " + dir + ": manifest.json is not a savepoint manifest");
   }
   if (savepoint_format > kSavepointFormatVersion || state_format > state::kStateFormatVersion) {
-    return Status::InvalidArgument(
-        "savepoint " + dir + " has savepoint format " + std::to_string(savepoint_format) +
-        " and state format " + std::to_string(state_format) + "; this build reads up to " +
-        std::to_string(kSavepointFormatVersion) + " and " +
-        std::to_string(state::kStateFormatVersion));
+    return Status::InvalidArgument("savepoint " + dir + " has savepoint format " +
+                                   std::to_string(savepoint_format) + " and state format " +
+                                   std::to_string(state_format) + "; this build reads up to " +
+                                   std::to_string(kSavepointFormatVersion) + " and " +
+                                   std::to_string(state::kStateFormatVersion));
   }
   const fs::path source = fs::path(dir) / "store";
   std::error_code ec;
@@ -193,8 +197,8 @@ Result<std::string> RestoreSavepoint(const std::string& dir, const std::string& 
   fs::create_directories(state_dir, ec);
   if (ec) return Status::IOError("state directory " + state_dir + ": " + ec.message());
   fs::copy(source, state_dir, fs::copy_options::recursive, ec);
-  if (ec) return Status::IOError("copying " + source.string() + " to " + state_dir + ": " +
-                                 ec.message());
+  if (ec)
+    return Status::IOError("copying " + source.string() + " to " + state_dir + ": " + ec.message());
   {  // Check that it opens before a daemon relies on it.
     OSPREY_ASSIGN_OR_RETURN(auto copy, state::RocksStore::OpenReadOnly(state_dir));
     (void)copy;

@@ -748,7 +748,7 @@ struct SourceRunner::Impl {
         if (start[idx] >= 0) parts->elems[idx].offset = start[idx];
         tasks[tps[idx]] = std::move(task);
       }
-      if (!restored.empty()) SuppressReplayedOutputs(restored);
+      if (!restored.empty() && health().ok()) SuppressReplayedOutputs(restored);
       WriteStartMarker(fresh);
       assigned.store(static_cast<int>(tasks.size()));
     }

@@ -120,11 +120,11 @@ Result<int64_t> EnforceHistoryRetention(RocksStore& store, std::string_view pipe
   const std::string end = HistoryEnd(pipeline);
   int64_t oldest = std::numeric_limits<int64_t>::min();
   int64_t newest = std::numeric_limits<int64_t>::min();
-  OSPREY_RETURN_IF_ERROR(store.ForEach(kHistoryFamily, begin, end,
-                                       [&](std::string_view key, std::string_view) {
-                                         oldest = EventTimeOf(key, begin);
-                                         return false;
-                                       }));
+  OSPREY_RETURN_IF_ERROR(
+      store.ForEach(kHistoryFamily, begin, end, [&](std::string_view key, std::string_view) {
+        oldest = EventTimeOf(key, begin);
+        return false;
+      }));
   if (oldest == std::numeric_limits<int64_t>::min()) return oldest;  // no rows
   OSPREY_ASSIGN_OR_RETURN(std::string last, store.LastKey(kHistoryFamily, begin, end));
   newest = EventTimeOf(last, begin);
@@ -134,9 +134,8 @@ Result<int64_t> EnforceHistoryRetention(RocksStore& store, std::string_view pipe
     cut = newest - retention.max_age_ms;
   }
   if (retention.max_bytes > 0) {
-    const std::string from = cut == std::numeric_limits<int64_t>::min()
-                                 ? begin
-                                 : HistoryTimeBound(pipeline, cut);
+    const std::string from =
+        cut == std::numeric_limits<int64_t>::min() ? begin : HistoryTimeBound(pipeline, cut);
     OSPREY_ASSIGN_OR_RETURN(uint64_t total, store.ApproximateBytes(kHistoryFamily, from, end));
     if (total > static_cast<uint64_t>(retention.max_bytes)) {
       // Binary search for the earliest time t such that [t, end) fits in max_bytes.

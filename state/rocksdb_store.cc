@@ -1,5 +1,9 @@
 #include "state/rocksdb_store.h"
 
+#include <filesystem>
+#include <map>
+#include <mutex>
+
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
@@ -9,10 +13,6 @@
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 #include <zlib.h>
-
-#include <filesystem>
-#include <map>
-#include <mutex>
 
 namespace osprey::state {
 
@@ -205,10 +205,10 @@ struct RocksStore::Impl {
                                 "' is not a number");
     }
     if (version > kStateFormatVersion) {
-      return Status::InvalidArgument(
-          Context() + ": written in state format version " + std::to_string(version) +
-          " by a newer osprey; this build reads versions up to " +
-          std::to_string(kStateFormatVersion));
+      return Status::InvalidArgument(Context() + ": written in state format version " +
+                                     std::to_string(version) +
+                                     " by a newer osprey; this build reads versions up to " +
+                                     std::to_string(kStateFormatVersion));
     }
     return version;
   }
@@ -237,8 +237,8 @@ struct RocksStore::Impl {
     if (!s.ok()) return ToStatus(s, Context() + ": upgrade");
     rocksdb::WriteOptions wo;
     wo.sync = true;
-    return ToStatus(db->Write(wo, &wb), Context() + ": upgrade to format 2 (" +
-                                            std::to_string(values) + " values)");
+    return ToStatus(db->Write(wo, &wb),
+                    Context() + ": upgrade to format 2 (" + std::to_string(values) + " values)");
   }
 
   Status InitFormat() {
@@ -390,8 +390,9 @@ Result<std::string> RocksStore::Get(std::string_view family, std::string_view ke
   return std::string(value);
 }
 
-Status RocksStore::ForEach(std::string_view family, std::string_view begin, std::string_view end,
-                           const std::function<bool(std::string_view, std::string_view)>& fn) const {
+Status RocksStore::ForEach(
+    std::string_view family, std::string_view begin, std::string_view end,
+    const std::function<bool(std::string_view, std::string_view)>& fn) const {
   rocksdb::ColumnFamilyHandle* handle = impl_->Find(family);
   if (handle == nullptr) return Status::Ok();
   rocksdb::ReadOptions ro;

@@ -2,13 +2,13 @@
 // and `osprey history export` reads them from the live store (a RocksDB secondary instance)
 // while the daemon keeps running: one row per consumed record, in event-time order, with the
 // record's position, key and field values.
-#include <gtest/gtest.h>
-
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "config/base/json_writer.h"
 #include "daemon/daemon.h"
@@ -20,16 +20,17 @@
 namespace osprey {
 namespace {
 
-using testing::KafkaRecord;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using testing::KafkaRecord;
 
 constexpr int kPartitions = 2;
 
 std::string Yaml(const std::string& bootstrap, const std::string& state_dir) {
   return R"(
 kafka:
-  bootstrap_servers: ")" + bootstrap + R"("
+  bootstrap_servers: ")" +
+         bootstrap + R"("
   group_id: hist
   consumer_properties: {session.timeout.ms: "6000", heartbeat.interval.ms: "500"}
 sources:
@@ -52,8 +53,14 @@ pipelines:
     source: m
     operators: [{type: baseline}]
     sinks: [out]
+  short:
+    source: m
+    operators: [{type: baseline}]
+    sinks: [out]
+    history: {fields: [v], retention: {max_age_ms: 1000}}
 http: {listen: "127.0.0.1:0"}
-state: {dir: ")" + state_dir + R"(", checkpoint_interval_ms: 100}
+state: {dir: ")" +
+         state_dir + R"(", checkpoint_interval_ms: 100, history_retention_interval_ms: 100}
 )";
 }
 
@@ -156,28 +163,54 @@ TEST(HistoryExportTest, ExportFromALiveDaemonHasOneRowPerConsumedEvent) {
   }
   const std::string jsonl = dir.path() + "/p.jsonl";
   const int64_t since = InputAt(450).ts, until = InputAt(560).ts;
-  std::tie(code, output) = testing::RunCommand(
-      osprey + " history export --config " + config_path + " --pipeline p --format jsonl" +
-      " --since " + std::to_string(since) + " --until " + std::to_string(until) + " --output " +
-      jsonl + " 2>&1");
+  std::tie(code, output) =
+      testing::RunCommand(osprey + " history export --config " + config_path +
+                          " --pipeline p --format jsonl" + " --since " + std::to_string(since) +
+                          " --until " + std::to_string(until) + " --output " + jsonl + " 2>&1");
   ASSERT_EQ(code, 0) << output;
   lines = Lines(jsonl);
   ASSERT_EQ(lines.size(), 110u);
   Input first = InputAt(450);
-  EXPECT_EQ(lines[0], "{\"event_time_ms\":" + std::to_string(first.ts) +
-                          ",\"topic\":\"in\",\"partition\":0,\"offset\":225,\"key\":\"" +
-                          first.host + "\",\"fields\":{\"w\":" + std::to_string(450 % 13) +
-                          ",\"v\":" + [&] {
-                            std::string s;
-                            JsonWriter(&s).Double(first.v);
-                            return s;
-                          }() + "}}");
+  EXPECT_EQ(
+      lines[0], "{\"event_time_ms\":" + std::to_string(first.ts) +
+                    ",\"topic\":\"in\",\"partition\":0,\"offset\":225,\"key\":\"" + first.host +
+                    "\",\"fields\":{\"w\":" + std::to_string(450 % 13) + ",\"v\":" +
+                    [&] {
+                      std::string s;
+                      JsonWriter(&s).Double(first.v);
+                      return s;
+                    }() +
+                    "}}");
   EXPECT_NE(lines.back().find("\"event_time_ms\":" + std::to_string(InputAt(559).ts)),
             std::string::npos);
 
+  // Retention runs in the daemon: pipeline "short" keeps 1 s of event time before its newest row
+  // (records 499..599, 10 ms apart).
+  const std::string short_csv = dir.path() + "/short.csv";
+  deadline = std::chrono::steady_clock::now() + seconds(20);
+  do {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << output;
+    std::this_thread::sleep_for(milliseconds(100));
+    std::tie(code, output) =
+        testing::RunCommand(osprey + " history export --config " + config_path +
+                            " --pipeline short --output " + short_csv + " 2>&1");
+    ASSERT_EQ(code, 0) << output;
+  } while (Lines(short_csv).size() != 1 + 101);
+  EXPECT_EQ(Lines(short_csv)[1].substr(0, Lines(short_csv)[1].find(',')),
+            std::to_string(InputAt(499).ts));
+
+  // A savepoint holds the history too, readable with --store.
+  auto manifest = d->Savepoint(dir.path() + "/sp");
+  ASSERT_TRUE(manifest.ok()) << manifest.status().ToString();
+  std::tie(code, output) = testing::RunCommand(osprey + " history export --config " + config_path +
+                                               " --pipeline p --store " + dir.path() + "/sp" +
+                                               " --output " + csv + " 2>&1");
+  ASSERT_EQ(code, 0) << output;
+  EXPECT_EQ(Lines(csv).size(), 601u);
+
   // A pipeline without history is a clear error, not an empty file.
-  std::tie(code, output) = testing::RunCommand(osprey + " history export --config " +
-                                               config_path + " --pipeline q 2>&1");
+  std::tie(code, output) = testing::RunCommand(osprey + " history export --config " + config_path +
+                                               " --pipeline q 2>&1");
   EXPECT_EQ(code, 1);
   EXPECT_NE(output.find("pipeline 'q' keeps no history"), std::string::npos) << output;
   EXPECT_TRUE(d->health().ok()) << d->health().ToString();

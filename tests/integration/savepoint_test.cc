@@ -1,14 +1,14 @@
 // Savepoints end to end: a daemon runs, `osprey savepoint` asks it for a savepoint over HTTP,
 // the daemon runs on; then a fresh `ospreyd --from-savepoint` on a new state directory resumes
 // from the savepoint and its outputs are byte for byte those the original run wrote after it.
-#include <gtest/gtest.h>
-#include <signal.h>
-
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
 #include <thread>
+
+#include <gtest/gtest.h>
+#include <signal.h>
 
 #include "config/loader.h"
 #include "daemon/daemon.h"
@@ -22,9 +22,9 @@
 namespace osprey {
 namespace {
 
-using testing::KafkaRecord;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using testing::KafkaRecord;
 
 constexpr int kPartitions = 2;
 
@@ -32,8 +32,10 @@ std::string Yaml(const std::string& bootstrap, const std::string& state_dir,
                  const std::string& group, const std::string& out) {
   return R"(
 kafka:
-  bootstrap_servers: ")" + bootstrap + R"("
-  group_id: )" + group + R"(
+  bootstrap_servers: ")" +
+         bootstrap + R"("
+  group_id: )" +
+         group + R"(
   consumer_properties: {session.timeout.ms: "6000", heartbeat.interval.ms: "500"}
 sources:
   m:
@@ -43,7 +45,8 @@ sources:
     value_fields: [v]
     dead_letter: dlq
 sinks:
-  out: {topic: )" + out + R"(}
+  out: {topic: )" +
+         out + R"(}
   dlq: {topic: dlq}
 pipelines:
   p:
@@ -53,7 +56,8 @@ pipelines:
       - {type: rcf, number_of_trees: 5, sample_size: 32, shingle_size: 1, random_seed: 3}
     sinks: [out]
 http: {listen: "127.0.0.1:0"}
-state: {dir: ")" + state_dir + R"(", checkpoint_interval_ms: 100}
+state: {dir: ")" +
+         state_dir + R"(", checkpoint_interval_ms: 100}
 )";
 }
 
@@ -105,15 +109,18 @@ TEST(SavepointTest, AFreshDaemonFromASavepointWritesWhatTheOriginalWroteAfterIt)
     }
     // Through the CLI and the admin route.
     const std::string url = "http://127.0.0.1:" + std::to_string(d->http_port());
-    auto [code, output] = testing::RunCommand(std::string(OSPREY_BIN_DIR) + "/osprey savepoint --url " +
-                                              url + " --dir " + savepoint + " 2>&1");
+    auto [code, output] =
+        testing::RunCommand(std::string(OSPREY_BIN_DIR) + "/osprey savepoint --url " + url +
+                            " --dir " + savepoint + " 2>&1");
     ASSERT_EQ(code, 0) << output;
     EXPECT_NE(output.find("\"dir\":\"" + savepoint + "\""), std::string::npos) << output;
     EXPECT_NE(output.find("\"state_format_version\":2"), std::string::npos) << output;
     EXPECT_NE(output.find("\"topic\":\"in\",\"partition\":0,\"next_offset\":300"),
-              std::string::npos) << output;
+              std::string::npos)
+        << output;
     EXPECT_NE(output.find("\"topic\":\"in\",\"partition\":1,\"next_offset\":300"),
-              std::string::npos) << output;
+              std::string::npos)
+        << output;
     EXPECT_NE(output.find("\"baseline\":8"), std::string::npos) << output;
     EXPECT_NE(output.find("\"rcf\":8"), std::string::npos) << output;
     std::ifstream manifest(savepoint + "/manifest.json");

@@ -2,12 +2,12 @@
 // below RocksDB) stops consumption with a clear reason and acknowledges nothing it did not store;
 // a snapshot that was altered, or written by a newer snapshot version, is refused with an error
 // naming the pipeline, operator, partition and key, and nothing in the store is reset.
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <set>
 #include <string>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "config/loader.h"
 #include "daemon/daemon.h"
@@ -20,9 +20,9 @@
 namespace osprey {
 namespace {
 
-using testing::KafkaRecord;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using testing::KafkaRecord;
 
 constexpr int kPartitions = 2;
 
@@ -30,8 +30,10 @@ std::string Yaml(const std::string& bootstrap, const std::string& state_dir,
                  const std::string& group) {
   return R"(
 kafka:
-  bootstrap_servers: ")" + bootstrap + R"("
-  group_id: )" + group + R"(
+  bootstrap_servers: ")" +
+         bootstrap + R"("
+  group_id: )" +
+         group + R"(
   consumer_properties: {session.timeout.ms: "6000", heartbeat.interval.ms: "500"}
 sources:
   m:
@@ -63,7 +65,8 @@ pipelines:
       - {type: hotspots, window_size: 200, scan_radius: 1.0, min_points: 15, alert_density: 5}
     sinks: [hot]
 http: {listen: "127.0.0.1:0"}
-state: {dir: ")" + state_dir + R"(", checkpoint_interval_ms: 100}
+state: {dir: ")" +
+         state_dir + R"(", checkpoint_interval_ms: 100}
 )";
 }
 
@@ -74,9 +77,9 @@ std::vector<KafkaRecord> Records(int from, int to) {
     r.topic = "in";
     r.partition = i % kPartitions;
     int host = i % 6;  // h-k always on partition k % 2
-    r.value = R"({"ts":)" + std::to_string(1000 + 10 * i) + R"(,"host":"h)" +
-              std::to_string(host) + R"(","x":)" + std::to_string(host + (i % 7) * 0.1) +
-              R"(,"y":)" + std::to_string(i % 5) + "}";
+    r.value = R"({"ts":)" + std::to_string(1000 + 10 * i) + R"(,"host":"h)" + std::to_string(host) +
+              R"(","x":)" + std::to_string(host + (i % 7) * 0.1) + R"(,"y":)" +
+              std::to_string(i % 5) + "}";
     out.push_back(std::move(r));
   }
   return out;
@@ -129,9 +132,11 @@ TEST(StateFaultsTest, WriteFailureStopsConsumingAndAcknowledgesNothingUnstored) 
     auto d = testing::StartDaemon(Yaml(bootstrap, dir.path(), "faults"), "faults.yaml", hooks);
     ASSERT_NE(d, nullptr);
     // Everything so far processed, checkpointed and committed.
-    ASSERT_TRUE(WaitFor([&] {
-      return Sum(testing::CommittedOffsets(bootstrap, "faults", "in", kPartitions)) == 400;
-    }, seconds(60)));
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          return Sum(testing::CommittedOffsets(bootstrap, "faults", "in", kPartitions)) == 400;
+        },
+        seconds(60)));
     EXPECT_EQ(testing::HttpGet(d->http_port(), "/readyz").status, 200);
 
     faults->fail = true;  // the disk is full from now on
@@ -197,9 +202,9 @@ TEST(StateFaultsTest, CorruptOrNewerSnapshotsAreRefusedNamingTheKeyAndNothingIsR
   {
     auto d = testing::StartDaemon(Yaml(bootstrap, dir.path(), "c0"), "corrupt.yaml");
     ASSERT_NE(d, nullptr);
-    ASSERT_TRUE(WaitFor([&] {
-      return Sum(testing::CommittedOffsets(bootstrap, "c0", "in", kPartitions)) == 300;
-    }, seconds(60)));
+    ASSERT_TRUE(WaitFor(
+        [&] { return Sum(testing::CommittedOffsets(bootstrap, "c0", "in", kPartitions)) == 300; },
+        seconds(60)));
     ASSERT_TRUE(d->Shutdown().ok());
   }
   const auto offsets_before = [&] {
@@ -227,7 +232,8 @@ TEST(StateFaultsTest, CorruptOrNewerSnapshotsAreRefusedNamingTheKeyAndNothingIsR
           ASSERT_TRUE((*store)->PutRaw(family, key, bad).ok());
         } else {
           std::string snapshot = *(*store)->Get(family, key);
-          snapshot[0] = static_cast<char>(snapshot[0] + 1);  // every snapshot opens with its version
+          snapshot[0] =
+              static_cast<char>(snapshot[0] + 1);  // every snapshot opens with its version
           state::WriteBatch batch;
           batch.Put(family, key, snapshot);
           ASSERT_TRUE((*store)->Write(batch).ok());
@@ -238,8 +244,8 @@ TEST(StateFaultsTest, CorruptOrNewerSnapshotsAreRefusedNamingTheKeyAndNothingIsR
         return *(*store)->GetRaw(family, key);
       }();
       {
-        auto d = testing::StartDaemon(
-            Yaml(bootstrap, dir.path(), "c" + std::to_string(++run)), "corrupt.yaml");
+        auto d = testing::StartDaemon(Yaml(bootstrap, dir.path(), "c" + std::to_string(++run)),
+                                      "corrupt.yaml");
         ASSERT_NE(d, nullptr);
         ASSERT_TRUE(WaitFor([&] { return !d->health().ok(); }, seconds(30)))
             << "a bad snapshot was accepted";

@@ -2,10 +2,10 @@
 // age (relative to the newest row) and by size, oldest first, one pipeline at a time.
 #include "state/history.h"
 
-#include <gtest/gtest.h>
-
 #include <limits>
 #include <random>
+
+#include <gtest/gtest.h>
 
 #include "tests/testing/fake_clock.h"
 

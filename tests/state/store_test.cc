@@ -186,8 +186,7 @@ TEST(RocksStoreTest, AFlippedByteIsCorruptionNamingTheKey) {
     EXPECT_EQ(got.status().code(), Status::Code::kCorruption);
     const std::string& msg = got.status().message();
     EXPECT_NE(msg.find("checksum mismatch"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("key 'host-7' (pipeline 'pipe', operator 'rcf', in [3])"),
-              std::string::npos)
+    EXPECT_NE(msg.find("key 'host-7' (pipeline 'pipe', operator 'rcf', in [3])"), std::string::npos)
         << msg;
     auto rows = store->Scan("rcf", EncodeStatePrefix("pipe", "rcf", "in", 3));
     ASSERT_FALSE(rows.ok());
@@ -295,21 +294,27 @@ TEST(RocksStoreTest, ForEachAndDeleteRangeWorkOnKeyRanges) {
   for (char c = 'a'; c <= 'j'; ++c) batch.Put("h", std::string(1, c), std::string(100, c));
   ASSERT_TRUE(store->Write(batch).ok());
   std::string seen;
-  ASSERT_TRUE(store->ForEach("h", "c", "f", [&](std::string_view k, std::string_view v) {
-    seen += k;
-    EXPECT_EQ(v, std::string(100, k[0]));
-    return true;
-  }).ok());
+  ASSERT_TRUE(store
+                  ->ForEach("h", "c", "f",
+                            [&](std::string_view k, std::string_view v) {
+                              seen += k;
+                              EXPECT_EQ(v, std::string(100, k[0]));
+                              return true;
+                            })
+                  .ok());
   EXPECT_EQ(seen, "cde");
   auto before = store->ApproximateBytes("h", "a", "z");
   ASSERT_TRUE(before.ok());
   EXPECT_GT(*before, 0u);
   ASSERT_TRUE(store->DeleteRange("h", "a", "e").ok());
   seen.clear();
-  ASSERT_TRUE(store->ForEach("h", "", "", [&](std::string_view k, std::string_view) {
-    seen += k;
-    return k != "g";
-  }).ok());
+  ASSERT_TRUE(store
+                  ->ForEach("h", "", "",
+                            [&](std::string_view k, std::string_view) {
+                              seen += k;
+                              return k != "g";
+                            })
+                  .ok());
   EXPECT_EQ(seen, "efg");
 }
 
