@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "config/base/clock.h"
@@ -154,10 +155,35 @@ struct Daemon::Impl {
     return router;
   }
 
+  // The barrier of a savepoint: every healthy runner completes a checkpoint that covers what it
+  // processed before this call (bounded wait; on timeout the last completed one is used).
+  void CheckpointNow() {
+    std::vector<std::pair<SourceRunner*, int64_t>> waiting;
+    for (auto& r : runners) {
+      if (!r->health().ok()) continue;
+      waiting.emplace_back(r.get(), r->checkpoints_completed());
+      r->RequestCheckpoint();
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (const auto& [runner, before] : waiting) {
+      while (runner->checkpoints_completed() == before && runner->health().ok()) {
+        if (std::chrono::steady_clock::now() > deadline) {
+          spdlog::warn("savepoint: source '{}' did not checkpoint within 30 s; the savepoint "
+                       "holds its last completed checkpoint",
+                       runner->source_name());
+          break;
+        }
+        runner->RequestCheckpoint();  // a request consumed by a postponed commit is renewed
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
+  }
+
   Result<std::pair<std::string, std::string>> Savepoint(std::string dir) {
     std::lock_guard<std::mutex> lock(savepoint_mu);
     if (!store) return Status::Unavailable("no state store (shutting down)");
     if (dir.empty()) dir = DefaultSavepointDir(config, SystemClock::Default().NowMillis());
+    CheckpointNow();
     OSPREY_ASSIGN_OR_RETURN(std::string manifest, CreateSavepoint(*store, config, dir));
     return std::make_pair(dir, std::move(manifest));
   }

@@ -5,8 +5,8 @@
 //                      number of keys per state family
 //   DIR/store/         a RocksDB checkpoint of the store (hard links when on the same filesystem)
 // Every checkpoint Write is one atomic batch, so a RocksDB checkpoint holds whole checkpoints
-// only: operator state and offsets always belong together. A savepoint is as recent as the last
-// completed checkpoint (at most state.checkpoint_interval_ms old).
+// only: operator state and offsets always belong together. Daemon::Savepoint has every source
+// runner checkpoint first, so the savepoint covers what was processed before the request.
 // Thread-safe (free functions; the store is thread-safe).
 #pragma once
 

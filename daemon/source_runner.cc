@@ -286,6 +286,8 @@ struct SourceRunner::Impl {
   std::atomic<bool> started{false};
   std::atomic<int> assigned{0};
   std::atomic<int64_t> consumed{0};
+  std::atomic<bool> checkpoint_requested{false};  // RequestCheckpoint
+  std::atomic<int64_t> checkpoints_completed{0};  // successful periodic/requested checkpoints
   int collector_id = -1;
 
   mutable std::mutex health_mu;
@@ -933,8 +935,8 @@ struct SourceRunner::Impl {
         if (!run_status.ok()) SetFatal(run_status);
         last_tick_ns = now;
       }
-      if (now - last_commit_ns >= commit_ns) {
-        Commit(nullptr, /*sync=*/false);
+      if (now - last_commit_ns >= commit_ns || checkpoint_requested.exchange(false)) {
+        if (Commit(nullptr, /*sync=*/false)) checkpoints_completed.fetch_add(1);
         last_commit_ns = now;
       }
     }
@@ -1096,5 +1098,9 @@ const std::string& SourceRunner::source_name() const { return impl_->source.name
 int SourceRunner::assigned_partitions() const { return impl_->assigned.load(); }
 Status SourceRunner::health() const { return impl_->health(); }
 int64_t SourceRunner::records_consumed() const { return impl_->consumed.load(); }
+void SourceRunner::RequestCheckpoint() { impl_->checkpoint_requested.store(true); }
+int64_t SourceRunner::checkpoints_completed() const {
+  return impl_->checkpoints_completed.load();
+}
 
 }  // namespace osprey::daemon
