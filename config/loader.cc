@@ -630,6 +630,23 @@ void ReadPipeline(MapReader& m, const DaemonConfig& cfg, PipelineOptions* p,
     });
     if (is_list && p->operators.empty()) ctx.Error(ops->mark, ops->path, "must not be empty");
   }
+  Section(m, "history", [&](MapReader& h) {
+    std::vector<Value> where;
+    if (h.StringList("fields", &p->history.fields, Need::kRequired, &where) && source != nullptr) {
+      for (size_t idx = 0; idx < p->history.fields.size(); ++idx) {
+        const auto& fields = source->value_fields;
+        if (std::find(fields.begin(), fields.end(), p->history.fields[idx]) == fields.end()) {
+          ctx.Error(where[idx].mark, where[idx].path,
+                    "'" + p->history.fields[idx] + "' is not a value field of source '" +
+                        p->source + "'");
+        }
+      }
+    }
+    Section(h, "retention", [&](MapReader& r) {
+      r.Int<int64_t>("max_age_ms", &p->history.max_age_ms, 0, 10LL * 366 * 24 * 3600 * 1000);
+      r.Int<int64_t>("max_bytes", &p->history.max_bytes, 0, 16LL << 40);
+    });
+  });
   std::vector<Value> sink_where;
   if (m.StringList("sinks", &p->sinks, Need::kRequired, &sink_where)) {
     for (size_t idx = 0; idx < p->sinks.size(); ++idx) {
@@ -802,6 +819,8 @@ void ReadServices(MapReader& top, DaemonConfig* cfg) {
     s.Int<int64_t>("checkpoint_interval_ms", &cfg->state.checkpoint_interval_ms, 10, 3'600'000);
     s.Int<int64_t>("block_cache_bytes", &cfg->state.block_cache_bytes, 1LL << 20, 64LL << 30);
     s.Int<int64_t>("write_buffer_bytes", &cfg->state.write_buffer_bytes, 64LL << 10, 4LL << 30);
+    s.Int<int64_t>("history_retention_interval_ms", &cfg->state.history_retention_interval_ms, 100,
+                   86'400'000);
   });
   Section(top, "models", [&](MapReader& m) {
     m.String("registry_dir", &cfg->models.registry_dir);

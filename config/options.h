@@ -180,6 +180,21 @@ struct OperatorOptions {
   HotspotOptions hotspots;
 };
 
+// Consumed events kept for the trainer (`osprey history export`), in the state store's
+// "history" family, written with the checkpoints (exactly once).
+struct HistoryOptions {
+  // Value fields of the pipeline's source to keep per event (each must be one of the source's
+  // value_fields). Empty: no history. Default: empty. Reloadable: no.
+  std::vector<std::string> fields;
+  // Rows with an event time older than the newest stored row's minus this are deleted, ms.
+  // 0 = no age limit. Range 0..10 years. Default: 7 days. Reloadable: no.
+  int64_t max_age_ms = 7LL * 24 * 3600 * 1000;
+  // The oldest rows are deleted while the pipeline's history takes more than this on disk
+  // (RocksDB's estimate, compressed), bytes. 0 = no size limit. Range 0..16 TiB. Default: 1 GiB.
+  // Reloadable: no.
+  int64_t max_bytes = 1LL << 30;
+};
+
 struct PipelineOptions {
   std::string name;
   SourceLocation location;
@@ -189,6 +204,8 @@ struct PipelineOptions {
   std::vector<OperatorOptions> operators;
   // Names of sinks that receive the results. At least one.
   std::vector<std::string> sinks;
+  // YAML `history: {fields: [...], retention: {max_age_ms: N, max_bytes: N}}`.
+  HistoryOptions history;
 };
 
 // Who may call what over HTTP (daemon/http_access.h holds the route table).
@@ -292,6 +309,9 @@ struct StateOptions {
   // RocksDB memtable size per column family (at most two each), bytes. Range 64 KiB..4 GiB.
   // Default: 16 MiB. Reloadable: no.
   int64_t write_buffer_bytes = 16LL << 20;
+  // How often pipelines' history retention (HistoryOptions) is enforced, ms. Range
+  // 100..86400000. Default: 60000. Reloadable: no.
+  int64_t history_retention_interval_ms = 60000;
 };
 
 // The model registry served over HTTP (models/serving/REGISTRY.md for the on-disk format).

@@ -1,9 +1,12 @@
 #include "daemon/daemon.h"
 
+#include <simdjson.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <functional>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "config/base/clock.h"
@@ -11,12 +14,14 @@
 #include "daemon/alert_hub.h"
 #include "daemon/dashboard/dashboard.h"
 #include "daemon/demo_stream.h"
+#include "daemon/history_recorder.h"
 #include "daemon/http_server.h"
 #include "daemon/kafka/embedded_broker.h"
 #include "daemon/kafka/producer.h"
 #include "daemon/live_hub.h"
 #include "daemon/model_registry.h"
 #include "daemon/serving_api.h"
+#include "daemon/savepoint.h"
 #include "daemon/source_runner.h"
 #include "models/serving/builtin_kinds.h"
 #include "state/rocksdb_store.h"
@@ -117,6 +122,7 @@ struct Daemon::Impl {
   std::unique_ptr<EmbeddedBroker> broker;
   std::string bootstrap;
   std::unique_ptr<state::RocksStore> store;  // outlives the runners
+  std::unique_ptr<HistoryJanitor> history_janitor;  // null: no pipeline keeps history
   std::unique_ptr<Producer> producer;
   std::vector<std::unique_ptr<SourceRunner>> runners;
   std::vector<std::unique_ptr<DemoStream>> demos;
@@ -127,6 +133,7 @@ struct Daemon::Impl {
   std::atomic<bool> stopping{false};
   std::atomic<bool> stopped{false};
   int64_t started_at_ms = 0;
+  std::mutex savepoint_mu;  // one savepoint at a time
 
   Status Health() const {
     for (const auto& r : runners) {
@@ -233,7 +240,70 @@ struct Daemon::Impl {
       w.EndObject();
       return HttpResponse::Json(200, std::move(body));
     });
+    // Admin: a savepoint of the state store (daemon/savepoint.h). Body (optional):
+    // {"dir": "/path/that/does/not/exist"}; default <state.dir>/savepoints/savepoint-<time>.
+    router.Add("POST", "/v1/admin/savepoint", [this](const HttpRequest& req) {
+      std::string dir;
+      if (!req.body.empty()) {
+        simdjson::dom::parser parser;
+        simdjson::padded_string body(req.body);
+        simdjson::dom::element root;
+        std::string_view value;
+        if (parser.parse(body).get(root) || !root.is_object()) {
+          return HttpResponse::Error(400, "body must be a JSON object, e.g. {\"dir\": \"/x\"}");
+        }
+        auto field = root["dir"];
+        if (field.error() != simdjson::NO_SUCH_FIELD) {
+          if (field.get(value) || value.empty()) {
+            return HttpResponse::Error(400, "\"dir\" must be a non-empty string");
+          }
+          dir = std::string(value);
+        }
+      }
+      auto manifest = Savepoint(dir);
+      if (!manifest.ok()) {
+        int code = manifest.status().code() == Status::Code::kInvalidArgument ? 409 : 500;
+        return HttpResponse::Error(code, manifest.status().ToString());
+      }
+      std::string body = "{\"dir\":";
+      AppendJsonString(body, manifest->first);
+      body += ",\"manifest\":" + manifest->second + "}";
+      return HttpResponse::Json(200, std::move(body));
+    });
     return router;
+  }
+
+  // The barrier of a savepoint: every healthy runner completes a checkpoint that covers what it
+  // processed before this call (bounded wait; on timeout the last completed one is used).
+  void CheckpointNow() {
+    std::vector<std::pair<SourceRunner*, int64_t>> waiting;
+    for (auto& r : runners) {
+      if (!r->health().ok()) continue;
+      waiting.emplace_back(r.get(), r->checkpoints_completed());
+      r->RequestCheckpoint();
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (const auto& [runner, before] : waiting) {
+      while (runner->checkpoints_completed() == before && runner->health().ok()) {
+        if (std::chrono::steady_clock::now() > deadline) {
+          spdlog::warn("savepoint: source '{}' did not checkpoint within 30 s; the savepoint "
+                       "holds its last completed checkpoint",
+                       runner->source_name());
+          break;
+        }
+        runner->RequestCheckpoint();  // a request consumed by a postponed commit is renewed
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
+  }
+
+  Result<std::pair<std::string, std::string>> Savepoint(std::string dir) {
+    std::lock_guard<std::mutex> lock(savepoint_mu);
+    if (!store) return Status::Unavailable("no state store (shutting down)");
+    if (dir.empty()) dir = DefaultSavepointDir(config, SystemClock::Default().NowMillis());
+    CheckpointNow();
+    OSPREY_ASSIGN_OR_RETURN(std::string manifest, CreateSavepoint(*store, config, dir));
+    return std::make_pair(dir, std::move(manifest));
   }
 
   Status Shutdown() {
@@ -242,6 +312,7 @@ struct Daemon::Impl {
     spdlog::info("shutting down");
     for (auto& d : demos) d->Stop();
     for (auto& r : runners) r->Stop();
+    if (history_janitor) history_janitor->Stop();
     Status health = Health();
     if (producer) {
       Status st = producer->Flush(std::chrono::seconds(5));
@@ -252,7 +323,10 @@ struct Daemon::Impl {
     runners.clear();
     demos.clear();
     producer.reset();
-    store.reset();
+    {
+      std::lock_guard<std::mutex> lock(savepoint_mu);
+      store.reset();
+    }
     broker.reset();
     spdlog::info("stopped");
     return health;
@@ -263,7 +337,7 @@ Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Daemon::~Daemon() { Shutdown().IgnoreError(); }  // health was reported by the owner if it cared
 
-Result<std::unique_ptr<Daemon>> Daemon::Start(config::DaemonConfig config) {
+Result<std::unique_ptr<Daemon>> Daemon::Start(config::DaemonConfig config, DaemonHooks hooks) {
   auto impl = std::make_unique<Impl>();
   impl->config = std::move(config);
   impl->started_at_ms = SystemClock::Default().NowMillis();
@@ -286,6 +360,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(config::DaemonConfig config) {
   store_options.dir = cfg.state.dir;
   store_options.block_cache_bytes = cfg.state.block_cache_bytes;
   store_options.write_buffer_bytes = cfg.state.write_buffer_bytes;
+  store_options.faults = hooks.store_faults;
   if (cfg.kafka.embedded.enabled) {
     store_options.dir = (std::filesystem::path(cfg.state.dir) / "embedded").string();
     std::error_code ec;
@@ -320,6 +395,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(config::DaemonConfig config) {
   OSPREY_ASSIGN_OR_RETURN(impl->models,
                           ModelRegistry::Open(cfg.models, impl->model_kinds, &impl->metrics));
   impl->key_models = std::make_unique<RunnerKeyModels>(impl->config, impl->runners);
+  impl->history_janitor = HistoryJanitor::Start(*impl->store, cfg);
   OSPREY_ASSIGN_OR_RETURN(impl->http, HttpServer::Start(cfg.http, impl->Routes()));
   impl->models->StartWatching();
   for (auto& r : impl->runners) r->Start();
@@ -335,5 +411,9 @@ const std::string& Daemon::bootstrap_servers() const { return impl_->bootstrap; 
 EmbeddedBroker* Daemon::embedded_broker() const { return impl_->broker.get(); }
 MetricsRegistry& Daemon::metrics() { return impl_->metrics; }
 const config::DaemonConfig& Daemon::config() const { return impl_->config; }
+Result<std::string> Daemon::Savepoint(const std::string& dir) {
+  OSPREY_ASSIGN_OR_RETURN(auto made, impl_->Savepoint(dir));
+  return made.second;
+}
 
 }  // namespace osprey::daemon

@@ -1,8 +1,8 @@
 // Daemon: ospreyd's composition root as a library, so tests and benchmarks run the real thing
 // in-process. It starts, in order: the embedded broker (when configured), the producer, one
 // SourceRunner per source that a pipeline reads, the demo streams, and the HTTP server
-// (/healthz, /readyz, /metrics, /v1/info, and the model registry's scoring API:
-// daemon/serving_api.h). Shutdown runs in the reverse order: stop consuming,
+// (/healthz, /readyz, /metrics, /v1/info, POST /v1/admin/savepoint, and the model registry's
+// scoring API: daemon/serving_api.h). Shutdown runs in the reverse order: stop consuming,
 // flush outputs, commit offsets, close.
 // Thread-safe.
 #pragma once
@@ -15,13 +15,23 @@
 #include "config/base/status.h"
 #include "config/options.h"
 
+namespace osprey::state {
+struct WriteFaults;
+}  // namespace osprey::state
+
 namespace osprey::daemon {
 
 class EmbeddedBroker;
 
+// Seams for tests; production leaves them empty.
+struct DaemonHooks {
+  // Injects write failures into the state store (see state::WriteFaults).
+  std::shared_ptr<state::WriteFaults> store_faults;
+};
+
 class Daemon {
  public:
-  static Result<std::unique_ptr<Daemon>> Start(config::DaemonConfig config);
+  static Result<std::unique_ptr<Daemon>> Start(config::DaemonConfig config, DaemonHooks hooks = {});
   ~Daemon();  // Shutdown()s
 
   // Ordered, graceful stop; idempotent. Returns the health status at the time of stopping.
@@ -38,6 +48,10 @@ class Daemon {
   EmbeddedBroker* embedded_broker() const;
   MetricsRegistry& metrics();
   const config::DaemonConfig& config() const;
+  // Writes a savepoint of the state store into `dir` ("" = <state.dir>/savepoints/<time>), which
+  // must not exist; returns its manifest JSON (see daemon/savepoint.h). Also served as
+  // POST /v1/admin/savepoint.
+  Result<std::string> Savepoint(const std::string& dir);
 
  private:
   struct Impl;

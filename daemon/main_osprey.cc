@@ -5,6 +5,10 @@
 //                                                                score a CSV file offline
 //   osprey model export --pipeline P --key K --registry DIR [--url URL] [--name NAME]
 //                                                                a live key's RCF into a registry
+//   osprey savepoint --url http://HOST:PORT [--dir DIR] [--token T]
+//                                                                savepoint a running ospreyd
+//   osprey history export --config FILE --pipeline P [--format csv|jsonl] [--since MS]
+//          [--until MS] [--output FILE] [--store DIR]             a pipeline's event history
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -12,8 +16,11 @@
 #include <string>
 #include <vector>
 
+#include "config/base/json_writer.h"
 #include "config/loader.h"
 #include "daemon/daemon.h"
+#include "daemon/history_export.h"
+#include "daemon/http_client.h"
 #include "daemon/kafka/embedded_broker.h"
 #include "daemon/model_export.h"
 #include "daemon/replay.h"
@@ -55,6 +62,31 @@ int Broker(int brokers, const std::vector<std::string>& topics) {
   return 0;
 }
 
+// POST /v1/admin/savepoint; prints the daemon's answer (the directory and the manifest).
+int Savepoint(const std::string& url, const std::string& dir, const std::string& token) {
+  std::string body;
+  if (!dir.empty()) {
+    osprey::JsonWriter w(&body);
+    w.BeginObject();
+    w.Key("dir").String(dir);
+    w.EndObject();
+  }
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
+  auto response = osprey::daemon::HttpRequestOnce("POST", url, "/v1/admin/savepoint", body,
+                                                  headers, std::chrono::seconds(120));
+  if (!response.ok()) {
+    std::cerr << "osprey savepoint: " << response.status().message() << "\n";
+    return 1;
+  }
+  if (response->status != 200) {
+    std::cerr << "osprey savepoint: HTTP " << response->status << ": " << response->body << "\n";
+    return 1;
+  }
+  std::cout << response->body << std::endl;
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -91,29 +123,71 @@ int main(int argc, char** argv) {
       "Copy a live pipeline key's Random Cut Forest from a running ospreyd into a model "
       "registry as a new version (kind rcf)");
   model->require_subcommand(1);
-  osprey::daemon::ModelExportOptions export_options;
-  model_export->add_option("-p,--pipeline", export_options.pipeline, "Pipeline")->required();
-  model_export->add_option("-k,--key", export_options.key, "Key")->required();
+  osprey::daemon::ModelExportOptions model_export_options;
+  model_export->add_option("-p,--pipeline", model_export_options.pipeline, "Pipeline")->required();
+  model_export->add_option("-k,--key", model_export_options.key, "Key")->required();
   model_export
-      ->add_option("-r,--registry", export_options.registry_dir,
+      ->add_option("-r,--registry", model_export_options.registry_dir,
                    "Registry directory (the daemon's models.registry_dir)")
       ->required();
-  model_export->add_option("-u,--url", export_options.url, "ospreyd base URL")
+  model_export->add_option("-u,--url", model_export_options.url, "ospreyd base URL")
       ->capture_default_str();
-  model_export->add_option("-n,--name", export_options.name,
+  model_export->add_option("-n,--name", model_export_options.name,
                            "Model name (default: <pipeline>-<key>)");
-  model_export->add_option("--token", export_options.token, "Admin bearer token, if required");
+  model_export->add_option("--token", model_export_options.token, "Admin bearer token, if required");
+
+  auto* savepoint = app.add_subcommand(
+      "savepoint", "Ask a running ospreyd for a savepoint of its state (POST /v1/admin/savepoint)");
+  std::string savepoint_url, savepoint_dir, token;
+  savepoint->add_option("-u,--url", savepoint_url, "The daemon, http://HOST:PORT")->required();
+  savepoint->add_option("-d,--dir", savepoint_dir,
+                        "Directory on the daemon's host to write (must not exist; default "
+                        "<state.dir>/savepoints/savepoint-<time>)");
+  savepoint->add_option("--token", token, "Bearer token for the admin API")
+      ->envname("OSPREY_TOKEN");
+
+  auto* history = app.add_subcommand("history", "The events pipelines keep for training");
+  history->require_subcommand(1);
+  auto* history_export = history->add_subcommand(
+      "export", "Write a pipeline's history rows, oldest first, as CSV or JSON Lines (reads a "
+                "running daemon's store without stopping it)");
+  osprey::daemon::HistoryExportOptions export_options;
+  int64_t since_ms = 0, until_ms = 0;
+  history_export->add_option("-c,--config", export_options.config_path, "The daemon's YAML")
+      ->required();
+  history_export->add_option("-p,--pipeline", export_options.pipeline, "Pipeline")->required();
+  history_export->add_option("-f,--format", export_options.format, "csv or jsonl (default csv)")
+      ->check(CLI::IsMember({"csv", "jsonl"}));
+  auto* since = history_export->add_option("--since", since_ms, "Event time >= (epoch ms)");
+  auto* until = history_export->add_option("--until", until_ms, "Event time < (epoch ms)");
+  history_export->add_option("-o,--output", export_options.output_path,
+                             "Output file (default stdout)");
+  history_export->add_option("--store", export_options.store_dir,
+                             "Read this store, checkpoint or savepoint directory instead of "
+                             "the live state.dir");
 
   CLI11_PARSE(app, argc, argv);
   if (*model_export) {
-    auto version = osprey::daemon::ExportModel(export_options);
+    auto version = osprey::daemon::ExportModel(model_export_options);
     if (!version.ok()) {
       std::cerr << "osprey model export: " << version.status().ToString() << "\n";
       return 1;
     }
-    std::cout << "published version " << *version << " to " << export_options.registry_dir << "\n";
+    std::cout << "published version " << *version << " to " << model_export_options.registry_dir << "\n";
     return 0;
   }
+  if (*history_export) {
+    if (since->count() > 0) export_options.since_ms = since_ms;
+    if (until->count() > 0) export_options.until_ms = until_ms;
+    auto rows = osprey::daemon::ExportHistory(export_options);
+    if (!rows.ok()) {
+      std::cerr << "osprey history export: " << rows.status().message() << "\n";
+      return 1;
+    }
+    std::cerr << *rows << " rows\n";
+    return 0;
+  }
+  if (*savepoint) return Savepoint(savepoint_url, savepoint_dir, token);
   if (*replay) {
     osprey::Status st = osprey::daemon::Replay(replay_options);
     if (!st.ok()) {

@@ -1,5 +1,7 @@
 // ospreyd: the streaming anomaly-detection daemon.
 //   ospreyd --config FILE            run
+//   ospreyd --config FILE --from-savepoint DIR [--force]
+//                                    copy a savepoint into state.dir first, then run from it
 //   ospreyd validate --config FILE   check a configuration, print every error, exit 0 or 1
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
@@ -13,6 +15,7 @@
 #include "config/loader.h"
 #include "daemon/daemon.h"
 #include "daemon/logging.h"
+#include "daemon/savepoint.h"
 #include "daemon/signals.h"
 
 namespace {
@@ -28,7 +31,8 @@ int Validate(const std::string& path) {
   return 0;
 }
 
-int Run(const std::string& path, const std::string& log_level) {
+int Run(const std::string& path, const std::string& log_level, const std::string& savepoint,
+        bool force) {
   auto cfg = osprey::config::LoadConfigFile(path);
   if (!cfg.ok()) {
     std::cerr << cfg.status().message() << "\n";
@@ -47,6 +51,19 @@ int Run(const std::string& path, const std::string& log_level) {
   osprey::daemon::ConfigureLogging(logging);
   spdlog::info("ospreyd {} starting with {} (sha256 {})", osprey::daemon::OspreyVersion(), path,
                cfg->digest.substr(0, 12));
+  if (!savepoint.empty()) {
+    if (cfg->kafka.embedded.enabled) {
+      spdlog::error("--from-savepoint: kafka.embedded is enabled; the embedded broker starts "
+                    "empty, so the savepoint's offsets would mean nothing");
+      return 1;
+    }
+    auto manifest = osprey::daemon::RestoreSavepoint(savepoint, cfg->state.dir, force);
+    if (!manifest.ok()) {
+      spdlog::error("--from-savepoint: {}", manifest.status().ToString());
+      return 1;
+    }
+    spdlog::info("starting from savepoint {}: {}", savepoint, *manifest);
+  }
   auto daemon = osprey::daemon::Daemon::Start(std::move(cfg).value());
   if (!daemon.ok()) {
     spdlog::error("start-up failed: {}", daemon.status().ToString());
@@ -86,6 +103,12 @@ int main(int argc, char** argv) {
   app.add_option("-c,--config", config_path, "YAML configuration file")->check(CLI::ExistingFile);
   app.add_option("--log-level", log_level, "Override logging.level")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  std::string savepoint;
+  bool force = false;
+  app.add_option("--from-savepoint", savepoint,
+                 "Start from this savepoint (copied into state.dir, which must be empty)")
+      ->check(CLI::ExistingDirectory);
+  app.add_flag("--force", force, "With --from-savepoint: replace a non-empty state.dir");
   auto* validate = app.add_subcommand("validate", "Check a configuration file and exit 0 or 1");
   std::string validate_path;
   validate->add_option("-c,--config", validate_path, "YAML configuration file")->required();
@@ -95,5 +118,5 @@ int main(int argc, char** argv) {
     std::cerr << "ospreyd: --config FILE is required (see --help)\n";
     return 1;
   }
-  return Run(config_path, log_level);
+  return Run(config_path, log_level, savepoint, force);
 }

@@ -116,7 +116,21 @@ Result<std::map<TopicPartition, SeenOutputs>> OutputLog::ReadTail(
   std::map<TopicPartition, int64_t> remaining;  // partitions still to read, to their end
   for (const auto& [tp, end] : ends) {
     auto it = from.find(tp);
-    int64_t start = it == from.end() ? RD_KAFKA_OFFSET_BEGINNING : it->second;
+    int64_t start = 0;
+    if (it != from.end()) {
+      start = it->second;
+    } else {
+      // No stored position (e.g. a sink added since the checkpoint): from the first record
+      // still held, so an empty partition is not waited on.
+      int64_t low = 0, high = 0;
+      rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+          rk_, tp.topic.c_str(), tp.partition, &low, &high, kTimeoutMs);
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return Status::Unavailable("output start offset of " + tp.topic + ": " +
+                                   rd_kafka_err2str(err));
+      }
+      start = low;
+    }
     if (start >= end) continue;
     rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = start;
     remaining[tp] = end;

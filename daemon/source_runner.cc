@@ -13,6 +13,7 @@
 #include "config/base/json_writer.h"
 #include "daemon/alert_hub.h"
 #include "daemon/decode/decoder.h"
+#include "daemon/history_recorder.h"
 #include "daemon/kafka/kafka_common.h"
 #include "daemon/live_hub.h"
 #include "daemon/output_log.h"
@@ -299,6 +300,8 @@ struct SourceRunner::Impl {
   std::atomic<bool> started{false};
   std::atomic<int> assigned{0};
   std::atomic<int64_t> consumed{0};
+  std::atomic<bool> checkpoint_requested{false};  // RequestCheckpoint
+  std::atomic<int64_t> checkpoints_completed{0};  // successful periodic/requested checkpoints
   int collector_id = -1;
 
   mutable std::mutex health_mu;
@@ -317,6 +320,7 @@ struct SourceRunner::Impl {
   Counter* late_events = nullptr;
   Counter* suppressed = nullptr;
   std::unique_ptr<OutputLog> output_log;  // with a store: exactly-once outputs
+  std::unique_ptr<HistoryRecorder> history;  // with a store and a pipeline keeping history
   AlertHub* alert_hub = nullptr;
   LiveHub* live_hub = nullptr;  // null: no dashboard feed
   // Outputs of this runner in flight, and where their delivery reports go (stable addresses).
@@ -536,7 +540,9 @@ struct SourceRunner::Impl {
         auto rows = store->Scan(family, state::EncodeStatePrefix(pt->options->name, op->name(),
                                                                  task.tp.topic, task.tp.partition));
         if (!rows.ok()) {
-          SetFatal(rows.status());
+          SetFatal(Status::Corruption("restoring " + task.tp.topic + " [" +
+                                      std::to_string(task.tp.partition) + "] pipeline '" +
+                                      pt->options->name + "': " + rows.status().message()));
           return std::nullopt;
         }
         for (const auto& [encoded, snapshot] : *rows) {
@@ -545,14 +551,22 @@ struct SourceRunner::Impl {
           if (!st.ok()) {
             SetFatal(Status::Corruption("restoring " + task.tp.topic + " [" +
                                         std::to_string(task.tp.partition) + "] pipeline '" +
-                                        pt->options->name + "': " + st.message()));
+                                        pt->options->name +
+                                        "': " + state::PrintableBytes(st.message())));
             return std::nullopt;
           }
         }
       }
     }
     auto stored = store->Get(kOffsetsFamily, OffsetKey(source.name, task.tp));
-    if (!stored.ok()) return std::nullopt;
+    if (!stored.ok()) {
+      if (stored.status().code() != Status::Code::kNotFound) {
+        SetFatal(Status::Corruption("restoring the offset of " + task.tp.topic + " [" +
+                                    std::to_string(task.tp.partition) +
+                                    "]: " + stored.status().message()));
+      }
+      return std::nullopt;
+    }
     int64_t offset = -1;
     try {
       offset = std::stoll(*stored);
@@ -616,7 +630,8 @@ struct SourceRunner::Impl {
   // before its first real checkpoint then replays from the same start and still finds (and
   // suppresses) the outputs it had written.
   void WriteStartMarker(const std::vector<PartitionTask*>& fresh) {
-    if (store == nullptr || fresh.empty()) return;
+    // After a failed restore nothing is written: the stored state stays as it was.
+    if (store == nullptr || fresh.empty() || !health().ok()) return;
     state::WriteBatch batch;
     for (auto* task : fresh) batch.Put(kOffsetsFamily, OffsetKey(source.name, task->tp), "-1");
     PutOutputPositions(fresh, batch);
@@ -653,6 +668,7 @@ struct SourceRunner::Impl {
           });
         }
       }
+      if (history) history->Flush(task->tp.topic, task->tp.partition, batch);
       int64_t next = task->next_offset.load();
       if (next >= 0 && next != task->stored_offset) {
         batch.Put(kOffsetsFamily, OffsetKey(source.name, task->tp), std::to_string(next));
@@ -751,7 +767,7 @@ struct SourceRunner::Impl {
         if (start[idx] >= 0) parts->elems[idx].offset = start[idx];
         tasks[tps[idx]] = std::move(task);
       }
-      if (!restored.empty()) SuppressReplayedOutputs(restored);
+      if (!restored.empty() && health().ok()) SuppressReplayedOutputs(restored);
       WriteStartMarker(fresh);
       assigned.store(static_cast<int>(tasks.size()));
     }
@@ -782,6 +798,7 @@ struct SourceRunner::Impl {
       std::lock_guard<std::mutex> lock(tasks_mu);
       for (const auto& tp : tps) {
         tasks.erase(tp);
+        if (history) history->Drop(tp.topic, tp.partition);
         metrics.RemoveGauge("osprey_consumer_lag",
                             {{"topic", tp.topic}, {"partition", std::to_string(tp.partition)}});
       }
@@ -892,6 +909,7 @@ struct SourceRunner::Impl {
     if (decoder->Decode(rec, event, failure)) {
       event.ingest_nanos = clock.MonotonicNanos();
       std::lock_guard<std::mutex> ops_lock(task->ops_mu);
+      if (history) history->Add(task->tp.topic, rec.partition, rec.offset, event);
       auto& pts = task->pipelines;
       for (size_t idx = 0; idx < pts.size(); ++idx) {
         if (idx + 1 == pts.size()) {
@@ -936,8 +954,8 @@ struct SourceRunner::Impl {
         if (!run_status.ok()) SetFatal(run_status);
         last_tick_ns = now;
       }
-      if (now - last_commit_ns >= commit_ns) {
-        Commit(nullptr, /*sync=*/false);
+      if (now - last_commit_ns >= commit_ns || checkpoint_requested.exchange(false)) {
+        if (Commit(nullptr, /*sync=*/false)) checkpoints_completed.fetch_add(1);
         last_commit_ns = now;
       }
     }
@@ -1072,6 +1090,7 @@ Result<std::unique_ptr<SourceRunner>> SourceRunner::Create(const config::DaemonC
       for (const auto& sink_name : p->sinks) topics.push_back(config.FindSink(sink_name)->topic);
     }
     OSPREY_ASSIGN_OR_RETURN(impl->output_log, OutputLog::Create(config.kafka, bootstrap, topics));
+    impl->history = HistoryRecorder::Create(source, impl->pipelines);
   }
 
   OSPREY_ASSIGN_OR_RETURN(RdKafkaConfPtr conf,
@@ -1121,6 +1140,10 @@ const std::string& SourceRunner::source_name() const { return impl_->source.name
 int SourceRunner::assigned_partitions() const { return impl_->assigned.load(); }
 Status SourceRunner::health() const { return impl_->health(); }
 int64_t SourceRunner::records_consumed() const { return impl_->consumed.load(); }
+void SourceRunner::RequestCheckpoint() { impl_->checkpoint_requested.store(true); }
+int64_t SourceRunner::checkpoints_completed() const {
+  return impl_->checkpoints_completed.load();
+}
 
 Status SourceRunner::WithKeyModel(
     const std::string& pipeline, const std::string& key,

@@ -79,6 +79,11 @@ class SourceRunner {
   Status health() const;
   // Records consumed so far (all partitions).
   int64_t records_consumed() const;
+  // Asks the runner thread to checkpoint at its next turn instead of waiting for the interval
+  // (savepoints). checkpoints_completed() counts checkpoints that succeeded; one counted after
+  // the request covers every record processed before it.
+  void RequestCheckpoint();
+  int64_t checkpoints_completed() const;
 
   // Calls `fn` with `key`'s live model in the first RCF operator of `pipeline`, under that
   // partition task's lock (the pipeline waits meanwhile: keep `fn` short) and returns what it

@@ -83,8 +83,10 @@ Status HotspotOperator::Restore(std::string_view key, std::string_view snapshot)
   auto corrupt = [&](const std::string& what) {
     return Status::Corruption("operator '" + name_ + "' key '" + std::string(key) + "': " + what);
   };
-  if (snapshot.empty() || static_cast<uint8_t>(snapshot[0]) != kFormatVersion) {
-    return corrupt("missing or unsupported snapshot format version");
+  if (snapshot.empty()) return corrupt("empty snapshot");
+  if (static_cast<uint8_t>(snapshot[0]) != kFormatVersion) {
+    return corrupt("snapshot format version " + std::to_string(static_cast<uint8_t>(snapshot[0])) +
+                   " is not supported (this build reads " + std::to_string(kFormatVersion) + ")");
   }
   auto detector = models::HotspotDetector::Load(options_, snapshot.substr(1));
   if (!detector.ok()) return corrupt(detector.status().message());

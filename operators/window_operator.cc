@@ -416,8 +416,10 @@ Status WindowOperator::Restore(std::string_view key, std::string_view snapshot) 
   };
   ByteReader r(snapshot);
   uint8_t version = 0;
-  if (!r.Get(&version) || version != kFormatVersion) {
-    return corrupt("missing or unsupported snapshot format version");
+  if (!r.Get(&version)) return corrupt("empty snapshot");
+  if (version != kFormatVersion) {
+    return corrupt("snapshot format version " + std::to_string(version) +
+                   " is not supported (this build reads " + std::to_string(kFormatVersion) + ")");
   }
   if (key == kWatermarkKey) {
     std::string tracker;

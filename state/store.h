@@ -64,4 +64,8 @@ struct StateKey {
 };
 Result<StateKey> DecodeStateKey(std::string_view encoded);
 
+// `bytes` with every byte outside printable ASCII (and '\\') written as \xNN: keys and messages
+// that may hold any bytes, made safe for logs and JSON.
+std::string PrintableBytes(std::string_view bytes);
+
 }  // namespace osprey::state

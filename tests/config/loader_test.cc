@@ -1102,3 +1102,35 @@ TEST(LoaderTest, ModelsSectionIsReadAndBounded) {
 
 }  // namespace
 }  // namespace osprey::config
+
+namespace osprey::config {
+namespace {
+
+TEST(LoaderTest, PipelineHistoryIsReadAndChecked) {
+  DaemonConfig cfg = Load(
+      With("    sinks: [dlq]\n",
+           "    sinks: [dlq]\n"
+           "    history: {fields: [v], retention: {max_age_ms: 3600000, max_bytes: 1048576}}\n"));
+  ASSERT_EQ(cfg.pipelines.size(), 1u);
+  EXPECT_EQ(cfg.pipelines[0].history.fields, std::vector<std::string>{"v"});
+  EXPECT_EQ(cfg.pipelines[0].history.max_age_ms, 3'600'000);
+  EXPECT_EQ(cfg.pipelines[0].history.max_bytes, 1'048'576);
+  // Defaults: no history; 7 days and 1 GiB once fields are given.
+  EXPECT_TRUE(Load(std::string(kMinimal)).pipelines[0].history.fields.empty());
+  DaemonConfig dflt =
+      Load(With("    sinks: [dlq]\n", "    sinks: [dlq]\n    history: {fields: [v]}\n"));
+  EXPECT_EQ(dflt.pipelines[0].history.max_age_ms, 7LL * 24 * 3600 * 1000);
+  EXPECT_EQ(dflt.pipelines[0].history.max_bytes, 1LL << 30);
+
+  EXPECT_EQ(Errors(With("    sinks: [dlq]\n", "    sinks: [dlq]\n    history: {fields: [x]}\n")),
+            "t.yaml:15:24: pipelines.p.history.fields[0]: 'x' is not a value field of source 'm'");
+  EXPECT_EQ(
+      Errors(With("    sinks: [dlq]\n",
+                  "    sinks: [dlq]\n    history: {fields: [v], retention: {max_age: 7d}}\n")),
+      "t.yaml:15:40: pipelines.p.history.retention.max_age: unknown key 'max_age'");
+  EXPECT_EQ(Errors(With("    sinks: [dlq]\n", "    sinks: [dlq]\n    history: {}\n")),
+            "t.yaml:15:5: pipelines.p.history: missing required key 'fields'");
+}
+
+}  // namespace
+}  // namespace osprey::config

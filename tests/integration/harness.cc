@@ -18,13 +18,14 @@ std::unique_ptr<daemon::EmbeddedBroker> StartBroker(std::vector<config::Embedded
 }
 
 std::unique_ptr<daemon::Daemon> StartDaemon(const std::string& yaml,
-                                            const std::string& file_name) {
+                                            const std::string& file_name,
+                                            daemon::DaemonHooks hooks) {
   auto cfg = config::LoadConfigString(yaml, file_name);
   if (!cfg.ok()) {
     ADD_FAILURE() << cfg.status().ToString();
     return nullptr;
   }
-  auto d = daemon::Daemon::Start(std::move(cfg).value());
+  auto d = daemon::Daemon::Start(std::move(cfg).value(), std::move(hooks));
   if (!d.ok()) {
     ADD_FAILURE() << "daemon: " << d.status().ToString();
     return nullptr;

@@ -17,6 +17,7 @@ std::unique_ptr<daemon::EmbeddedBroker> StartBroker(std::vector<config::Embedded
 
 // Loads `yaml` (named `file_name` in errors) and starts the daemon on it.
 std::unique_ptr<daemon::Daemon> StartDaemon(const std::string& yaml,
-                                            const std::string& file_name = "test.yaml");
+                                            const std::string& file_name = "test.yaml",
+                                            daemon::DaemonHooks hooks = {});
 
 }  // namespace osprey::testing

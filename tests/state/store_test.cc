@@ -156,6 +156,168 @@ TEST(RocksStoreTest, SecondOpenOfALockedStoreFailsWithTheDirectory) {
       << second.status().message();
 }
 
+std::unique_ptr<RocksStore> OpenAt(const std::string& dir, int format = kStateFormatVersion) {
+  RocksStoreOptions options;
+  options.dir = dir;
+  options.write_format_version = format;
+  auto store = RocksStore::Open(options);
+  EXPECT_TRUE(store.ok()) << store.status().ToString();
+  return store.ok() ? std::move(store).value() : nullptr;
+}
+
+TEST(RocksStoreTest, AFlippedByteIsCorruptionNamingTheKey) {
+  testing::TempDir dir;
+  auto store = OpenAt(dir.path() + "/db");
+  ASSERT_NE(store, nullptr);
+  const std::string key = EncodeStateKey("pipe", "rcf", "in", 3, "host-7");
+  WriteBatch batch;
+  batch.Put("rcf", key, "snapshot bytes");
+  ASSERT_TRUE(store->Write(batch).ok());
+  EXPECT_EQ(store->format_version(), 2);
+  auto raw = store->GetRaw("rcf", key);
+  ASSERT_TRUE(raw.ok());
+  EXPECT_EQ(raw->size(), std::string("snapshot bytes").size() + 4);
+  for (size_t pos : {size_t{0}, size_t{5}, raw->size() - 1}) {
+    std::string flipped = *raw;
+    flipped[pos] = static_cast<char>(flipped[pos] ^ 0x10);
+    ASSERT_TRUE(store->PutRaw("rcf", key, flipped).ok());
+    auto got = store->Get("rcf", key);
+    ASSERT_FALSE(got.ok()) << "flip at " << pos;
+    EXPECT_EQ(got.status().code(), Status::Code::kCorruption);
+    const std::string& msg = got.status().message();
+    EXPECT_NE(msg.find("checksum mismatch"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("key 'host-7' (pipeline 'pipe', operator 'rcf', in [3])"), std::string::npos)
+        << msg;
+    auto rows = store->Scan("rcf", EncodeStatePrefix("pipe", "rcf", "in", 3));
+    ASSERT_FALSE(rows.ok());
+    EXPECT_EQ(rows.status().message(), msg);
+  }
+}
+
+TEST(RocksStoreTest, ANewerFormatIsRefusedWithTheVersions) {
+  testing::TempDir dir;
+  {
+    auto store = OpenAt(dir.path() + "/db");
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->PutRaw("meta", "format_version", "3").ok());
+  }
+  RocksStoreOptions options;
+  options.dir = dir.path() + "/db";
+  auto store = RocksStore::Open(options);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(store.status().message().find("state format version 3"), std::string::npos)
+      << store.status().message();
+  EXPECT_NE(store.status().message().find("versions up to 2"), std::string::npos);
+  EXPECT_FALSE(RocksStore::OpenReadOnly(options.dir).ok());
+}
+
+// A store written by format 1 (bare values, no meta family) is read as it is by read-only
+// opens and upgraded in place, values unchanged, by a read-write open.
+TEST(RocksStoreTest, ReadsAndUpgradesAFormat1Store) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/db";
+  const std::string key = EncodeStateKey("p", "baseline", "in", 0, "h");
+  {
+    auto old = OpenAt(path, /*format=*/1);
+    ASSERT_NE(old, nullptr);
+    WriteBatch batch;
+    batch.Put("baseline", key, std::string("\x01old\0bytes", 10));
+    batch.Put("offsets", "in/0", "42");
+    ASSERT_TRUE(old->Write(batch).ok());
+    EXPECT_EQ(*old->GetRaw("baseline", key), std::string("\x01old\0bytes", 10));  // no envelope
+  }
+  {
+    auto ro = RocksStore::OpenReadOnly(path);
+    ASSERT_TRUE(ro.ok()) << ro.status().ToString();
+    EXPECT_EQ((*ro)->format_version(), 1);
+    EXPECT_EQ(*(*ro)->Get("baseline", key), std::string("\x01old\0bytes", 10));
+  }
+  auto store = OpenAt(path);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->format_version(), 2);
+  EXPECT_EQ(*store->Get("baseline", key), std::string("\x01old\0bytes", 10));
+  EXPECT_EQ(*store->Get("offsets", "in/0"), "42");
+  EXPECT_EQ(store->GetRaw("offsets", "in/0")->size(), 6u);  // now sealed
+  EXPECT_EQ(store->families(), (std::vector<std::string>{"baseline", "offsets"}));
+}
+
+TEST(RocksStoreTest, InjectedWriteFaultsFailWritesUntilReopened) {
+  testing::TempDir dir;
+  RocksStoreOptions options;
+  options.dir = dir.path() + "/db";
+  options.faults = std::make_shared<WriteFaults>();
+  {
+    auto store = RocksStore::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    WriteBatch batch;
+    batch.Put("f", "k", "stored");
+    ASSERT_TRUE((*store)->Write(batch).ok());
+    options.faults->fail = true;
+    batch.Clear();
+    batch.Put("f", "k", "lost");
+    Status st = (*store)->Write(batch);
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.code(), Status::Code::kIOError);
+    EXPECT_NE(st.message().find("No space left"), std::string::npos) << st.message();
+    options.faults->fail = false;
+    EXPECT_FALSE((*store)->Write(batch).ok()) << "RocksDB stays read-only after a failed WAL write";
+  }
+  auto store = RocksStore::Open(options);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ(*(*store)->Get("f", "k"), "stored");
+}
+
+TEST(RocksStoreTest, SecondarySeesThePrimaryAfterCatchingUp) {
+  testing::TempDir dir;
+  auto primary = OpenAt(dir.path() + "/db");
+  ASSERT_NE(primary, nullptr);
+  WriteBatch batch;
+  batch.Put("history", "a", "1");
+  ASSERT_TRUE(primary->Write(batch).ok());
+  auto secondary = RocksStore::OpenSecondary(dir.path() + "/db", dir.path() + "/sec");
+  ASSERT_TRUE(secondary.ok()) << secondary.status().ToString();
+  EXPECT_EQ(*(*secondary)->Get("history", "a"), "1");
+  batch.Clear();
+  batch.Put("history", "b", "2");
+  ASSERT_TRUE(primary->Write(batch).ok());
+  ASSERT_TRUE((*secondary)->CatchUpWithPrimary().ok());
+  EXPECT_EQ(*(*secondary)->Get("history", "b"), "2");
+  EXPECT_FALSE((*secondary)->Write(batch).ok());
+}
+
+TEST(RocksStoreTest, ForEachAndDeleteRangeWorkOnKeyRanges) {
+  testing::TempDir dir;
+  auto store = OpenAt(dir.path() + "/db");
+  ASSERT_NE(store, nullptr);
+  WriteBatch batch;
+  for (char c = 'a'; c <= 'j'; ++c) batch.Put("h", std::string(1, c), std::string(100, c));
+  ASSERT_TRUE(store->Write(batch).ok());
+  std::string seen;
+  ASSERT_TRUE(store
+                  ->ForEach("h", "c", "f",
+                            [&](std::string_view k, std::string_view v) {
+                              seen += k;
+                              EXPECT_EQ(v, std::string(100, k[0]));
+                              return true;
+                            })
+                  .ok());
+  EXPECT_EQ(seen, "cde");
+  auto before = store->ApproximateBytes("h", "a", "z");
+  ASSERT_TRUE(before.ok());
+  EXPECT_GT(*before, 0u);
+  ASSERT_TRUE(store->DeleteRange("h", "a", "e").ok());
+  seen.clear();
+  ASSERT_TRUE(store
+                  ->ForEach("h", "", "",
+                            [&](std::string_view k, std::string_view) {
+                              seen += k;
+                              return k != "g";
+                            })
+                  .ok());
+  EXPECT_EQ(seen, "efg");
+}
+
 TEST(StateKeyTest, RoundTripsAnyBytes) {
   std::string weird("k\0\xff/", 4);
   auto key = DecodeStateKey(EncodeStateKey("p", "o", "t", -7, weird));
