@@ -12,6 +12,7 @@
 #include "config/base/bytes.h"
 #include "config/base/json_writer.h"
 #include "daemon/alert_hub.h"
+#include "daemon/changelog.h"
 #include "daemon/decode/decoder.h"
 #include "daemon/kafka/kafka_common.h"
 #include "daemon/output_log.h"
@@ -303,6 +304,7 @@ struct SourceRunner::Impl {
   Counter* late_events = nullptr;
   Counter* suppressed = nullptr;
   std::unique_ptr<OutputLog> output_log;  // with a store: exactly-once outputs
+  std::unique_ptr<Changelog> changelog;   // with state.changelog: checkpoints also go there
   AlertHub* alert_hub = nullptr;
   // Outputs of this runner in flight, and where their delivery reports go (stable addresses).
   DeliveryGroup deliveries;
@@ -590,9 +592,25 @@ struct SourceRunner::Impl {
     }
     for (auto* task : which) {
       for (const auto& [out, end] : *ends) {
-        batch.Put(kOutputsFamily, OutputsKey(task->tp, out), std::to_string(end));
+        PutBookkeeping(batch, task->tp, kOutputsFamily, OutputsKey(task->tp, out),
+                       std::to_string(end));
       }
     }
+  }
+
+  // A row of a task's bookkeeping (offset, output positions): into the store and, with a
+  // changelog, into the task's marker there.
+  void PutBookkeeping(state::WriteBatch& batch, const TopicPartition& tp, const char* family,
+                      const std::string& key, const std::string& value) {
+    batch.Put(family, key, value);
+    if (changelog != nullptr) changelog->AddBookkeeping(tp, family, key, value);
+  }
+
+  // With a changelog, appends the checkpoint assembled there (and adds its positions to
+  // `batch`) before the store is written: the changelog is never behind the store.
+  Status CommitChangelog(state::WriteBatch& batch) {
+    if (changelog == nullptr) return Status::Ok();
+    return changelog->Commit(batch);
   }
 
   // A task the store knows nothing of gets a first checkpoint before it produces anything: its
@@ -602,9 +620,12 @@ struct SourceRunner::Impl {
   void WriteStartMarker(const std::vector<PartitionTask*>& fresh) {
     if (store == nullptr || fresh.empty()) return;
     state::WriteBatch batch;
-    for (auto* task : fresh) batch.Put(kOffsetsFamily, OffsetKey(source.name, task->tp), "-1");
+    for (auto* task : fresh) {
+      PutBookkeeping(batch, task->tp, kOffsetsFamily, OffsetKey(source.name, task->tp), "-1");
+    }
     PutOutputPositions(fresh, batch);
-    Status st = store->Write(batch);
+    Status st = CommitChangelog(batch);
+    if (st.ok()) st = store->Write(batch);
     if (!st.ok()) {
       SetFatal(Status::IOError("state store: " + st.message()));
       return;
@@ -633,12 +654,18 @@ struct SourceRunner::Impl {
             } else {
               batch.Put(family, k, snapshot);
             }
+            if (changelog != nullptr) {
+              changelog->AddState(pt->options->name, task->tp, family, k,
+                                  snapshot.empty() ? std::nullopt
+                                                   : std::optional<std::string_view>(snapshot));
+            }
           });
         }
       }
       int64_t next = task->next_offset.load();
       if (next >= 0 && next != task->stored_offset) {
-        batch.Put(kOffsetsFamily, OffsetKey(source.name, task->tp), std::to_string(next));
+        PutBookkeeping(batch, task->tp, kOffsetsFamily, OffsetKey(source.name, task->tp),
+                       std::to_string(next));
         advanced.push_back(task);
       }
     }
@@ -646,7 +673,8 @@ struct SourceRunner::Impl {
     // Positions move only with the offset they belong to: a task that did not advance keeps the
     // positions of its stored offset, or a replay from there would miss outputs it wrote.
     PutOutputPositions(advanced, batch);
-    Status st = store->Write(batch);
+    Status st = CommitChangelog(batch);
+    if (st.ok()) st = store->Write(batch);
     if (!st.ok()) {
       SetFatal(Status::IOError("checkpoint failed, consuming stopped (nothing after the last "
                                "checkpoint is acknowledged): " + st.message()));
@@ -727,6 +755,15 @@ struct SourceRunner::Impl {
       std::vector<PartitionTask*> fresh;
       for (size_t idx = 0; idx < tps.size(); ++idx) {
         auto task = MakeTask(tps[idx]);
+        if (changelog != nullptr) {
+          // A partition another instance had: its state comes from the changelog.
+          auto applied = changelog->Restore(tps[idx]);
+          if (!applied.ok()) {
+            SetFatal(Status::Unavailable("restoring " + tps[idx].topic + " [" +
+                                         std::to_string(tps[idx].partition) +
+                                         "] from the changelog: " + applied.status().message()));
+          }
+        }
         std::optional<int64_t> stored = RestoreTask(*task);
         if (stored) restored.insert(tps[idx]);
         if (!stored) fresh.push_back(task.get());
@@ -1032,6 +1069,12 @@ Result<std::unique_ptr<SourceRunner>> SourceRunner::Create(const config::DaemonC
       for (const auto& sink_name : p->sinks) topics.push_back(config.FindSink(sink_name)->topic);
     }
     OSPREY_ASSIGN_OR_RETURN(impl->output_log, OutputLog::Create(config.kafka, bootstrap, topics));
+    if (config.state.changelog) {
+      std::vector<std::string> names;
+      for (const auto* p : impl->pipelines) names.push_back(p->name);
+      OSPREY_ASSIGN_OR_RETURN(impl->changelog,
+                              Changelog::Create(config, source, bootstrap, names, *store));
+    }
   }
 
   OSPREY_ASSIGN_OR_RETURN(RdKafkaConfPtr conf,

@@ -221,7 +221,8 @@ void RunCrashScenario(const CrashScenario& s) {
     while (EndOffsetSum(bootstrap, "out") < static_cast<int64_t>(valid) ||
            EndOffsetSum(bootstrap, "dlq") < malformed) {
       ASSERT_LT(Clock::now(), deadline) << child.Output();
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      // Drains the child's log pipe: a full pipe would block its logging, and it.
+      ASSERT_FALSE(child.Wait(std::chrono::milliseconds(100)).has_value()) << child.Output();
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));  // room for duplicates to show
     child.Signal(SIGTERM);
