@@ -180,7 +180,9 @@ Result<std::unique_ptr<Changelog>> Changelog::Create(const config::DaemonConfig&
       MakeKafkaConf(config.kafka, ClientKind::kConsumer, bootstrap,
                     {{"group.id", config.kafka.group_id + ".changelog-reader"},
                      {"client.id", "osprey-changelog-reader"},
-                     {"enable.auto.commit", "false"}}));
+                     {"enable.auto.commit", "false"},
+                     // Restores read to a known end: no reason to wait for more per fetch.
+                     {"fetch.wait.max.ms", "10"}}));
   log->reader_ = rd_kafka_new(RD_KAFKA_CONSUMER, cconf.release(), err, sizeof(err));
   if (log->reader_ == nullptr) {
     return Status::InvalidArgument(std::string("changelog reader: ") + err);
