@@ -206,10 +206,10 @@ Result<std::unique_ptr<Changelog>> Changelog::Create(const config::DaemonConfig&
       if (n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     if (n == 0) {
-      return Status::InvalidArgument("state.changelog: topic '" + topic + "' of pipeline '" + p +
-                                     "' does not exist; create it with cleanup.policy=compact and " +
-                                     std::to_string(needed) + " partitions (as source '" +
-                                     source.name + "')");
+      return Status::InvalidArgument(
+          "state.changelog: topic '" + topic + "' of pipeline '" + p +
+          "' does not exist; create it with cleanup.policy=compact and " +
+          std::to_string(needed) + " partitions (as source '" + source.name + "')");
     }
     if (n < needed) {
       return Status::InvalidArgument("state.changelog: topic '" + topic + "' has " +

@@ -3,7 +3,8 @@
 //      detector -> output topic) with checkpoints every 1 s against checkpoints off (no store:
 //      offsets committed to Kafka only), interleaved repetitions, medians and their ratio;
 //  (b) checkpoint time and bytes for 1k / 10k / 100k dirty keys out of 100k keys with state:
-//      SnapshotDirty + one synced RocksDB WriteBatch, as the runner does it;
+//      SnapshotDirty + one synced RocksDB WriteBatch, as the runner does it, and the same with
+//      the changelog append first (produce + flush to the embedded broker);
 //  (c) restore time of 100 000 keyed states from the store (prefix scan + Restore per key),
 //      for baseline and RCF keys.
 //   osprey_state_bench [--records N] [--reps R] [--keys K] [--skip-pipeline]
@@ -11,22 +12,24 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <unistd.h>
-
 #include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 #include "config/base/clock.h"
 #include "config/base/metrics.h"
 #include "config/loader.h"
 #include "config/options.h"
+#include "daemon/changelog.h"
 #include "daemon/demo_stream.h"
 #include "daemon/kafka/embedded_broker.h"
 #include "daemon/kafka/producer.h"
 #include "daemon/source_runner.h"
 #include "operators/operator_factory.h"
+#include "state/memory_store.h"
 #include "state/rocksdb_store.h"
 #include "state/store.h"
 
@@ -186,9 +189,9 @@ osprey::config::OperatorOptions OperatorFor(osprey::config::OperatorKind kind) {
   osprey::config::OperatorOptions o;
   o.kind = kind;
   o.name = kind == osprey::config::OperatorKind::kRcf ? "rcf" : "baseline";
-  // Small forests, so 100k of them fit in memory: 10 trees of 32 points.
-  o.rcf.number_of_trees = 10;
-  o.rcf.sample_size = 32;
+  // Small forests, so 100k of them (and their checkpoints) stay small: 5 trees of 16 points.
+  o.rcf.number_of_trees = 5;
+  o.rcf.sample_size = 16;
   o.rcf.random_seed = 7;
   return o;
 }
@@ -197,7 +200,8 @@ Event EventFor(int64_t key, int64_t n) {
   Event e;
   e.key = "host-" + std::to_string(key);
   e.event_time_ms = n;
-  e.values = {static_cast<double>(key % 100) + static_cast<double>(n % 7), static_cast<double>(n % 13)};
+  e.values = {static_cast<double>(key % 100) + static_cast<double>(n % 7),
+              static_cast<double>(n % 13)};
   return e;
 }
 
@@ -206,9 +210,12 @@ struct CheckpointCost {
   size_t bytes = 0;
 };
 
-// One checkpoint of everything dirty in `op` into `store`, as the source runner writes it.
+// One checkpoint of everything dirty in `op` into `store`, as the source runner writes it;
+// with `changelog`, appended there first (produce + flush to the embedded broker).
 CheckpointCost Checkpoint(osprey::operators::Operator& op, const char* family,
-                          osprey::state::Store& store) {
+                          osprey::state::Store& store,
+                          osprey::daemon::Changelog* changelog = nullptr) {
+  const osprey::daemon::TopicPartition task{"bench", 0};
   auto start = Clock::now();
   osprey::state::WriteBatch batch;
   size_t bytes = 0;
@@ -220,13 +227,24 @@ CheckpointCost Checkpoint(osprey::operators::Operator& op, const char* family,
     } else {
       batch.Put(family, k, snapshot);
     }
+    if (changelog != nullptr) {
+      changelog->AddState("p", task, family, k,
+                          snapshot.empty() ? std::nullopt
+                                           : std::optional<std::string_view>(snapshot));
+    }
   });
-  batch.Put("offsets", osprey::state::EncodeStateKey("bench", "", "bench", 0, ""), "1");
+  const std::string offset_key = osprey::state::EncodeStateKey("bench", "", "bench", 0, "");
+  batch.Put("offsets", offset_key, "1");
+  if (changelog != nullptr) {
+    changelog->AddBookkeeping(task, "offsets", offset_key, "1");
+    if (!changelog->Commit(batch).ok()) std::exit(1);
+  }
   if (!store.Write(batch).ok()) std::exit(1);
   return {Seconds(start) * 1000, bytes};
 }
 
-void StateBench(osprey::config::OperatorKind kind, int64_t keys, int reps) {
+void StateBench(osprey::config::OperatorKind kind, int64_t keys, int reps,
+                const std::string& bootstrap) {
   const auto options = OperatorFor(kind);
   const char* family = kind == osprey::config::OperatorKind::kRcf ? "rcf" : "baseline";
   osprey::operators::OperatorContext context{osprey::SystemClock::Default(), {}};
@@ -245,14 +263,32 @@ void StateBench(osprey::config::OperatorKind kind, int64_t keys, int reps) {
   store_options.dir = dir;
   auto store = std::move(osprey::state::RocksStore::Open(store_options)).value();
   CheckpointCost full = Checkpoint(*op, family, *store);  // the first: every key
+  // The changelog of pipeline "p" on the embedded broker (its own store: positions only).
+  osprey::config::DaemonConfig config;
+  config.kafka.group_id = "state-bench";
+  config.state.changelog_prefix = "bench";
+  osprey::config::SourceOptions source;
+  source.name = "bench";
+  source.topics = {"bench"};
+  osprey::state::MemoryStore positions;
+  auto changelog = osprey::daemon::Changelog::Create(config, source, bootstrap, {"p"}, positions);
+  if (!changelog.ok()) {
+    std::fprintf(stderr, "%s\n", changelog.status().ToString().c_str());
+    std::exit(1);
+  }
+  // Warm-up: the producer's first append also connects and gets its producer id (~1 s).
+  op->Process(EventFor(0, n++), sink);
+  Checkpoint(*op, family, *store, changelog->get());
 
-  std::printf("\n(b) checkpoint cost, %s operator, %lld keys with state (built in %.1f s); "
+  std::printf("\n(b) checkpoint cost, %s operator%s, %lld keys with state (built in %.1f s); "
               "median of %d\n",
-              family, static_cast<long long>(keys), build_s, reps);
-  std::printf("  %-12s %12s %14s %14s\n", "dirty keys", "time ms", "bytes", "bytes/key");
+              family, kind == osprey::config::OperatorKind::kRcf ? " (5 trees x 16 points)" : "",
+              static_cast<long long>(keys), build_s, reps);
+  std::printf("  %-12s %12s %20s %14s %14s\n", "dirty keys", "time ms", "+changelog ms", "bytes",
+              "bytes/key");
   for (int64_t dirty : {int64_t{1000}, int64_t{10000}, int64_t{100000}}) {
     if (dirty > keys) continue;
-    std::vector<double> ms;
+    std::vector<double> ms, with_changelog_ms;
     size_t bytes = 0;
     for (int rep = 0; rep < reps; ++rep) {
       // Spread the dirty keys over the key space.
@@ -261,9 +297,12 @@ void StateBench(osprey::config::OperatorKind kind, int64_t keys, int reps) {
       CheckpointCost c = Checkpoint(*op, family, *store);
       ms.push_back(c.ms);
       bytes = c.bytes;
+      for (int64_t idx = 0; idx < dirty; ++idx) op->Process(EventFor(idx * stride, n++), sink);
+      with_changelog_ms.push_back(Checkpoint(*op, family, *store, changelog->get()).ms);
     }
-    std::printf("  %-12lld %12.1f %14zu %14.0f\n", static_cast<long long>(dirty), Median(ms),
-                bytes, static_cast<double>(bytes) / static_cast<double>(dirty));
+    std::printf("  %-12lld %12.1f %20.1f %14zu %14.0f\n", static_cast<long long>(dirty),
+                Median(ms), Median(with_changelog_ms), bytes,
+                static_cast<double>(bytes) / static_cast<double>(dirty));
   }
   std::printf("  (first checkpoint, all %lld keys: %.1f ms, %zu bytes)\n",
               static_cast<long long>(keys), full.ms, full.bytes);
@@ -296,6 +335,22 @@ void StateBench(osprey::config::OperatorKind kind, int64_t keys, int reps) {
   std::filesystem::remove_all(dir);
 }
 
+// The snapshot of one key of a default RCF operator (50 trees of 256 points, 2 values) after
+// 2000 events: what one changelog record carries for such a key.
+void DefaultRcfSnapshotSize() {
+  osprey::config::OperatorOptions o;
+  o.kind = osprey::config::OperatorKind::kRcf;
+  o.name = "rcf";
+  osprey::operators::OperatorContext context{osprey::SystemClock::Default(), {}};
+  auto op = std::move(osprey::operators::MakeOperator(o, context)).value();
+  NullEmitter sink;
+  for (int64_t n = 0; n < 2000; ++n) op->Process(EventFor(1, n), sink);
+  size_t bytes = 0;
+  op->SnapshotDirty([&](std::string_view, std::string snapshot) { bytes += snapshot.size(); });
+  std::printf("\nsnapshot of one key of a default RCF operator (50 trees x 256, 2 values): %zu "
+              "bytes\n", bytes);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -310,8 +365,16 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[idx], "--reps") == 0) reps = std::stoi(argv[idx + 1]);
     if (std::strcmp(argv[idx], "--keys") == 0) keys = std::stoll(argv[idx + 1]);
   }
-  StateBench(osprey::config::OperatorKind::kBaseline, keys, reps);
-  StateBench(osprey::config::OperatorKind::kRcf, keys, reps);
+  DefaultRcfSnapshotSize();
+  {
+    // The changelog topic for the "+changelog" column (the mock broker keeps its last ~5 MB).
+    osprey::config::EmbeddedBrokerOptions broker_options;
+    broker_options.topics = {{"bench", 1}, {"bench.p.changelog", 1}};
+    auto broker = osprey::daemon::EmbeddedBroker::Start(broker_options);
+    if (!broker.ok()) return 1;
+    StateBench(osprey::config::OperatorKind::kBaseline, keys, reps, (*broker)->bootstrap_servers());
+    StateBench(osprey::config::OperatorKind::kRcf, keys, reps, (*broker)->bootstrap_servers());
+  }
   if (pipeline) PipelineBench(records, reps);
   return 0;
 }

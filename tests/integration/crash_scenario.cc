@@ -209,8 +209,9 @@ void RunCrashScenario(const CrashScenario& s) {
     }
     child.Signal(SIGKILL);
     ASSERT_TRUE(child.Wait(std::chrono::seconds(10)).has_value());
-    log("kill " + std::to_string(kills + 1) + " at " + std::to_string(EndOffsetSum(bootstrap, "out")) +
-        " outputs (" + std::to_string(Seconds(phase)) + " s into the crashing run)");
+    log("kill " + std::to_string(kills + 1) + " at " +
+        std::to_string(EndOffsetSum(bootstrap, "out")) + " outputs (" +
+        std::to_string(Seconds(phase)) + " s into the crashing run)");
     if (const char* dump = std::getenv("CRASH_TEST_DUMP")) {
       std::ofstream(std::string(dump) + "-" + std::to_string(kills) + ".log") << child.Output();
     }

@@ -1,8 +1,8 @@
-// The long crash test (issue 5, section 4): 1M events on 32 input partitions (64 output), 20 seeded SIGKILLs
-// of a child ospreyd with restarts, baseline + RCF (fixed seed); the output topics and the final
-// state store must equal an uninterrupted run's, record for record. Not part of ctest (it takes
-// minutes): build and run `osprey_crash_soak` by hand. Overrides: OSPREY_SOAK_RECORDS,
-// OSPREY_SOAK_KILLS, OSPREY_SOAK_SEED.
+// The long crash test (issue 5, section 4): 1M events on 32 input partitions (64 output), 20
+// seeded SIGKILLs of a child ospreyd with restarts, baseline + RCF (fixed seed); the output
+// topics and the final state store must equal an uninterrupted run's, record for record. Not
+// part of ctest (it takes minutes): build and run `osprey_crash_soak` by hand. Overrides:
+// OSPREY_SOAK_RECORDS, OSPREY_SOAK_KILLS, OSPREY_SOAK_SEED.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
