@@ -1,4 +1,4 @@
-// The long crash test (issue 5, section 4): 1M events on 32 input partitions (64 output), 20
+// The long crash test (issue 5, section 4): 1M events on 32 input partitions (256 output), 20
 // seeded SIGKILLs of a child ospreyd with restarts, baseline + RCF (fixed seed); the output
 // topics and the final state store must equal an uninterrupted run's, record for record. Not
 // part of ctest (it takes minutes): build and run `osprey_crash_soak` by hand. Overrides:
@@ -23,10 +23,10 @@ TEST(CrashSoak, TwentyKillsInAMillionEventsChangeNothing) {
   scenario.records = EnvInt("OSPREY_SOAK_RECORDS", 1'000'000);
   scenario.kills = EnvInt("OSPREY_SOAK_KILLS", 20);
   scenario.seed = static_cast<uint32_t>(EnvInt("OSPREY_SOAK_SEED", 5));
-  // The mock broker keeps ~5 MB per partition: 1M inputs (~80 B) and 1M outputs (~200 B each
+  // The mock broker keeps ~5 MB per partition: 1M inputs (~80 B) and 1M outputs (~650 B each
   // with headers, lz4) need room; the scenario checks that nothing was dropped.
   scenario.input_partitions = 32;
-  scenario.output_partitions = 64;
+  scenario.output_partitions = 256;
   // 20 kills spread over the run: each after another 1..8% of the output.
   scenario.min_share = 0.01;
   scenario.max_share = 0.08;
