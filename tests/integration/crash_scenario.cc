@@ -24,7 +24,6 @@ namespace osprey::testing {
 namespace {
 
 constexpr int kMalformedEvery = 97;
-constexpr int kHosts = 40;
 
 using Clock = std::chrono::steady_clock;
 
@@ -67,7 +66,7 @@ std::vector<KafkaRecord> Input(const CrashScenario& s) {
     KafkaRecord r;
     r.topic = "in";
     r.partition = i % s.input_partitions;
-    int host = i % kHosts;
+    int host = i % s.hosts;
     r.key = "k" + std::to_string(i);
     if (i % kMalformedEvery == 5) {
       r.value = R"({"ts":)" + std::to_string(i) + R"(,"host":"h)" + std::to_string(host) + "\"}";

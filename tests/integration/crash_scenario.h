@@ -15,6 +15,10 @@ struct CrashScenario {
   int input_partitions = 4;
   // Output partitions: the mock broker keeps ~5 MB per partition, so large runs need many.
   int output_partitions = 4;
+  // Keys ("host" field); each stays on one input partition (a multiple of input_partitions).
+  // Outputs go to key-determined partitions: the mock broker's ~5 MB per partition bounds the
+  // outputs per key.
+  int hosts = 40;
   int kills = 4;
   uint32_t seed = 301;
   // Each kill comes when the output has grown by a seeded share in [min_share, max_share) of the

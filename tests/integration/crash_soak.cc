@@ -27,6 +27,7 @@ TEST(CrashSoak, TwentyKillsInAMillionEventsChangeNothing) {
   // with headers, lz4) need room; the scenario checks that nothing was dropped.
   scenario.input_partitions = 32;
   scenario.output_partitions = 256;
+  scenario.hosts = 1024;  // ~1000 events and outputs per key
   // 20 kills spread over the run: each after another 1..8% of the output.
   scenario.min_share = 0.01;
   scenario.max_share = 0.08;
