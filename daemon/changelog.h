@@ -14,6 +14,10 @@
 // is never behind a local store; the local store records, per pipeline and task, the changelog
 // offset after its last marker, and a new owner reads only what came after it (everything when
 // the store does not know the task; log compaction bounds that on a real cluster).
+// Limits: no fencing of a zombie writer (that needs Kafka transactions); under compaction, a
+// record of a cut-short checkpoint that is the last for its key survives while the valid one
+// before it may be compacted away (a restore then lacks that key; rewriting such keys after a
+// restore would close this). A snapshot must fit the topic's max.message.bytes.
 // Thread-compatible: used from its source runner's thread only.
 #pragma once
 
