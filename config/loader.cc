@@ -819,6 +819,8 @@ void ReadServices(MapReader& top, DaemonConfig* cfg) {
     s.Int<int64_t>("checkpoint_interval_ms", &cfg->state.checkpoint_interval_ms, 10, 3'600'000);
     s.Int<int64_t>("block_cache_bytes", &cfg->state.block_cache_bytes, 1LL << 20, 64LL << 30);
     s.Int<int64_t>("write_buffer_bytes", &cfg->state.write_buffer_bytes, 64LL << 10, 4LL << 30);
+    s.Bool("changelog", &cfg->state.changelog);
+    s.String("changelog_prefix", &cfg->state.changelog_prefix, Need::kNonEmpty);
     s.Int<int64_t>("history_retention_interval_ms", &cfg->state.history_retention_interval_ms, 100,
                    86'400'000);
   });

@@ -309,6 +309,14 @@ struct StateOptions {
   // RocksDB memtable size per column family (at most two each), bytes. Range 64 KiB..4 GiB.
   // Default: 16 MiB. Reloadable: no.
   int64_t write_buffer_bytes = 16LL << 20;
+  // Also append every checkpoint to a changelog topic per pipeline,
+  // "<changelog_prefix>.<pipeline>.changelog" (compacted, partitioned like the source), so
+  // another instance of the consumer group can take over a partition with its state. The topics
+  // must exist with at least as many partitions as the source topics. Default: false.
+  // Reloadable: no.
+  bool changelog = false;
+  // Default: "osprey". Reloadable: no.
+  std::string changelog_prefix = "osprey";
   // How often pipelines' history retention (HistoryOptions) is enforced, ms. Range
   // 100..86400000. Default: 60000. Reloadable: no.
   int64_t history_retention_interval_ms = 60000;

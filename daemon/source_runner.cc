@@ -12,6 +12,7 @@
 #include "config/base/bytes.h"
 #include "config/base/json_writer.h"
 #include "daemon/alert_hub.h"
+#include "daemon/changelog.h"
 #include "daemon/decode/decoder.h"
 #include "daemon/history_recorder.h"
 #include "daemon/kafka/kafka_common.h"
@@ -321,6 +322,7 @@ struct SourceRunner::Impl {
   Counter* suppressed = nullptr;
   std::unique_ptr<OutputLog> output_log;  // with a store: exactly-once outputs
   std::unique_ptr<HistoryRecorder> history;  // with a store and a pipeline keeping history
+  std::unique_ptr<Changelog> changelog;   // with state.changelog: checkpoints also go there
   AlertHub* alert_hub = nullptr;
   LiveHub* live_hub = nullptr;  // null: no dashboard feed
   // Outputs of this runner in flight, and where their delivery reports go (stable addresses).
@@ -620,9 +622,25 @@ struct SourceRunner::Impl {
     }
     for (auto* task : which) {
       for (const auto& [out, end] : *ends) {
-        batch.Put(kOutputsFamily, OutputsKey(task->tp, out), std::to_string(end));
+        PutBookkeeping(batch, task->tp, kOutputsFamily, OutputsKey(task->tp, out),
+                       std::to_string(end));
       }
     }
+  }
+
+  // A row of a task's bookkeeping (offset, output positions): into the store and, with a
+  // changelog, into the task's marker there.
+  void PutBookkeeping(state::WriteBatch& batch, const TopicPartition& tp, const char* family,
+                      const std::string& key, const std::string& value) {
+    batch.Put(family, key, value);
+    if (changelog != nullptr) changelog->AddBookkeeping(tp, family, key, value);
+  }
+
+  // With a changelog, appends the checkpoint assembled there (and adds its positions to
+  // `batch`) before the store is written: the changelog is never behind the store.
+  Status CommitChangelog(state::WriteBatch& batch) {
+    if (changelog == nullptr) return Status::Ok();
+    return changelog->Commit(batch);
   }
 
   // A task the store knows nothing of gets a first checkpoint before it produces anything: its
@@ -633,9 +651,12 @@ struct SourceRunner::Impl {
     // After a failed restore nothing is written: the stored state stays as it was.
     if (store == nullptr || fresh.empty() || !health().ok()) return;
     state::WriteBatch batch;
-    for (auto* task : fresh) batch.Put(kOffsetsFamily, OffsetKey(source.name, task->tp), "-1");
+    for (auto* task : fresh) {
+      PutBookkeeping(batch, task->tp, kOffsetsFamily, OffsetKey(source.name, task->tp), "-1");
+    }
     PutOutputPositions(fresh, batch);
-    Status st = store->Write(batch);
+    Status st = CommitChangelog(batch);
+    if (st.ok()) st = store->Write(batch);
     if (!st.ok()) {
       SetFatal(Status::IOError("state store: " + st.message()));
       return;
@@ -665,13 +686,19 @@ struct SourceRunner::Impl {
             } else {
               batch.Put(family, k, snapshot);
             }
+            if (changelog != nullptr) {
+              changelog->AddState(pt->options->name, task->tp, family, k,
+                                  snapshot.empty() ? std::nullopt
+                                                   : std::optional<std::string_view>(snapshot));
+            }
           });
         }
       }
       if (history) history->Flush(task->tp.topic, task->tp.partition, batch);
       int64_t next = task->next_offset.load();
       if (next >= 0 && next != task->stored_offset) {
-        batch.Put(kOffsetsFamily, OffsetKey(source.name, task->tp), std::to_string(next));
+        PutBookkeeping(batch, task->tp, kOffsetsFamily, OffsetKey(source.name, task->tp),
+                       std::to_string(next));
         advanced.push_back(task);
       }
     }
@@ -679,7 +706,8 @@ struct SourceRunner::Impl {
     // Positions move only with the offset they belong to: a task that did not advance keeps the
     // positions of its stored offset, or a replay from there would miss outputs it wrote.
     PutOutputPositions(advanced, batch);
-    Status st = store->Write(batch);
+    Status st = CommitChangelog(batch);
+    if (st.ok()) st = store->Write(batch);
     if (!st.ok()) {
       SetFatal(Status::IOError("checkpoint failed, consuming stopped (nothing after the last "
                                "checkpoint is acknowledged): " + st.message()));
@@ -760,6 +788,15 @@ struct SourceRunner::Impl {
       std::vector<PartitionTask*> fresh;
       for (size_t idx = 0; idx < tps.size(); ++idx) {
         auto task = MakeTask(tps[idx]);
+        if (changelog != nullptr) {
+          // A partition another instance had: its state comes from the changelog.
+          auto applied = changelog->Restore(tps[idx]);
+          if (!applied.ok()) {
+            SetFatal(Status::Unavailable("restoring " + tps[idx].topic + " [" +
+                                         std::to_string(tps[idx].partition) +
+                                         "] from the changelog: " + applied.status().message()));
+          }
+        }
         std::optional<int64_t> stored = RestoreTask(*task);
         if (stored) restored.insert(tps[idx]);
         if (!stored) fresh.push_back(task.get());
@@ -1091,6 +1128,12 @@ Result<std::unique_ptr<SourceRunner>> SourceRunner::Create(const config::DaemonC
     }
     OSPREY_ASSIGN_OR_RETURN(impl->output_log, OutputLog::Create(config.kafka, bootstrap, topics));
     impl->history = HistoryRecorder::Create(source, impl->pipelines);
+    if (config.state.changelog) {
+      std::vector<std::string> names;
+      for (const auto* p : impl->pipelines) names.push_back(p->name);
+      OSPREY_ASSIGN_OR_RETURN(impl->changelog,
+                              Changelog::Create(config, source, bootstrap, names, *store));
+    }
   }
 
   OSPREY_ASSIGN_OR_RETURN(RdKafkaConfPtr conf,

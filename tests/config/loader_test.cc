@@ -160,7 +160,8 @@ pipelines:
     sinks: [out]
 http: {listen: "[::1]:0", threads: 4, limits: {max_body_bytes: 2048, header_timeout_ms: 500,
        body_timeout_ms: 700, max_connections: 10, requests_per_second: 2.5, burst: 7}}
-state: {dir: /var/lib/x, checkpoint_interval_ms: 20, block_cache_bytes: 134217728, write_buffer_bytes: 8388608}
+state: {dir: /var/lib/x, checkpoint_interval_ms: 20, block_cache_bytes: 134217728, write_buffer_bytes: 8388608,
+        changelog: true, changelog_prefix: acme}
 logging: {level: debug, format: json}
 )");
   const KafkaOptions& k = cfg.kafka;
@@ -242,6 +243,8 @@ logging: {level: debug, format: json}
   EXPECT_EQ(cfg.state.checkpoint_interval_ms, 20);
   EXPECT_EQ(cfg.state.block_cache_bytes, 134217728);
   EXPECT_EQ(cfg.state.write_buffer_bytes, 8388608);
+  EXPECT_TRUE(cfg.state.changelog);
+  EXPECT_EQ(cfg.state.changelog_prefix, "acme");
   EXPECT_EQ(cfg.logging.level, LogLevel::kDebug);
   EXPECT_EQ(cfg.logging.format, LogFormat::kJson);
 }
