@@ -124,6 +124,28 @@ Result<std::vector<FeatureSpec>> InputsFromMetadata(const std::string& metadata_
   return out;
 }
 
+// metadata "preprocessing": {"impute": [fill per input, null = none]}; all NaN when absent.
+Result<std::vector<double>> ImputeFromMetadata(const std::string& metadata_json, size_t inputs) {
+  std::vector<double> fill(inputs, kNaN);
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(metadata_json);
+  simdjson::dom::element doc;
+  simdjson::dom::array impute;
+  if (parser.parse(padded).get(doc) || doc["preprocessing"]["impute"].get(impute)) return fill;
+  if (impute.size() != inputs) {
+    return Status::Corruption("metadata.json: preprocessing.impute has " +
+                              std::to_string(impute.size()) + " values for " +
+                              std::to_string(inputs) + " inputs");
+  }
+  size_t idx = 0;
+  for (simdjson::dom::element v : impute) {
+    double d = kNaN;
+    if (!v.is_null() && v.get(d)) return Status::Corruption("metadata.json: preprocessing.impute");
+    fill[idx++] = d;
+  }
+  return fill;
+}
+
 class KMeansServed final : public ServedModel {
  public:
   KMeansServed(KMeansModel model, std::vector<FeatureSpec> inputs, std::vector<double> fill)
@@ -183,8 +205,8 @@ class PcaServed final : public ServedModel {
 
 class LinearServed final : public ServedModel {
  public:
-  LinearServed(LinearModel model, std::vector<FeatureSpec> inputs)
-      : model_(std::move(model)), inputs_(std::move(inputs)), fill_(inputs_.size(), kNaN) {}
+  LinearServed(LinearModel model, std::vector<FeatureSpec> inputs, std::vector<double> fill)
+      : model_(std::move(model)), inputs_(std::move(inputs)), fill_(std::move(fill)) {}
   std::string_view kind() const override { return "linear"; }
   ModelTask task() const override { return model_.task; }
   const std::vector<FeatureSpec>& inputs() const override { return inputs_; }
@@ -338,8 +360,10 @@ Result<std::unique_ptr<const ServedModel>> LoadLinearModel(const ModelArtifact& 
                               " inputs in metadata but " + std::to_string(model.weights.cols()) +
                               " weights per output");
   }
+  OSPREY_ASSIGN_OR_RETURN(std::vector<double> fill,
+                          ImputeFromMetadata(artifact.metadata_json, inputs.size()));
   return std::unique_ptr<const ServedModel>(
-      std::make_unique<LinearServed>(std::move(model), std::move(inputs)));
+      std::make_unique<LinearServed>(std::move(model), std::move(inputs), std::move(fill)));
 }
 
 void RegisterModelKinds(ModelKindRegistry& registry) {

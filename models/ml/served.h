@@ -36,7 +36,9 @@ std::string SavePca(const PcaModel& model, const std::vector<FeatureSpec>& input
 // default name above when absent.
 Result<std::unique_ptr<const ServedModel>> LoadKMeansModel(const ModelArtifact& artifact);
 Result<std::unique_ptr<const ServedModel>> LoadPcaModel(const ModelArtifact& artifact);
-// Inputs come from metadata "inputs"; missing values are errors (the format has no fill).
+// Inputs come from metadata "inputs"; a missing value takes metadata
+// "preprocessing": {"impute": [...]} (the trainer's fitted fill per input; null = none) and
+// is an error without one.
 Result<std::unique_ptr<const ServedModel>> LoadLinearModel(const ModelArtifact& artifact);
 
 // Registers `kmeans` and `pca`. REQUIRES: neither registered yet.
