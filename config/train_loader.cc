@@ -29,7 +29,8 @@ constexpr EnumName<TrainDataFormat> kFormats[] = {{"csv", TrainDataFormat::kCsv}
                                                   {"jsonl", TrainDataFormat::kJsonLines}};
 constexpr EnumName<TrainAlgorithm> kAlgorithms[] = {{"linear_learner", TrainAlgorithm::kLinearLearner},
                                                     {"kmeans", TrainAlgorithm::kKMeans},
-                                                    {"pca", TrainAlgorithm::kPca}};
+                                                    {"pca", TrainAlgorithm::kPca},
+                                                    {"xgboost", TrainAlgorithm::kXGBoost}};
 constexpr EnumName<MissingValues> kMissing[] = {{"keep", MissingValues::kKeep},
                                                 {"drop", MissingValues::kDrop},
                                                 {"mean", MissingValues::kMean},

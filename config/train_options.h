@@ -16,7 +16,7 @@
 namespace osprey::config {
 
 enum class TrainDataFormat { kCsv, kJsonLines };
-enum class TrainAlgorithm { kLinearLearner, kKMeans, kPca };
+enum class TrainAlgorithm { kLinearLearner, kKMeans, kPca, kXGBoost };
 enum class MissingValues { kKeep, kDrop, kMean, kMedian, kMostFrequent };
 
 struct TrainDataOptions {
@@ -67,7 +67,7 @@ struct TrainConfig {
   std::string registry;
   TrainDataOptions data;
   TrainPreparationOptions preparation;
-  // linear_learner | kmeans | pca. Required.
+  // linear_learner | kmeans | pca | xgboost. Required.
   TrainAlgorithm algorithm = TrainAlgorithm::kLinearLearner;
   std::string algorithm_name;
   std::map<std::string, Hyperparameter> hyperparameters;

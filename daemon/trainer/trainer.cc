@@ -29,6 +29,7 @@
 #include "models/ml/pca.h"
 #include "models/ml/prepare.h"
 #include "models/ml/served.h"
+#include "models/ml/xgboost.h"
 
 namespace osprey::daemon::trainer {
 
@@ -77,38 +78,11 @@ std::vector<int> ToClasses(const ml::Vector& y) {
   return out;
 }
 
+MetricSet ScoreMetrics(models::ModelTask task, const ml::Matrix& scores, const ml::Dataset& data);
+
 MetricSet LinearMetrics(const ml::LinearModel& model, const ml::Dataset& data) {
-  MetricSet m;
-  if (data.rows() == 0) return m;
-  const ml::Matrix scores = model.Predict(data.x);
-  const std::vector<double> truth = ToStd(data.y);
-  if (model.task == models::ModelTask::kRegression) {
-    const std::vector<double> pred(scores.data(), scores.data() + scores.rows());
-    m = {{"rmse", ml::Rmse(truth, pred)}, {"mae", ml::Mae(truth, pred)},
-         {"mape", ml::Mape(truth, pred)}, {"r2", ml::R2(truth, pred)}};
-    return m;
-  }
-  const std::vector<int> y = ToClasses(data.y);
-  const std::vector<int> pred = model.PredictClasses(scores);
-  const int k = model.task == models::ModelTask::kBinary ? 2 : static_cast<int>(scores.cols());
-  const auto cm = ml::ConfusionMatrix(y, pred, k);
-  m.emplace_back("accuracy", ml::Accuracy(y, pred));
-  if (model.task == models::ModelTask::kBinary) {
-    const ml::ClassScores s = ml::ScoresForClass(cm, 1);
-    m.insert(m.end(), {{"precision", s.precision}, {"recall", s.recall}, {"f1", s.f1}});
-    const std::vector<double> p(scores.data(), scores.data() + scores.rows());
-    const bool both = std::count(y.begin(), y.end(), 1) > 0 && std::count(y.begin(), y.end(), 0) > 0;
-    if (both) {
-      m.emplace_back("roc_auc", ml::RocAuc(y, p));
-      m.emplace_back("average_precision", ml::AveragePrecision(y, p));
-    }
-  } else {
-    const ml::ClassScores s = ml::MacroScores(cm);
-    m.insert(m.end(), {{"precision_macro", s.precision},
-                       {"recall_macro", s.recall},
-                       {"f1_macro", s.f1}});
-  }
-  return m;
+  if (data.rows() == 0) return {};
+  return ScoreMetrics(model.task, model.Predict(data.x), data);
 }
 
 MetricSet KMeansMetrics(const ml::KMeansModel& model, const ml::Matrix& x) {
@@ -471,6 +445,85 @@ Result<Trained> TrainPca(const config::TrainConfig& cfg, const ml::Hyperparamete
   return t;
 }
 
+MetricSet ScoreMetrics(models::ModelTask task, const ml::Matrix& scores, const ml::Dataset& data) {
+  // The linear metrics work on any scores matrix with the same layout.
+  ml::LinearModel shape;
+  shape.task = task;
+  MetricSet m;
+  if (data.rows() == 0) return m;
+  const std::vector<double> truth = ToStd(data.y);
+  if (task == models::ModelTask::kRegression) {
+    const std::vector<double> pred(scores.data(), scores.data() + scores.rows());
+    return {{"rmse", ml::Rmse(truth, pred)}, {"mae", ml::Mae(truth, pred)},
+            {"mape", ml::Mape(truth, pred)}, {"r2", ml::R2(truth, pred)}};
+  }
+  const std::vector<int> y = ToClasses(data.y);
+  const std::vector<int> pred = shape.PredictClasses(scores);
+  const int k = task == models::ModelTask::kBinary ? 2 : static_cast<int>(scores.cols());
+  const auto cm = ml::ConfusionMatrix(y, pred, k);
+  m.emplace_back("accuracy", ml::Accuracy(y, pred));
+  if (task == models::ModelTask::kBinary) {
+    const ml::ClassScores s = ml::ScoresForClass(cm, 1);
+    m.insert(m.end(), {{"precision", s.precision}, {"recall", s.recall}, {"f1", s.f1}});
+    const std::vector<double> p(scores.data(), scores.data() + scores.rows());
+    if (std::count(y.begin(), y.end(), 1) > 0 && std::count(y.begin(), y.end(), 0) > 0) {
+      m.emplace_back("roc_auc", ml::RocAuc(y, p));
+      m.emplace_back("average_precision", ml::AveragePrecision(y, p));
+    }
+  } else {
+    const ml::ClassScores s = ml::MacroScores(cm);
+    m.insert(m.end(), {{"precision_macro", s.precision},
+                       {"recall_macro", s.recall},
+                       {"f1_macro", s.f1}});
+  }
+  return m;
+}
+
+Result<Trained> TrainXGBoost(const config::TrainConfig& cfg, const ml::Hyperparameters& hp,
+                             const ml::Dataset& all, std::ostream& err) {
+  std::vector<ml::HyperparameterProblem> problems;
+  auto options = ml::XGBoostOptions::FromHyperparameters(hp, &problems);
+  if (!options.ok()) return HyperparameterStatus(cfg, problems, options.status());
+  if (!all.has_label) return Status::InvalidArgument("xgboost needs a label column");
+  Trained t;
+  // XGBoost handles missing values itself: `missing: keep` is the natural choice, but the
+  // configured policy is honoured.
+  t.prep = Prepare(cfg, all, options->task() != models::ModelTask::kRegression);
+  int best = 0;
+  ProgressBar bar(err, "rounds");
+  auto model = ml::FitXGBoost(t.prep.train, &t.prep.validation, *options, &best,
+                              [&](int d, int total, double loss) { bar.Update(d, total, loss); });
+  bar.Finish();
+  if (!model.ok()) return model.status();
+  t.kind = "xgboost";
+  t.task = options->task();
+  t.model_file = "model.json";
+  OSPREY_ASSIGN_OR_RETURN(t.files[t.model_file], (*model)->SaveJson());
+  OSPREY_ASSIGN_OR_RETURN(ml::Matrix val_scores, (*model)->Predict(t.prep.validation.x));
+  OSPREY_ASSIGN_OR_RETURN(t.test_predictions, (*model)->Predict(t.prep.test.x));
+  t.validation = ScoreMetrics(t.task, val_scores, t.prep.validation);
+  t.test = ScoreMetrics(t.task, t.test_predictions, t.prep.test);
+  t.summary.push_back({"rounds", std::to_string((*model)->rounds()) + " (best " +
+                                     std::to_string(best) + ")"});
+  if (t.task == models::ModelTask::kMulticlass) {
+    for (Index c = 0; c < t.test_predictions.cols(); ++c) {
+      t.prediction_names.push_back("probability_" + std::to_string(c));
+    }
+  } else {
+    t.prediction_names = {"score"};
+  }
+  if (t.task != models::ModelTask::kRegression) {
+    if (!all.label_classes.empty()) {
+      t.classes = all.label_classes;
+    } else {
+      for (Index c = 0; c < std::max<Index>(2, t.test_predictions.cols()); ++c) {
+        t.classes.push_back(std::to_string(c));
+      }
+    }
+  }
+  return t;
+}
+
 std::string Metadata(const config::TrainConfig& cfg, const Trained& t, const std::string& version,
                      const std::string& data_sha256, size_t data_rows) {
   std::string out;
@@ -559,6 +612,9 @@ Status CheckHyperparameters(const config::TrainConfig& cfg, const ml::Hyperparam
     case config::TrainAlgorithm::kPca:
       st = ml::PcaOptions::FromHyperparameters(hp, &problems).status();
       break;
+    case config::TrainAlgorithm::kXGBoost:
+      st = ml::XGBoostOptions::FromHyperparameters(hp, &problems).status();
+      break;
   }
   return st.ok() ? st : HyperparameterStatus(cfg, problems, st);
 }
@@ -609,6 +665,9 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
     case config::TrainAlgorithm::kPca:
       trained = TrainPca(*cfg, hp, *data, err);
       break;
+    case config::TrainAlgorithm::kXGBoost:
+      trained = TrainXGBoost(*cfg, hp, *data, err);
+      break;
   }
   if (!trained.ok()) {
     err << cfg->file << ": " << cfg->algorithm_name << ": " << trained.status().message() << "\n";
@@ -658,7 +717,7 @@ int RunEvaluate(const EvaluateCommand& command, std::ostream& out, std::ostream&
   }
   models::ModelKindRegistry kinds;
   ml::RegisterModelKinds(kinds);
-  ml::RegisterLinearFallback(kinds);
+  ml::RegisterFallbackLoaders(kinds);
   const models::ModelLoader* loader = kinds.Find(artifact->kind);
   if (loader == nullptr) {
     err << "model kind '" << artifact->kind << "' cannot be evaluated here\n";

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <system_error>
 #include <utility>
 
@@ -240,11 +241,53 @@ class LinearServed final : public ServedModel {
   const std::vector<double> fill_;
 };
 
+class XGBoostServed final : public ServedModel {
+ public:
+  XGBoostServed(std::unique_ptr<XGBoostModel> model, std::vector<FeatureSpec> inputs)
+      : model_(std::move(model)), inputs_(std::move(inputs)), fill_(inputs_.size(), kNaN) {}
+  std::string_view kind() const override { return "xgboost"; }
+  ModelTask task() const override { return model_->task(); }
+  const std::vector<FeatureSpec>& inputs() const override { return inputs_; }
+  Result<std::vector<Prediction>> Predict(std::span<const FeatureRow> rows) const override {
+    // XGBoost takes missing values itself: rows keep NaN.
+    OSPREY_ASSIGN_OR_RETURN(Matrix x, RowsToMatrix(rows, inputs_, fill_, true));
+    OSPREY_ASSIGN_OR_RETURN(Matrix s, model_->Predict(x));
+    std::vector<Prediction> out(rows.size());
+    for (size_t r = 0; r < rows.size(); ++r) {
+      const auto row = static_cast<Index>(r);
+      switch (model_->task()) {
+        case ModelTask::kMulticlass: {
+          Index arg = 0;
+          s.row(row).maxCoeff(&arg);
+          out[r].probabilities.assign(s.row(row).data(), s.row(row).data() + s.cols());
+          out[r].predicted_label = static_cast<int>(arg);
+          out[r].score = s(row, arg);
+          break;
+        }
+        case ModelTask::kBinary:
+          out[r].score = s(row, 0);
+          out[r].predicted_label = s(row, 0) >= 0.5 ? 1 : 0;
+          break;
+        default:
+          out[r].score = s(row, 0);
+          break;
+      }
+    }
+    return out;
+  }
+  size_t memory_bytes() const override { return sizeof(*this); }
+
+ private:
+  const std::unique_ptr<XGBoostModel> model_;
+  const std::vector<FeatureSpec> inputs_;
+  const std::vector<double> fill_;
+};
+
 }  // namespace
 
 Result<Matrix> RowsToMatrix(std::span<const FeatureRow> rows,
                             const std::vector<FeatureSpec>& inputs,
-                            const std::vector<double>& fill) {
+                            const std::vector<double>& fill, bool missing_as_nan) {
   const auto cols = static_cast<Index>(inputs.size());
   Matrix x(static_cast<Index>(rows.size()), cols);
   for (size_t r = 0; r < rows.size(); ++r) {
@@ -270,7 +313,7 @@ Result<Matrix> RowsToMatrix(std::span<const FeatureRow> rows,
       }
       if (std::isnan(v)) {
         v = fill[c];
-        if (std::isnan(v)) {
+        if (std::isnan(v) && !missing_as_nan) {
           return Status::InvalidArgument("row " + std::to_string(r) + ", column '" +
                                          inputs[c].name + "': missing value");
         }
@@ -366,13 +409,33 @@ Result<std::unique_ptr<const ServedModel>> LoadLinearModel(const ModelArtifact& 
       std::make_unique<LinearServed>(std::move(model), std::move(inputs), std::move(fill)));
 }
 
+Result<std::unique_ptr<const ServedModel>> LoadXGBoostModel(const ModelArtifact& artifact) {
+  OSPREY_ASSIGN_OR_RETURN(const std::string* bytes, ModelFile(artifact, kLinearModelFile));
+  OSPREY_ASSIGN_OR_RETURN(std::vector<FeatureSpec> inputs,
+                          InputsFromMetadata(artifact.metadata_json));
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(artifact.metadata_json);
+  simdjson::dom::element doc;
+  std::string_view task_name;
+  std::optional<ModelTask> task;
+  if (!parser.parse(padded).get(doc) && !doc["task"].get(task_name)) task = ParseTask(task_name);
+  if (!task || (*task != ModelTask::kRegression && *task != ModelTask::kBinary &&
+                *task != ModelTask::kMulticlass)) {
+    return Status::Corruption("metadata.json: task must be regression|binary|multiclass");
+  }
+  OSPREY_ASSIGN_OR_RETURN(std::unique_ptr<XGBoostModel> model, XGBoostModel::Load(*bytes, *task));
+  return std::unique_ptr<const ServedModel>(
+      std::make_unique<XGBoostServed>(std::move(model), std::move(inputs)));
+}
+
 void RegisterModelKinds(ModelKindRegistry& registry) {
   registry.Register("kmeans", LoadKMeansModel);
   registry.Register("pca", LoadPcaModel);
 }
 
-void RegisterLinearFallback(ModelKindRegistry& registry) {
+void RegisterFallbackLoaders(ModelKindRegistry& registry) {
   if (registry.Find("linear") == nullptr) registry.Register("linear", LoadLinearModel);
+  if (registry.Find("xgboost") == nullptr) registry.Register("xgboost", LoadXGBoostModel);
 }
 
 }  // namespace osprey::models::ml

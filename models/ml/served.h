@@ -3,8 +3,8 @@
 // `pca` (projection -> Prediction.values, score = values[0]), each in a versioned binary file
 // `model.bin` (config/base/bytes.h) holding the input names, the fill value per input (the
 // fitted imputation, NaN = a missing value is an error) and the parameters. Also a loader for
-// the linear serving format "osprey-linear/1" (model.json) for use when no other `linear`
-// loader is registered.
+// the linear serving format "osprey-linear/1" (model.json) and for XGBoost JSON models, for use
+// when the daemon registers no loader of its own for these kinds.
 // Thread-safe: loaded models are immutable; Predict may run concurrently.
 #pragma once
 
@@ -17,6 +17,7 @@
 #include "models/ml/kmeans.h"
 #include "models/ml/linear_learner.h"
 #include "models/ml/pca.h"
+#include "models/ml/xgboost.h"
 #include "models/serving/model.h"
 
 namespace osprey::models::ml {
@@ -43,14 +44,19 @@ Result<std::unique_ptr<const ServedModel>> LoadLinearModel(const ModelArtifact& 
 
 // Registers `kmeans` and `pca`. REQUIRES: neither registered yet.
 void RegisterModelKinds(ModelKindRegistry& registry);
-// Registers `linear` (LoadLinearModel) unless a loader for it is already registered.
-void RegisterLinearFallback(ModelKindRegistry& registry);
+// XGBoost's JSON/UBJSON model (metadata "model_file", default model.json); task and inputs
+// from the metadata; missing values go to XGBoost as missing.
+Result<std::unique_ptr<const ServedModel>> LoadXGBoostModel(const ModelArtifact& artifact);
+
+// Registers `linear` (LoadLinearModel) and `xgboost` (LoadXGBoostModel), each unless a loader
+// for it is already registered (the daemon's own loaders win).
+void RegisterFallbackLoaders(ModelKindRegistry& registry);
 
 // Converts request rows to a matrix: numbers as is, numeric strings parsed, missing values
 // replaced by fill[col] (an error when fill[col] is NaN). Errors name the row (0-based) and
-// column. Exposed for the trainer's evaluate command and tests.
+// column; with `missing_as_nan`, a missing value without a fill stays NaN instead.
 Result<Matrix> RowsToMatrix(std::span<const FeatureRow> rows,
                             const std::vector<FeatureSpec>& inputs,
-                            const std::vector<double>& fill);
+                            const std::vector<double>& fill, bool missing_as_nan = false);
 
 }  // namespace osprey::models::ml

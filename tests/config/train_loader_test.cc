@@ -74,7 +74,7 @@ algorithm: svm
   EXPECT_NE(m.find("preparation.split: train + validation + test must be 1"), std::string::npos)
       << m;
   EXPECT_NE(m.find("t.yaml:8:12: preparation.missing: expected one of"), std::string::npos) << m;
-  EXPECT_NE(m.find("t.yaml:9:12: algorithm: expected one of linear_learner|kmeans|pca"),
+  EXPECT_NE(m.find("t.yaml:9:12: algorithm: expected one of linear_learner|kmeans|pca|xgboost"),
             std::string::npos)
       << m;
   auto missing = LoadTrainConfigString("data: {path: d.csv}\n", "t.yaml");

@@ -83,7 +83,7 @@ std::vector<models::Prediction> ServePredictions(const std::string& registry,
   if (!artifact.ok()) return {};
   models::ModelKindRegistry kinds;
   models::ml::RegisterModelKinds(kinds);
-  models::ml::RegisterLinearFallback(kinds);
+  models::ml::RegisterFallbackLoaders(kinds);
   const models::ModelLoader* loader = kinds.Find(artifact->kind);
   EXPECT_NE(loader, nullptr) << artifact->kind;
   if (loader == nullptr) return {};
@@ -210,6 +210,49 @@ hyperparameters: {num_components: 2, algorithm_mode: regular}
     EXPECT_NEAR(preds[r].values[0], std::stod(csv[r + 1][3]), 1e-9) << r;
     EXPECT_NEAR(preds[r].values[1], std::stod(csv[r + 1][4]), 1e-9) << r;
   }
+}
+
+TEST(TrainerTest, XGBoostPublishesJsonThatServesAndLoadsInPython) {
+  testing::TempDir dir;
+  WriteFile(dir.path() + "/data.csv", BinaryCsv(2000, 4));
+  WriteFile(dir.path() + "/xgb.yaml", R"(name: trees
+registry: ./registry
+data: {path: data.csv}
+preparation: {missing: keep}
+algorithm: xgboost
+hyperparameters:
+  num_round: 40
+  early_stopping_rounds: 5
+  objective: binary:logistic
+  max_depth: 3
+  eta: 0.3
+  nthread: 1
+)");
+  auto [code, output] = testing::RunCommand("cd " + dir.path() + " && " + kOsprey +
+                                            " train --config xgb.yaml --predictions-out p.csv");
+  ASSERT_EQ(code, 0) << output;
+  EXPECT_NE(output.find("xgboost (binary)"), std::string::npos) << output;
+  const auto csv = ReadCsv(dir.path() + "/p.csv");
+  ASSERT_EQ(csv.size(), 401u);
+  const auto preds = ServePredictions(dir.path() + "/registry", "trees", csv, 3);
+  ASSERT_EQ(preds.size(), 400u);
+  for (size_t r = 0; r < preds.size(); ++r) {
+    EXPECT_NEAR(preds[r].score, std::stod(csv[r + 1][3]), 1e-7) << r;
+  }
+  // Python's xgboost (Debian python3-xgboost) loads the file and predicts the same.
+  auto [pcode, pout] = testing::RunCommand(
+      "cd " + dir.path() + " && /usr/bin/python3 -c \"import xgboost, numpy; "
+      "b = xgboost.Booster(); b.load_model('registry/trees/1/model.json'); "
+      "x = numpy.loadtxt('p.csv', delimiter=',', skiprows=1); "
+      "p = b.predict(xgboost.DMatrix(x[:, :3])); "
+      "print('maxdiff', float(abs(p - x[:, 3]).max()))\" 2>&1");
+  if (pout.find("No module named") != std::string::npos) {
+    GTEST_SKIP() << "python3-xgboost not installed: " << pout;
+  }
+  ASSERT_EQ(pcode, 0) << pout;
+  const auto at = pout.find("maxdiff ");
+  ASSERT_NE(at, std::string::npos) << pout;
+  EXPECT_LT(std::stod(pout.substr(at + 8)), 1e-6) << pout;
 }
 
 TEST(TrainerTest, BadConfigAndBadDataFailWithTheirPosition) {

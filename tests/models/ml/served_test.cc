@@ -101,8 +101,8 @@ TEST(ServedLinearTest, FallbackLoaderServesTheTrainerFormat) {
   m.weights << 1, -1;
   m.bias = Eigen::VectorXd::Constant(1, 0.5);
   ModelKindRegistry registry;
-  RegisterLinearFallback(registry);
-  RegisterLinearFallback(registry);  // idempotent
+  RegisterFallbackLoaders(registry);
+  RegisterFallbackLoaders(registry);  // idempotent
   auto model = (*registry.Find("linear"))(Artifact(
       "linear", "model.json", m.ToJson(),
       "{\"inputs\": [{\"name\": \"a\", \"type\": \"numeric\"}, {\"name\": \"b\"}]}"));
