@@ -11,6 +11,11 @@ PACKAGES=(
   kcat curl python3
 )
 
+# `install-deps.sh --bench` adds what tests/bench/sklearn_compare.sh compares against.
+if [ "${1:-}" = "--bench" ]; then
+  PACKAGES+=(python3-sklearn python3-numpy python3-xgboost)
+fi
+
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
