@@ -83,7 +83,8 @@ void HyperparameterReader::Choice(std::string_view key, int* out,
       *out = static_cast<int>(idx);
       return;
     }
-    all += (idx == 0 ? "" : "|") + std::string(names[idx]);
+    if (idx > 0) all += '|';
+    all.append(names[idx]);
   }
   Problem(key, "expected one of " + all + ", got '" + *v + "'");
 }
