@@ -74,14 +74,26 @@ Matrix InitCentroids(const Matrix& x, const KMeansOptions& options, rcf::Rng& rn
     return c;
   }
   // k-means++ with greedy local trials (2 + ln k candidates per step; Arthur & Vassilvitskii).
+  // Distances to a candidate row come from one matrix-vector product:
+  // |x - c|^2 = |x|^2 - 2 x.c + |c|^2.
   const int trials = 2 + static_cast<int>(std::log(static_cast<double>(k)));
-  c.row(0) = x.row(static_cast<Index>(rng.NextU64() % static_cast<uint64_t>(n)));
-  std::vector<double> d2(static_cast<size_t>(n));
-  double potential = 0.0;
-  for (Index r = 0; r < n; ++r) {
-    d2[static_cast<size_t>(r)] = (x.row(r) - c.row(0)).squaredNorm();
-    potential += d2[static_cast<size_t>(r)];
-  }
+  const Eigen::VectorXd norms = x.rowwise().squaredNorm();
+  Eigen::VectorXd dots(n);
+  auto distances_to = [&](Index row, std::vector<double>* out) {
+    dots.noalias() = x * x.row(row).transpose();
+    double pot = 0.0;
+    for (Index r = 0; r < n; ++r) {
+      const double v = std::min((*out)[static_cast<size_t>(r)],
+                                std::max(0.0, norms[r] - 2.0 * dots[r] + norms[row]));
+      (*out)[static_cast<size_t>(r)] = v;
+      pot += v;
+    }
+    return pot;
+  };
+  const auto first = static_cast<Index>(rng.NextU64() % static_cast<uint64_t>(n));
+  c.row(0) = x.row(first);
+  std::vector<double> d2(static_cast<size_t>(n), std::numeric_limits<double>::infinity());
+  double potential = distances_to(first, &d2);
   std::vector<double> candidate_d2(static_cast<size_t>(n)), best_d2(static_cast<size_t>(n));
   for (int j = 1; j < k; ++j) {
     double best_potential = std::numeric_limits<double>::infinity();
@@ -90,12 +102,8 @@ Matrix InitCentroids(const Matrix& x, const KMeansOptions& options, rcf::Rng& rn
       const auto row = static_cast<Index>(
           potential > 0 ? SampleWeighted(d2, potential, rng)
                         : static_cast<size_t>(rng.NextU64() % static_cast<uint64_t>(n)));
-      double pot = 0.0;
-      for (Index r = 0; r < n; ++r) {
-        const double v = std::min(d2[static_cast<size_t>(r)], (x.row(r) - x.row(row)).squaredNorm());
-        candidate_d2[static_cast<size_t>(r)] = v;
-        pot += v;
-      }
+      candidate_d2 = d2;
+      const double pot = distances_to(row, &candidate_d2);
       if (pot < best_potential) {
         best_potential = pot;
         best_row = row;

@@ -2,8 +2,10 @@
 # Side-by-side: `osprey train` / `osprey evaluate` against scikit-learn (Debian python3-sklearn)
 # on sklearn's bundled data sets, with the SAME train/test rows (the script splits, writes
 # train.csv and test.csv, trains both on train.csv and scores both on test.csv). Prints one
-# table: metric and wall time for each. Our time is the whole `osprey train` process (start-up,
-# CSV parsing, fit, publish); sklearn's is fit() alone, on arrays already in memory.
+# table: the metric, then CPU seconds (all threads; steadier than wall time when the machine is
+# shared): ours for prepare + fit + evaluate on the training rows ("fit"), ours for the whole
+# `osprey train` process (start-up, CSV parsing, publishing included), sklearn's for fit() on
+# arrays already in memory; then wall seconds of our whole process and of sklearn's fit().
 #   tests/bench/sklearn_compare.sh [--large]     (--large adds a generated 1 000 000 x 50 set)
 # OSPREY_BIN (default build/daemon/osprey) selects the binary. One linear-learner setting serves
 # every small set (no per-set tuning); XGBoost runs with nthread 1 on the small sets, where
@@ -20,7 +22,7 @@ fi
 export LARGE=0
 if [ "${1:-}" = "--large" ]; then LARGE=1; fi
 exec /usr/bin/python3 - <<'PY'
-import os, re, subprocess, sys, tempfile, time
+import os, re, resource, subprocess, sys, tempfile, time
 import numpy as np
 from sklearn import datasets, metrics
 from sklearn.cluster import KMeans
@@ -48,11 +50,20 @@ def osprey_train(name, algorithm, hp, label=True):
     with open(f"{work}/{name}.yaml", "w") as f:
         f.write("\n".join(yaml) + "\n")
     t0 = time.perf_counter()
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run([OSPREY, "train", "-c", f"{work}/{name}.yaml"], capture_output=True, text=True)
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     elapsed = time.perf_counter() - t0
     if out.returncode != 0:
         sys.exit(f"osprey train {name} failed:\n{out.stderr}")
-    return out.stdout, elapsed
+    total_cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    fit_cpu = float(re.search(r"^cpu time\s+load \S+ s, train (\S+) s", out.stdout, re.M).group(1))
+    return out.stdout, (fit_cpu, total_cpu, elapsed)
+
+def timed_fit(model, *args):
+    c0, t0 = time.process_time(), time.perf_counter()
+    model.fit(*args)
+    return (time.process_time() - c0, time.perf_counter() - t0)
 
 def osprey_metric(name, metric, label=True):
     out = subprocess.run([OSPREY, "evaluate", "-r", f"{work}/registry", "-m", name, "-d",
@@ -73,7 +84,7 @@ def classify(dname, x, y, hp, model):
     write_csv(f"{work}/{name}.test.csv", xte, yte)
     _, ours_t = osprey_train(name, "linear_learner", hp)
     ours = osprey_metric(name, "accuracy")
-    t0 = time.perf_counter(); model.fit(xtr, ytr); theirs_t = time.perf_counter() - t0
+    theirs_t = timed_fit(model, xtr, ytr)
     theirs = metrics.accuracy_score(yte, model.predict(xte))
     rows.append((dname, "linear_learner vs LogisticRegression", "accuracy", ours, theirs, ours_t, theirs_t))
 
@@ -99,7 +110,7 @@ write_csv(f"{work}/diabetes-linear.train.csv", xtr, ytr)
 write_csv(f"{work}/diabetes-linear.test.csv", xte, yte)
 _, ours_t = osprey_train("diabetes-linear", "linear_learner", lr_hp("regressor"))
 ours = osprey_metric("diabetes-linear", "r2")
-m = LinearRegression(); t0 = time.perf_counter(); m.fit(xtr, ytr); theirs_t = time.perf_counter() - t0
+m = LinearRegression(); theirs_t = timed_fit(m, xtr, ytr)
 rows.append(("diabetes", "linear_learner vs LinearRegression", "r2", ours,
              metrics.r2_score(yte, m.predict(xte)), ours_t, theirs_t))
 
@@ -111,8 +122,7 @@ _, ours_t = osprey_train("breast_cancer-xgb", "xgboost",
                          {"num_round": 100, "objective": "binary:logistic", "max_depth": 3, "eta": 0.1,
                           "nthread": 1})
 ours = osprey_metric("breast_cancer-xgb", "accuracy")
-m = GradientBoostingClassifier(random_state=0); t0 = time.perf_counter(); m.fit(xtr, ytr)
-theirs_t = time.perf_counter() - t0
+m = GradientBoostingClassifier(random_state=0); theirs_t = timed_fit(m, xtr, ytr)
 rows.append(("breast_cancer", "xgboost vs GradientBoostingClassifier", "accuracy", ours,
              metrics.accuracy_score(yte, m.predict(xte)), ours_t, theirs_t))
 
@@ -123,14 +133,13 @@ write_csv(f"{work}/digits-kmeans.train.csv", xtr)
 write_csv(f"{work}/digits-kmeans.test.csv", xte)
 _, ours_t = osprey_train("digits-kmeans", "kmeans", {"k": 10, "init_method": "kmeans++"}, label=False)
 ours = osprey_metric("digits-kmeans", "inertia", label=False)
-m = KMeans(n_clusters=10, n_init=1, random_state=0); t0 = time.perf_counter(); m.fit(xtr)
-theirs_t = time.perf_counter() - t0
+m = KMeans(n_clusters=10, n_init=1, random_state=0); theirs_t = timed_fit(m, xtr)
 rows.append(("digits", "kmeans vs KMeans(n_init=1)", "test inertia", ours, -m.score(xte), ours_t, theirs_t))
 
 write_csv(f"{work}/digits-pca.train.csv", xtr)
 out, ours_t = osprey_train("digits-pca", "pca", {"num_components": 10}, label=False)
 ours = sum(float(v) for v in re.search(r"^variance ratio\s+(.*)$", out, re.M).group(1).split())
-m = PCA(n_components=10); t0 = time.perf_counter(); m.fit(xtr); theirs_t = time.perf_counter() - t0
+m = PCA(n_components=10); theirs_t = timed_fit(m, xtr)
 rows.append(("digits", "pca vs PCA", "explained var", ours, m.explained_variance_ratio_.sum(), ours_t, theirs_t))
 
 if os.environ.get("LARGE") == "1":
@@ -146,7 +155,7 @@ if os.environ.get("LARGE") == "1":
                              {"predictor_type": "regressor", "mini_batch_size": 1000, "epochs": 5})
     ours = osprey_metric("large-linear", "r2")
     m = SGDRegressor(max_iter=5, tol=None, random_state=0)
-    t0 = time.perf_counter(); m.fit(xtr, ytr); theirs_t = time.perf_counter() - t0
+    theirs_t = timed_fit(m, xtr, ytr)
     rows.append(("generated 1M x 50", "linear_learner vs SGDRegressor", "r2", ours,
                  metrics.r2_score(yte, m.predict(xte)), ours_t, theirs_t))
     centres = rng.normal(scale=5, size=(8, d))
@@ -156,14 +165,14 @@ if os.environ.get("LARGE") == "1":
     write_csv(f"{work}/large-kmeans.test.csv", xte)
     _, ours_t = osprey_train("large-kmeans", "kmeans", {"k": 8}, label=False)
     ours = osprey_metric("large-kmeans", "inertia", label=False)
-    m = KMeans(n_clusters=8, n_init=1, random_state=0); t0 = time.perf_counter(); m.fit(xtr)
-    theirs_t = time.perf_counter() - t0
+    m = KMeans(n_clusters=8, n_init=1, random_state=0); theirs_t = timed_fit(m, xtr)
     rows.append(("generated 1M x 50", "kmeans vs KMeans(n_init=1)", "test inertia", ours,
                  -m.score(xte), ours_t, theirs_t))
 
-print(f"{'data set':<18} {'algorithm':<40} {'metric':<14} {'osprey':>10} {'sklearn':>10} "
-      f"{'osprey s':>9} {'sklearn s':>9}")
+print(f"{'data set':<18} {'algorithm':<40} {'metric':<14} {'osprey':>12} {'sklearn':>12} "
+      f"{'cpu fit':>8} {'cpu all':>8} {'cpu skl':>8} {'wall all':>8} {'wall skl':>8}")
 for r in rows:
-    print(f"{r[0]:<18} {r[1]:<40} {r[2]:<14} {r[3]:>10.4f} {r[4]:>10.4f} {r[5]:>9.3f} {r[6]:>9.3f}")
+    print(f"{r[0]:<18} {r[1]:<40} {r[2]:<14} {r[3]:>12.4f} {r[4]:>12.4f} {r[5][0]:>8.3f} "
+          f"{r[5][1]:>8.3f} {r[6][0]:>8.3f} {r[5][2]:>8.3f} {r[6][1]:>8.3f}")
 print(f"(work files in {work})")
 PY
