@@ -255,6 +255,25 @@ hyperparameters:
   EXPECT_LT(std::stod(pout.substr(at + 8)), 1e-6) << pout;
 }
 
+TEST(TrainerTest, ProgressBarOnATerminal) {
+  if (testing::RunCommand("command -v script").first != 0) {
+    GTEST_SKIP() << "util-linux `script` (a pseudo-terminal) is not installed";
+  }
+  testing::TempDir dir;
+  WriteFile(dir.path() + "/data.csv", BinaryCsv(500, 6));
+  WriteFile(dir.path() + "/t.yaml", R"(name: tty
+registry: ./registry
+data: {path: data.csv}
+algorithm: linear_learner
+hyperparameters: {predictor_type: binary_classifier, epochs: 3, early_stopping_patience: 5}
+)");
+  auto [code, output] = testing::RunCommand("cd " + dir.path() + " && script -qec '" + kOsprey +
+                                            " train -c t.yaml' /dev/null");
+  ASSERT_EQ(code, 0) << output;
+  EXPECT_NE(output.find("\repochs [=========="), std::string::npos) << output;
+  EXPECT_NE(output.find("] 3/3"), std::string::npos) << output;
+}
+
 TEST(TrainerTest, BadConfigAndBadDataFailWithTheirPosition) {
   testing::TempDir dir;
   WriteFile(dir.path() + "/data.csv", "1,2,3\n0,4,x\n");
