@@ -179,6 +179,19 @@ Matrix ToMatrix(const std::vector<double>& cells, size_t cols) {
 
 }  // namespace
 
+bool HasMissing(const Matrix& x) {
+  const double* p = x.data();
+  const auto n = static_cast<size_t>(x.size());
+  constexpr size_t kChunk = 4096;
+  for (size_t begin = 0; begin < n; begin += kChunk) {
+    const size_t end = std::min(n, begin + kChunk);
+    bool nan = false;
+    for (size_t idx = begin; idx < end; ++idx) nan |= p[idx] != p[idx];  // NOLINT: NaN test
+    if (nan) return true;
+  }
+  return false;
+}
+
 bool IsMissingToken(std::string_view cell) {
   cell = Trim(cell);
   return cell.empty() || cell == "NA" || cell == "N/A" || cell == "NaN" || cell == "nan" ||
@@ -201,7 +214,10 @@ Dataset Dataset::Rows(std::span<const size_t> indices) const {
   return out;
 }
 
-size_t Dataset::CountMissing() const { return static_cast<size_t>(x.array().isNaN().count()); }
+size_t Dataset::CountMissing() const {
+  if (!HasMissing(x)) return 0;
+  return static_cast<size_t>(x.array().isNaN().count());
+}
 
 Result<Dataset> ParseCsv(std::string_view text, const CsvOptions& options) {
   CsvReader reader(text, options.delimiter);

@@ -52,6 +52,10 @@ struct Dataset {
   size_t CountMissing() const;
 };
 
+// Whether any cell is NaN: one vectorisable pass over the storage (Eigen's hasNaN() is not
+// vectorised for row-major dynamic matrices).
+bool HasMissing(const Matrix& x);
+
 // Cells that read as missing: empty, NA, N/A, NaN, nan, null, NULL, ?.
 bool IsMissingToken(std::string_view cell);
 

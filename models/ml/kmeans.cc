@@ -301,7 +301,7 @@ Result<KMeansModel> FitKMeans(const Matrix& x, const KMeansOptions& options,
     return Status::InvalidArgument("k = " + std::to_string(options.k) + " but only " +
                                    std::to_string(x.rows()) + " rows");
   }
-  if (x.array().isNaN().any()) {
+  if (HasMissing(x)) {
     return Status::InvalidArgument(
         "missing values in the data (set preparation.missing to impute or drop rows)");
   }

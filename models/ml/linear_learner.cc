@@ -118,8 +118,9 @@ void Gather(const Dataset& data, const std::vector<size_t>& order, size_t begin,
 
 Status CheckData(const Dataset& data, const char* what, PredictorType type, int num_classes) {
   if (!data.has_label) return Status::InvalidArgument(std::string(what) + ": no label column");
+  const bool has_nan = HasMissing(data.x);
   for (Index row = 0; row < data.x.rows(); ++row) {
-    for (Index col = 0; col < data.x.cols(); ++col) {
+    for (Index col = 0; has_nan && col < data.x.cols(); ++col) {
       if (std::isnan(data.x(row, col))) {
         return Status::InvalidArgument(
             std::string(what) + ": row " + std::to_string(row + 1) + ", column '" +
@@ -266,8 +267,13 @@ Result<LinearModel> FitLinearLearner(const Dataset& train, const Dataset* valida
   scaling.inv_sd = Eigen::RowVectorXd::Ones(f);
   const auto n_rows = static_cast<double>(train.rows());
   if (options.normalize_data) {
-    scaling.mean = train.x.colwise().mean();
-    Eigen::RowVectorXd var = (train.x.rowwise() - scaling.mean).colwise().squaredNorm() / n_rows;
+    // Row-wise passes (the matrix is row-major): sum, then squared deviations.
+    scaling.mean = (train.x.transpose() * Vector::Ones(train.x.rows())).transpose() / n_rows;
+    Eigen::RowVectorXd var = Eigen::RowVectorXd::Zero(f);
+    for (Index r = 0; r < train.x.rows(); ++r) {
+      var += (train.x.row(r) - scaling.mean).cwiseAbs2();
+    }
+    var /= n_rows;
     for (Index c = 0; c < f; ++c) scaling.inv_sd[c] = var[c] > 1e-24 ? 1.0 / std::sqrt(var[c]) : 1.0;
   }
   const bool scale_label = regression && options.normalize_label;

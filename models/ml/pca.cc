@@ -73,7 +73,7 @@ Result<PcaModel> FitPca(const Matrix& x, const PcaOptions& options) {
                                    std::to_string(c));
   }
   if (n < 2) return Status::InvalidArgument("PCA needs at least 2 rows");
-  if (x.array().isNaN().any()) {
+  if (HasMissing(x)) {
     return Status::InvalidArgument(
         "missing values in the data (set preparation.missing to impute or drop rows)");
   }

@@ -53,20 +53,44 @@ Imputer Imputer::Fit(const Dataset& train, const ImputerOptions& options) {
   imp.options_ = options;
   const Eigen::Index n = train.x.rows();
   imp.fill_.assign(train.cols(), kNaN);
-  std::vector<double> values;
-  values.reserve(static_cast<size_t>(n));
-  for (size_t col = 0; col < train.cols(); ++col) {
-    values.clear();
+  if (options.policy == MissingPolicy::kKeep && !options.add_indicators) return imp;
+  // One row-major pass: non-missing count and sum per column (means; which columns have gaps).
+  const auto cols = static_cast<Eigen::Index>(train.cols());
+  Eigen::RowVectorXd sums = Eigen::RowVectorXd::Zero(cols);
+  Eigen::RowVectorXd counts = Eigen::RowVectorXd::Zero(cols);
+  const bool any_missing = HasMissing(train.x);
+  if (any_missing) {
     for (Eigen::Index row = 0; row < n; ++row) {
-      double v = train.x(row, static_cast<Eigen::Index>(col));
-      if (!std::isnan(v)) values.push_back(v);
+      const auto r = train.x.row(row).array();
+      counts.array() += (r == r).cast<double>();  // NaN != NaN
+      sums.array() += (r == r).select(r, 0.0);
     }
-    if (options.add_indicators && values.size() < static_cast<size_t>(n)) {
+  } else {
+    sums = (train.x.transpose() * Eigen::VectorXd::Ones(n)).transpose();  // a GEMV
+    counts.setConstant(static_cast<double>(n));
+  }
+  std::vector<double> values;
+  for (size_t col = 0; col < train.cols(); ++col) {
+    const auto c = static_cast<Eigen::Index>(col);
+    if (options.add_indicators && counts[c] < static_cast<double>(n)) {
       imp.indicators_.push_back(col);
     }
-    if (values.empty() || options.policy == MissingPolicy::kKeep) {
-      if (options.policy != MissingPolicy::kKeep) imp.fill_[col] = 0.0;
+    if (options.policy == MissingPolicy::kKeep) continue;
+    if (counts[c] == 0) {
+      imp.fill_[col] = 0.0;
       continue;
+    }
+    if (options.policy == MissingPolicy::kMean &&
+        train.columns[col].type != ColumnType::kCategorical) {
+      imp.fill_[col] = sums[c] / counts[c];
+      continue;
+    }
+    values.clear();
+    values.reserve(static_cast<size_t>(n));
+    values.clear();
+    for (Eigen::Index row = 0; row < n; ++row) {
+      double v = train.x(row, c);
+      if (!std::isnan(v)) values.push_back(v);
     }
     // Categorical codes have no mean or median: they take the most frequent category.
     MissingPolicy policy = options.policy;
@@ -132,12 +156,12 @@ void Imputer::Apply(Dataset* data) const {
     }
     data->x = std::move(wider);
   }
-  for (Eigen::Index col = 0; col < base_cols; ++col) {
-    const double fill = fill_[static_cast<size_t>(col)];
-    if (std::isnan(fill)) continue;
-    for (Eigen::Index row = 0; row < n; ++row) {
+  // (Indicator columns are 0/1, never NaN: testing the whole matrix is testing the inputs.)
+  if (!HasMissing(data->x)) return;
+  for (Eigen::Index row = 0; row < n; ++row) {
+    for (Eigen::Index col = 0; col < base_cols; ++col) {
       double& v = data->x(row, col);
-      if (std::isnan(v)) v = fill;
+      if (std::isnan(v)) v = fill_[static_cast<size_t>(col)];  // stays NaN where fill is NaN
     }
   }
 }

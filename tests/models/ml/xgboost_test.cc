@@ -78,7 +78,9 @@ TEST(XGBoostTest, BinaryWithEarlyStoppingAndJsonRoundTrip) {
   ASSERT_TRUE(served.ok()) << served.status().ToString();
   std::vector<FeatureRow> rows;
   for (Eigen::Index r = 0; r < 20; ++r) rows.push_back({test.x(r, 0), test.x(r, 1)});
-  rows.push_back({0.9, std::monostate{}});  // missing goes to XGBoost's default branch
+  FeatureRow with_missing(2);  // b missing: XGBoost's default branch
+  with_missing[0] = 0.9;
+  rows.push_back(with_missing);
   auto preds = (*served)->Predict(rows);
   ASSERT_TRUE(preds.ok()) << preds.status().ToString();
   for (size_t r = 0; r < 20; ++r) {
