@@ -304,14 +304,21 @@ Result<Dataset> ParseCsv(std::string_view text, const CsvOptions& options) {
         continue;
       }
       double v = kNaN;
-      if (!IsMissingToken(cell)) {
-        if (ds.columns[static_cast<size_t>(f)].type == ColumnType::kCategorical) {
-          v = coders[static_cast<size_t>(f)].Code(Trim(cell));
-        } else if (!ParseNumber(cell, &v)) {
-          return Status::InvalidArgument("line " + std::to_string(line) + ", column " +
-                                         std::to_string(col + 1) + " (" + Quote(names[col]) +
-                                         "): not a number: " + Quote(cell));
+      if (ds.columns[static_cast<size_t>(f)].type == ColumnType::kNumeric) {
+        // Fast path: the whole (already trimmed) cell is a number.
+        const char* end = cell.data() + cell.size();
+        auto [ptr, ec] = std::from_chars(cell.data(), end, v);
+        if (ec != std::errc() || ptr != end || !std::isfinite(v)) {
+          if (IsMissingToken(cell)) {
+            v = kNaN;
+          } else if (!ParseNumber(cell, &v)) {
+            return Status::InvalidArgument("line " + std::to_string(line) + ", column " +
+                                           std::to_string(col + 1) + " (" + Quote(names[col]) +
+                                           "): not a number: " + Quote(cell));
+          }
         }
+      } else if (!IsMissingToken(cell)) {
+        v = coders[static_cast<size_t>(f)].Code(Trim(cell));
       }
       cells.push_back(v);
     }
