@@ -27,10 +27,11 @@ using internal::Value;
 
 constexpr EnumName<TrainDataFormat> kFormats[] = {{"csv", TrainDataFormat::kCsv},
                                                   {"jsonl", TrainDataFormat::kJsonLines}};
-constexpr EnumName<TrainAlgorithm> kAlgorithms[] = {{"linear_learner", TrainAlgorithm::kLinearLearner},
-                                                    {"kmeans", TrainAlgorithm::kKMeans},
-                                                    {"pca", TrainAlgorithm::kPca},
-                                                    {"xgboost", TrainAlgorithm::kXGBoost}};
+constexpr EnumName<TrainAlgorithm> kAlgorithms[] = {
+    {"linear_learner", TrainAlgorithm::kLinearLearner},
+    {"kmeans", TrainAlgorithm::kKMeans},
+    {"pca", TrainAlgorithm::kPca},
+    {"xgboost", TrainAlgorithm::kXGBoost}};
 constexpr EnumName<MissingValues> kMissing[] = {{"keep", MissingValues::kKeep},
                                                 {"drop", MissingValues::kDrop},
                                                 {"mean", MissingValues::kMean},
@@ -81,9 +82,9 @@ void ReadPreparation(MapReader& top, TrainPreparationOptions* p) {
       s.Double("test", &p->test_fraction, unit);
       const double sum = p->train_fraction + p->validation_fraction + p->test_fraction;
       if (std::abs(sum - 1.0) > 1e-9 || p->train_fraction <= 0) {
-        s.ctx().Error(s.value().mark, s.value().path,
-                      "train + validation + test must be 1 (and train > 0), got " +
-                          std::to_string(sum));
+        s.ctx().Error(
+            s.value().mark, s.value().path,
+            "train + validation + test must be 1 (and train > 0), got " + std::to_string(sum));
       }
     });
     Section(m, "cross_validation", [&](MapReader& cv) {

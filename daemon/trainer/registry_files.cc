@@ -1,9 +1,5 @@
 #include "daemon/trainer/registry_files.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -12,8 +8,11 @@
 #include <sstream>
 #include <system_error>
 
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <simdjson.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace osprey::daemon::trainer {
 

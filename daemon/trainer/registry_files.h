@@ -17,9 +17,10 @@ namespace osprey::daemon::trainer {
 
 // Writes `files` plus metadata.json (from make_metadata(version)) into
 // <registry>/<name>/<version>/, creating directories as needed, and returns the version.
-Result<std::string> PublishModel(const std::string& registry, const std::string& name,
-                                 const std::map<std::string, std::string>& files,
-                                 const std::function<std::string(const std::string&)>& make_metadata);
+Result<std::string> PublishModel(
+    const std::string& registry, const std::string& name,
+    const std::map<std::string, std::string>& files,
+    const std::function<std::string(const std::string&)>& make_metadata);
 
 // Reads <registry>/<name>/<version>/ (the highest version holding a metadata.json when
 // `version` is empty) into an artifact; `kind` comes from the metadata.

@@ -1,7 +1,5 @@
 #include "daemon/trainer/trainer.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -18,6 +16,8 @@
 #include <sstream>
 #include <utility>
 #include <vector>
+
+#include <unistd.h>
 
 #include "config/base/json_writer.h"
 #include "config/train_loader.h"
@@ -74,7 +74,8 @@ std::vector<double> ToStd(const ml::Vector& v) { return {v.data(), v.data() + v.
 
 std::vector<int> ToClasses(const ml::Vector& y) {
   std::vector<int> out(static_cast<size_t>(y.size()));
-  for (Index r = 0; r < y.size(); ++r) out[static_cast<size_t>(r)] = static_cast<int>(std::lround(y[r]));
+  for (Index r = 0; r < y.size(); ++r)
+    out[static_cast<size_t>(r)] = static_cast<int>(std::lround(y[r]));
   return out;
 }
 
@@ -192,11 +193,20 @@ Prepared Prepare(const config::TrainConfig& cfg, const ml::Dataset& all, bool cl
     ml::ImputerOptions io;
     io.add_indicators = p.missing_indicators;
     switch (p.missing) {
-      case config::MissingValues::kKeep: io.policy = ml::MissingPolicy::kKeep; break;
-      case config::MissingValues::kMean: io.policy = ml::MissingPolicy::kMean; break;
-      case config::MissingValues::kMedian: io.policy = ml::MissingPolicy::kMedian; break;
-      case config::MissingValues::kMostFrequent: io.policy = ml::MissingPolicy::kMostFrequent; break;
-      case config::MissingValues::kDrop: break;
+      case config::MissingValues::kKeep:
+        io.policy = ml::MissingPolicy::kKeep;
+        break;
+      case config::MissingValues::kMean:
+        io.policy = ml::MissingPolicy::kMean;
+        break;
+      case config::MissingValues::kMedian:
+        io.policy = ml::MissingPolicy::kMedian;
+        break;
+      case config::MissingValues::kMostFrequent:
+        io.policy = ml::MissingPolicy::kMostFrequent;
+        break;
+      case config::MissingValues::kDrop:
+        break;
     }
     const ml::Imputer imp = ml::Imputer::Fit(out.train, io);
     imp.Apply(&out.train);
@@ -262,7 +272,8 @@ Status WritePredictions(const std::string& path, const ml::Dataset& test, const 
   if (!f) return Status::IOError(path + ": cannot write");
   f << std::setprecision(17);
   for (size_t c = 0; c < test.cols(); ++c) f << test.columns[c].name << ",";
-  for (size_t c = 0; c < pred_names.size(); ++c) f << pred_names[c] << (c + 1 < pred_names.size() ? "," : "\n");
+  for (size_t c = 0; c < pred_names.size(); ++c)
+    f << pred_names[c] << (c + 1 < pred_names.size() ? "," : "\n");
   for (Index r = 0; r < test.x.rows(); ++r) {
     for (Index c = 0; c < test.x.cols(); ++c) f << test.x(r, c) << ",";
     for (Index c = 0; c < pred.cols(); ++c) f << pred(r, c) << (c + 1 < pred.cols() ? "," : "\n");
@@ -325,25 +336,26 @@ Result<Trained> TrainLinear(const config::TrainConfig& cfg, const ml::Hyperparam
     t.cv_metric = classifier ? "accuracy" : "rmse";
     ProgressBar bar(err, "cross-validation");
     int done = 0;
-    auto cv = ml::CrossValidate(folds, [&](const std::vector<size_t>& tr,
-                                           const std::vector<size_t>& te) -> Result<double> {
-      ml::Dataset a = cv_data.Rows(tr), b = cv_data.Rows(te);
-      OSPREY_ASSIGN_OR_RETURN(ml::LinearModel m, ml::FitLinearLearner(a, nullptr, *options));
-      bar.Update(++done, static_cast<int>(folds.size()), std::nan(""));
-      const ml::Matrix s = m.Predict(b.x);
-      if (!classifier) {
-        return ml::Rmse(ToStd(b.y), std::vector<double>(s.data(), s.data() + s.rows()));
-      }
-      return ml::Accuracy(ToClasses(b.y), m.PredictClasses(s));
-    });
+    auto cv = ml::CrossValidate(
+        folds, [&](const std::vector<size_t>& tr, const std::vector<size_t>& te) -> Result<double> {
+          ml::Dataset a = cv_data.Rows(tr), b = cv_data.Rows(te);
+          OSPREY_ASSIGN_OR_RETURN(ml::LinearModel m, ml::FitLinearLearner(a, nullptr, *options));
+          bar.Update(++done, static_cast<int>(folds.size()), std::nan(""));
+          const ml::Matrix s = m.Predict(b.x);
+          if (!classifier) {
+            return ml::Rmse(ToStd(b.y), std::vector<double>(s.data(), s.data() + s.rows()));
+          }
+          return ml::Accuracy(ToClasses(b.y), m.PredictClasses(s));
+        });
     bar.Finish();
     if (!cv.ok()) return cv.status();
     t.cv = *cv;
   }
   ml::LinearFitReport report;
   ProgressBar bar(err, "epochs");
-  auto model = ml::FitLinearLearner(prep.train, &prep.validation, *options, &report,
-                                    [&](int d, int total, double loss) { bar.Update(d, total, loss); });
+  auto model =
+      ml::FitLinearLearner(prep.train, &prep.validation, *options, &report,
+                           [&](int d, int total, double loss) { bar.Update(d, total, loss); });
   bar.Finish();
   if (!model.ok()) return model.status();
   t.kind = "linear";
@@ -427,7 +439,8 @@ Result<Trained> TrainPca(const config::TrainConfig& cfg, const ml::Hyperparamete
   std::string ev;
   JsonWriter j(&ev);
   j.BeginObject().Key("explained_variance").BeginArray();
-  for (Index c = 0; c < model->explained_variance.size(); ++c) j.Double(model->explained_variance[c]);
+  for (Index c = 0; c < model->explained_variance.size(); ++c)
+    j.Double(model->explained_variance[c]);
   j.EndArray().Key("explained_variance_ratio").BeginArray();
   for (Index c = 0; c < model->explained_variance_ratio.size(); ++c) {
     j.Double(model->explained_variance_ratio[c]);
@@ -455,8 +468,10 @@ MetricSet ScoreMetrics(models::ModelTask task, const ml::Matrix& scores, const m
   const std::vector<double> truth = ToStd(data.y);
   if (task == models::ModelTask::kRegression) {
     const std::vector<double> pred(scores.data(), scores.data() + scores.rows());
-    return {{"rmse", ml::Rmse(truth, pred)}, {"mae", ml::Mae(truth, pred)},
-            {"mape", ml::Mape(truth, pred)}, {"r2", ml::R2(truth, pred)}};
+    return {{"rmse", ml::Rmse(truth, pred)},
+            {"mae", ml::Mae(truth, pred)},
+            {"mape", ml::Mape(truth, pred)},
+            {"r2", ml::R2(truth, pred)}};
   }
   const std::vector<int> y = ToClasses(data.y);
   const std::vector<int> pred = shape.PredictClasses(scores);
@@ -473,9 +488,8 @@ MetricSet ScoreMetrics(models::ModelTask task, const ml::Matrix& scores, const m
     }
   } else {
     const ml::ClassScores s = ml::MacroScores(cm);
-    m.insert(m.end(), {{"precision_macro", s.precision},
-                       {"recall_macro", s.recall},
-                       {"f1_macro", s.f1}});
+    m.insert(m.end(),
+             {{"precision_macro", s.precision}, {"recall_macro", s.recall}, {"f1_macro", s.f1}});
   }
   return m;
 }
@@ -504,8 +518,8 @@ Result<Trained> TrainXGBoost(const config::TrainConfig& cfg, const ml::Hyperpara
   OSPREY_ASSIGN_OR_RETURN(t.test_predictions, (*model)->Predict(t.prep.test.x));
   t.validation = ScoreMetrics(t.task, val_scores, t.prep.validation);
   t.test = ScoreMetrics(t.task, t.test_predictions, t.prep.test);
-  t.summary.push_back({"rounds", std::to_string((*model)->rounds()) + " (best " +
-                                     std::to_string(best) + ")"});
+  t.summary.push_back(
+      {"rounds", std::to_string((*model)->rounds()) + " (best " + std::to_string(best) + ")"});
   if (t.task == models::ModelTask::kMulticlass) {
     for (Index c = 0; c < t.test_predictions.cols(); ++c) {
       t.prediction_names.push_back("probability_" + std::to_string(c));
@@ -702,12 +716,13 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
   const std::string where = (std::filesystem::path(registry) / cfg->name / *version).string();
   std::vector<std::vector<std::string>> head{
       {"model", cfg->name + " version " + *version + "  (" + where + ")"},
-      {"algorithm", cfg->algorithm_name + " (" + std::string(models::TaskName(trained->task)) + ")"},
+      {"algorithm",
+       cfg->algorithm_name + " (" + std::string(models::TaskName(trained->task)) + ")"},
       {"inputs", std::to_string(trained->prep.train.cols())}};
   for (auto& row : trained->summary) head.push_back(row);
   if (trained->cv) {
-    head.push_back({"cross-validation", trained->cv_metric + " " + Fmt(trained->cv->mean) +
-                                            " ± " + Fmt(trained->cv->stddev) + " over " +
+    head.push_back({"cross-validation", trained->cv_metric + " " + Fmt(trained->cv->mean) + " ± " +
+                                            Fmt(trained->cv->stddev) + " over " +
                                             std::to_string(trained->cv->values.size()) + " folds"});
   }
   head.push_back({"time", "load " + Fmt(load_seconds) + " s, train " + Fmt(train_seconds) +
@@ -786,7 +801,9 @@ int RunEvaluate(const EvaluateCommand& command, std::ostream& out, std::ostream&
     std::vector<double> p;
     for (const auto& pr : *preds) p.push_back(pr.score);
     const auto y = ToStd(data->y);
-    m = {{"rmse", ml::Rmse(y, p)}, {"mae", ml::Mae(y, p)}, {"mape", ml::Mape(y, p)},
+    m = {{"rmse", ml::Rmse(y, p)},
+         {"mae", ml::Mae(y, p)},
+         {"mape", ml::Mape(y, p)},
          {"r2", ml::R2(y, p)}};
   } else if (data->has_label &&
              (task == models::ModelTask::kBinary || task == models::ModelTask::kMulticlass)) {
@@ -803,8 +820,8 @@ int RunEvaluate(const EvaluateCommand& command, std::ostream& out, std::ostream&
     for (int v : p) k = std::max(k, v + 1);
     const auto cm = ml::ConfusionMatrix(y, p, k);
     m.emplace_back("accuracy", ml::Accuracy(y, p));
-    const ml::ClassScores cs = task == models::ModelTask::kBinary ? ml::ScoresForClass(cm, 1)
-                                                                  : ml::MacroScores(cm);
+    const ml::ClassScores cs =
+        task == models::ModelTask::kBinary ? ml::ScoresForClass(cm, 1) : ml::MacroScores(cm);
     m.insert(m.end(), {{"precision", cs.precision}, {"recall", cs.recall}, {"f1", cs.f1}});
     if (task == models::ModelTask::kBinary && std::count(y.begin(), y.end(), 1) > 0 &&
         std::count(y.begin(), y.end(), 0) > 0) {

@@ -69,8 +69,7 @@ void FinishLabels(std::vector<std::string>& labels, Dataset* ds) {
   ds->label_classes.assign(distinct.begin(), distinct.end());
   for (size_t row = 0; row < labels.size(); ++row) {
     auto it = std::lower_bound(ds->label_classes.begin(), ds->label_classes.end(), labels[row]);
-    ds->y[static_cast<Eigen::Index>(row)] =
-        static_cast<double>(it - ds->label_classes.begin());
+    ds->y[static_cast<Eigen::Index>(row)] = static_cast<double>(it - ds->label_classes.begin());
   }
 }
 
@@ -282,8 +281,7 @@ Result<Dataset> ParseCsv(std::string_view text, const CsvOptions& options) {
   const size_t n_features = ds.columns.size();
   std::vector<double> cells;
   // Reserve for every remaining line (an upper bound on the rows): no regrowth copies.
-  cells.reserve(n_features *
-                (static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1));
+  cells.reserve(n_features * (static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1));
   std::vector<std::string> labels;
   do {
     if (fields.size() != width) {

@@ -66,8 +66,9 @@ Matrix InitCentroids(const Matrix& x, const KMeansOptions& options, rcf::Rng& rn
     std::vector<size_t> pool(static_cast<size_t>(n));
     std::iota(pool.begin(), pool.end(), size_t{0});
     for (int j = 0; j < k; ++j) {
-      const size_t pick = static_cast<size_t>(j) +
-                          static_cast<size_t>(rng.NextU64() % (pool.size() - static_cast<size_t>(j)));
+      const size_t pick =
+          static_cast<size_t>(j) +
+          static_cast<size_t>(rng.NextU64() % (pool.size() - static_cast<size_t>(j)));
       std::swap(pool[static_cast<size_t>(j)], pool[pick]);
       c.row(j) = x.row(static_cast<Index>(pool[static_cast<size_t>(j)]));
     }
@@ -175,7 +176,8 @@ double Elkan(const Matrix& x, const KMeansOptions& options, double tol, Matrix* 
     }
   }
   std::vector<double> upper(static_cast<size_t>(n));
-  for (Index r = 0; r < n; ++r) upper[static_cast<size_t>(r)] = std::sqrt(d2[static_cast<size_t>(r)]);
+  for (Index r = 0; r < n; ++r)
+    upper[static_cast<size_t>(r)] = std::sqrt(d2[static_cast<size_t>(r)]);
   Matrix cc(k, k);
   std::vector<double> s(static_cast<size_t>(k));
   double inertia = 0.0;
@@ -310,8 +312,8 @@ Result<KMeansModel> FitKMeans(const Matrix& x, const KMeansOptions& options,
   model.centroids = InitCentroids(x, options, rng);
   // Tolerance relative to the data's scale.
   const Eigen::RowVectorXd mean = x.colwise().mean();
-  const double mean_var =
-      (x.rowwise() - mean).squaredNorm() / static_cast<double>(x.rows() * std::max<Index>(1, x.cols()));
+  const double mean_var = (x.rowwise() - mean).squaredNorm() /
+                          static_cast<double>(x.rows() * std::max<Index>(1, x.cols()));
   const double tol = options.tol * mean_var;
   if (options.mini_batch_size > 0) {
     MiniBatch(x, options, rng, &model.centroids, progress, &model.iterations);

@@ -40,7 +40,7 @@ struct KMeansOptions {
 };
 
 struct KMeansModel {
-  Matrix centroids;  // k x features
+  Matrix centroids;      // k x features
   double inertia = 0.0;  // on the training data, after the last update
   int iterations = 0;
 

@@ -239,8 +239,8 @@ Status LinearLearnerOptions::Validate() const {
 }
 
 Result<LinearModel> FitLinearLearner(const Dataset& train, const Dataset* validation,
-                                     const LinearLearnerOptions& options,
-                                     LinearFitReport* report, const ProgressCallback& progress) {
+                                     const LinearLearnerOptions& options, LinearFitReport* report,
+                                     const ProgressCallback& progress) {
   OSPREY_RETURN_IF_ERROR(options.Validate());
   if (train.rows() == 0) return Status::InvalidArgument("no training rows");
   const LinearLoss loss = options.ResolvedLoss();
@@ -274,7 +274,8 @@ Result<LinearModel> FitLinearLearner(const Dataset& train, const Dataset* valida
       var += (train.x.row(r) - scaling.mean).cwiseAbs2();
     }
     var /= n_rows;
-    for (Index c = 0; c < f; ++c) scaling.inv_sd[c] = var[c] > 1e-24 ? 1.0 / std::sqrt(var[c]) : 1.0;
+    for (Index c = 0; c < f; ++c)
+      scaling.inv_sd[c] = var[c] > 1e-24 ? 1.0 / std::sqrt(var[c]) : 1.0;
   }
   const bool scale_label = regression && options.normalize_label;
   if (scale_label) {
@@ -297,9 +298,8 @@ Result<LinearModel> FitLinearLearner(const Dataset& train, const Dataset* valida
   Vector yb(buffer_rows);
   Matrix sb(buffer_rows, k);
 
-  double lr = options.learning_rate > 0
-                  ? options.learning_rate
-                  : (options.optimizer == OptimizerKind::kAdam ? 0.01 : 0.1);
+  double lr = options.learning_rate > 0 ? options.learning_rate
+                                        : (options.optimizer == OptimizerKind::kAdam ? 0.01 : 0.1);
   int64_t step = 0;
   double beta1_t = 1.0, beta2_t = 1.0;
   std::vector<size_t> order(train.rows());
@@ -360,8 +360,8 @@ Result<LinearModel> FitLinearLearner(const Dataset& train, const Dataset* valida
     }
     rep.epochs_run = epoch;
     if (progress) progress(epoch, options.epochs, monitored);
-    const bool improved =
-        !std::isfinite(best) || (best - monitored) > options.early_stopping_tolerance * std::abs(best);
+    const bool improved = !std::isfinite(best) ||
+                          (best - monitored) > options.early_stopping_tolerance * std::abs(best);
     if (monitored < best) {
       best = monitored;
       best_w = w;
@@ -479,9 +479,7 @@ Result<LinearModel> LinearModel::FromJson(std::string_view json) {
     return Status::Corruption(std::string("linear model: invalid JSON: ") +
                               simdjson::error_message(err));
   }
-  auto bad = [](const std::string& what) {
-    return Status::Corruption("linear model: " + what);
-  };
+  auto bad = [](const std::string& what) { return Status::Corruption("linear model: " + what); };
   std::string_view format, task, link;
   if (doc["format"].get(format) || format != "osprey-linear/1") {
     return bad("format must be \"osprey-linear/1\"");
@@ -490,8 +488,8 @@ Result<LinearModel> LinearModel::FromJson(std::string_view json) {
   if (doc["link"].get(link)) return bad("missing link");
   LinearModel m;
   auto t = ParseTask(task);
-  if (!t || (*t != ModelTask::kRegression && *t != ModelTask::kBinary &&
-             *t != ModelTask::kMulticlass)) {
+  if (!t ||
+      (*t != ModelTask::kRegression && *t != ModelTask::kBinary && *t != ModelTask::kMulticlass)) {
     return bad("task must be regression|binary|multiclass");
   }
   m.task = *t;

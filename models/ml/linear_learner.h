@@ -81,8 +81,8 @@ enum class LinkFunction { kIdentity, kLogistic, kSoftmax };
 struct LinearModel {
   ModelTask task = ModelTask::kRegression;
   LinkFunction link = LinkFunction::kIdentity;
-  Eigen::MatrixXd weights;  // outputs x features
-  Eigen::VectorXd bias;     // outputs
+  Eigen::MatrixXd weights;           // outputs x features
+  Eigen::VectorXd bias;              // outputs
   std::vector<std::string> classes;  // optional class labels (classifiers)
 
   // Scores after the link, one row per input row: regression 1 column (the value), binary 1

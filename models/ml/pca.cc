@@ -69,8 +69,7 @@ Result<PcaModel> FitPca(const Matrix& x, const PcaOptions& options) {
   const Index c = options.num_components;
   if (c < 1 || c > std::min(n, d)) {
     return Status::InvalidArgument("num_components must be in [1, min(rows, features)] = [1, " +
-                                   std::to_string(std::min(n, d)) + "], got " +
-                                   std::to_string(c));
+                                   std::to_string(std::min(n, d)) + "], got " + std::to_string(c));
   }
   if (n < 2) return Status::InvalidArgument("PCA needs at least 2 rows");
   if (HasMissing(x)) {
@@ -78,8 +77,8 @@ Result<PcaModel> FitPca(const Matrix& x, const PcaOptions& options) {
         "missing values in the data (set preparation.missing to impute or drop rows)");
   }
   PcaModel model;
-  model.mean = options.subtract_mean ? Eigen::RowVectorXd(x.colwise().mean())
-                                     : Eigen::RowVectorXd::Zero(d);
+  model.mean =
+      options.subtract_mean ? Eigen::RowVectorXd(x.colwise().mean()) : Eigen::RowVectorXd::Zero(d);
   const double denom = static_cast<double>(n - 1);
   model.total_variance = (x.rowwise() - model.mean).squaredNorm() / denom;
   if (options.algorithm_mode == PcaMode::kRegular) {
@@ -122,11 +121,11 @@ Result<PcaModel> FitPca(const Matrix& x, const PcaOptions& options) {
       z -= model.mean.transpose() * q.colwise().sum();
       return z;
     };
-    ColMatrix q = Eigen::HouseholderQR<ColMatrix>(apply(omega)).householderQ() *
-                  ColMatrix::Identity(n, l);
+    ColMatrix q =
+        Eigen::HouseholderQR<ColMatrix>(apply(omega)).householderQ() * ColMatrix::Identity(n, l);
     for (int it = 0; it < options.power_iterations; ++it) {
-      ColMatrix z = Eigen::HouseholderQR<ColMatrix>(apply_t(q)).householderQ() *
-                    ColMatrix::Identity(d, l);
+      ColMatrix z =
+          Eigen::HouseholderQR<ColMatrix>(apply_t(q)).householderQ() * ColMatrix::Identity(d, l);
       q = Eigen::HouseholderQR<ColMatrix>(apply(z)).householderQ() * ColMatrix::Identity(n, l);
     }
     ColMatrix bt = apply_t(q);  // d x l = (Q^T A)^T

@@ -35,9 +35,9 @@ struct PcaOptions {
 };
 
 struct PcaModel {
-  Eigen::RowVectorXd mean;              // zero when !subtract_mean
-  Matrix components;                    // num_components x features, orthonormal rows
-  Eigen::VectorXd explained_variance;   // per component
+  Eigen::RowVectorXd mean;                   // zero when !subtract_mean
+  Matrix components;                         // num_components x features, orthonormal rows
+  Eigen::VectorXd explained_variance;        // per component
   Eigen::VectorXd explained_variance_ratio;  // of the total variance
   double total_variance = 0.0;
 

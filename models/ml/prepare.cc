@@ -110,8 +110,8 @@ Imputer Imputer::Fit(const Dataset& train, const ImputerOptions& options) {
         if (values.size() % 2 == 1) {
           imp.fill_[col] = hi;
         } else {
-          double lo = *std::max_element(values.begin(),
-                                        values.begin() + static_cast<std::ptrdiff_t>(mid));
+          double lo =
+              *std::max_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(mid));
           imp.fill_[col] = 0.5 * (lo + hi);
         }
         break;
@@ -185,7 +185,8 @@ std::vector<size_t> ShuffledIndices(size_t n, uint64_t seed) {
 
 Status SplitFractions::Validate() const {
   for (double f : {train, validation, test}) {
-    if (!(f >= 0.0 && f <= 1.0)) return Status::InvalidArgument("split fractions must be in [0, 1]");
+    if (!(f >= 0.0 && f <= 1.0))
+      return Status::InvalidArgument("split fractions must be in [0, 1]");
   }
   if (train <= 0.0) return Status::InvalidArgument("split: train fraction must be > 0");
   if (std::abs(train + validation + test - 1.0) > 1e-9) {

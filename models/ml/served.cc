@@ -72,7 +72,8 @@ Status ReadHeader(ByteReader& r, std::string_view magic, std::vector<FeatureSpec
                               std::to_string(version));
   }
   uint64_t n = 0;
-  if (!r.GetVarint(&n) || n > (1u << 24)) return Status::Corruption(std::string(magic) + ": inputs");
+  if (!r.GetVarint(&n) || n > (1u << 24))
+    return Status::Corruption(std::string(magic) + ": inputs");
   inputs->resize(n);
   for (auto& in : *inputs) {
     uint8_t type = 0;
@@ -286,8 +287,8 @@ class XGBoostServed final : public ServedModel {
 }  // namespace
 
 Result<Matrix> RowsToMatrix(std::span<const FeatureRow> rows,
-                            const std::vector<FeatureSpec>& inputs,
-                            const std::vector<double>& fill, bool missing_as_nan) {
+                            const std::vector<FeatureSpec>& inputs, const std::vector<double>& fill,
+                            bool missing_as_nan) {
   const auto cols = static_cast<Index>(inputs.size());
   Matrix x(static_cast<Index>(rows.size()), cols);
   for (size_t r = 0; r < rows.size(); ++r) {
@@ -318,8 +319,8 @@ Result<Matrix> RowsToMatrix(std::span<const FeatureRow> rows,
                                          inputs[c].name + "': missing value");
         }
       } else if (!std::isfinite(v)) {
-        return Status::InvalidArgument("row " + std::to_string(r) + ", column '" +
-                                       inputs[c].name + "': not a finite number");
+        return Status::InvalidArgument("row " + std::to_string(r) + ", column '" + inputs[c].name +
+                                       "': not a finite number");
       }
       x(static_cast<Index>(r), static_cast<Index>(c)) = v;
     }
@@ -344,12 +345,12 @@ std::string SavePca(const PcaModel& model, const std::vector<FeatureSpec>& input
   PutHeader(w, "osprey-pca", inputs, fill);
   PutMatrix(w, model.components);
   w.PutVector(std::vector<double>(model.mean.data(), model.mean.data() + model.mean.size()));
-  w.PutVector(std::vector<double>(model.explained_variance.data(),
-                                  model.explained_variance.data() +
-                                      model.explained_variance.size()));
-  w.PutVector(std::vector<double>(model.explained_variance_ratio.data(),
-                                  model.explained_variance_ratio.data() +
-                                      model.explained_variance_ratio.size()));
+  w.PutVector(
+      std::vector<double>(model.explained_variance.data(),
+                          model.explained_variance.data() + model.explained_variance.size()));
+  w.PutVector(std::vector<double>(
+      model.explained_variance_ratio.data(),
+      model.explained_variance_ratio.data() + model.explained_variance_ratio.size()));
   w.Put<double>(model.total_variance);
   return out;
 }
@@ -379,8 +380,7 @@ Result<std::unique_ptr<const ServedModel>> LoadPcaModel(const ModelArtifact& art
   std::vector<double> mean, ev, ratio;
   if (!GetMatrix(r, &model.components) || !GetDoubles(r, &mean) || !GetDoubles(r, &ev) ||
       !GetDoubles(r, &ratio) || !r.Get<double>(&model.total_variance) ||
-      model.components.rows() < 1 ||
-      model.components.cols() != static_cast<Index>(inputs.size()) ||
+      model.components.rows() < 1 || model.components.cols() != static_cast<Index>(inputs.size()) ||
       mean.size() != inputs.size() || ev.size() != static_cast<size_t>(model.components.rows()) ||
       ratio.size() != ev.size()) {
     return Status::Corruption("osprey-pca: truncated or inconsistent parameters");

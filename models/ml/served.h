@@ -56,7 +56,7 @@ void RegisterFallbackLoaders(ModelKindRegistry& registry);
 // replaced by fill[col] (an error when fill[col] is NaN). Errors name the row (0-based) and
 // column; with `missing_as_nan`, a missing value without a fill stays NaN instead.
 Result<Matrix> RowsToMatrix(std::span<const FeatureRow> rows,
-                            const std::vector<FeatureSpec>& inputs,
-                            const std::vector<double>& fill, bool missing_as_nan = false);
+                            const std::vector<FeatureSpec>& inputs, const std::vector<double>& fill,
+                            bool missing_as_nan = false);
 
 }  // namespace osprey::models::ml

@@ -16,13 +16,39 @@ namespace {
 using Eigen::Index;
 
 // SageMaker / XGBoost parameter names accepted (besides num_round, early_stopping_rounds).
-const std::set<std::string, std::less<>> kBoosterParams = {
-    "objective", "eta", "learning_rate", "max_depth", "subsample", "colsample_bytree",
-    "colsample_bylevel", "colsample_bynode", "min_child_weight", "gamma", "lambda", "alpha",
-    "reg_lambda", "reg_alpha", "tree_method", "num_class", "eval_metric", "max_delta_step",
-    "scale_pos_weight", "max_bin", "grow_policy", "max_leaves", "seed", "nthread",
-    "base_score", "booster", "sketch_eps", "refresh_leaf", "process_type",
-    "num_parallel_tree", "interaction_constraints", "monotone_constraints", "verbosity"};
+const std::set<std::string, std::less<>> kBoosterParams = {"objective",
+                                                           "eta",
+                                                           "learning_rate",
+                                                           "max_depth",
+                                                           "subsample",
+                                                           "colsample_bytree",
+                                                           "colsample_bylevel",
+                                                           "colsample_bynode",
+                                                           "min_child_weight",
+                                                           "gamma",
+                                                           "lambda",
+                                                           "alpha",
+                                                           "reg_lambda",
+                                                           "reg_alpha",
+                                                           "tree_method",
+                                                           "num_class",
+                                                           "eval_metric",
+                                                           "max_delta_step",
+                                                           "scale_pos_weight",
+                                                           "max_bin",
+                                                           "grow_policy",
+                                                           "max_leaves",
+                                                           "seed",
+                                                           "nthread",
+                                                           "base_score",
+                                                           "booster",
+                                                           "sketch_eps",
+                                                           "refresh_leaf",
+                                                           "process_type",
+                                                           "num_parallel_tree",
+                                                           "interaction_constraints",
+                                                           "monotone_constraints",
+                                                           "verbosity"};
 
 Status XgbError(const char* what) {
   return Status::Internal(std::string("xgboost: ") + what + ": " + XGBGetLastError());

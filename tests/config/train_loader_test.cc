@@ -80,8 +80,7 @@ algorithm: svm
   auto missing = LoadTrainConfigString("data: {path: d.csv}\n", "t.yaml");
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("missing required key 'name'"), std::string::npos);
-  EXPECT_NE(missing.status().message().find("missing required key 'algorithm'"),
-            std::string::npos);
+  EXPECT_NE(missing.status().message().find("missing required key 'algorithm'"), std::string::npos);
 }
 
 }  // namespace

@@ -3,14 +3,14 @@
 // registry's loaders and must predict exactly what the trainer predicted for the test split
 // (written by --predictions-out). Bad configurations and data fail with exit code 1 and the
 // position of the problem.
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "daemon/trainer/registry_files.h"
 #include "models/ml/served.h"
@@ -148,9 +148,9 @@ hyperparameters:
   ASSERT_TRUE(meta.ok());
   for (const char* field :
        {"\"kind\":\"linear\"", "\"task\":\"binary\"", "\"algorithm\":\"linear_learner\"",
-        "\"model_file\":\"model.json\"", "\"hyperparameters\":{", "\"predictor_type\":\"binary_classifier\"",
-        "\"content_hash\":\"sha256:", "\"test\":{\"accuracy\":", "\"cross_validation\":{",
-        "\"source\":{\"data\":\"data.csv\""}) {
+        "\"model_file\":\"model.json\"", "\"hyperparameters\":{",
+        "\"predictor_type\":\"binary_classifier\"", "\"content_hash\":\"sha256:",
+        "\"test\":{\"accuracy\":", "\"cross_validation\":{", "\"source\":{\"data\":\"data.csv\""}) {
     EXPECT_NE(meta->find(field), std::string::npos) << field << " in " << *meta;
   }
 
@@ -240,12 +240,13 @@ hyperparameters:
     EXPECT_NEAR(preds[r].score, std::stod(csv[r + 1][3]), 1e-7) << r;
   }
   // Python's xgboost (Debian python3-xgboost) loads the file and predicts the same.
-  auto [pcode, pout] = testing::RunCommand(
-      "cd " + dir.path() + " && /usr/bin/python3 -c \"import xgboost, numpy; "
-      "b = xgboost.Booster(); b.load_model('registry/trees/1/model.json'); "
-      "x = numpy.loadtxt('p.csv', delimiter=',', skiprows=1); "
-      "p = b.predict(xgboost.DMatrix(x[:, :3])); "
-      "print('maxdiff', float(abs(p - x[:, 3]).max()))\" 2>&1");
+  auto [pcode, pout] =
+      testing::RunCommand("cd " + dir.path() +
+                          " && /usr/bin/python3 -c \"import xgboost, numpy; "
+                          "b = xgboost.Booster(); b.load_model('registry/trees/1/model.json'); "
+                          "x = numpy.loadtxt('p.csv', delimiter=',', skiprows=1); "
+                          "p = b.predict(xgboost.DMatrix(x[:, :3])); "
+                          "print('maxdiff', float(abs(p - x[:, 3]).max()))\" 2>&1");
   if (pout.find("No module named") != std::string::npos) {
     GTEST_SKIP() << "python3-xgboost not installed: " << pout;
   }
@@ -314,8 +315,7 @@ hyperparameters: {predictor_type: regressor}
   auto [code3, output3] =
       testing::RunCommand("cd " + dir.path() + " && " + kOsprey + " train -c ok.yaml");
   EXPECT_EQ(code3, 1);
-  EXPECT_NE(output3.find("data.csv: line 2, column 3 ('x2'): not a number: 'x'"),
-            std::string::npos)
+  EXPECT_NE(output3.find("data.csv: line 2, column 3 ('x2'): not a number: 'x'"), std::string::npos)
       << output3;
   // Nothing was published.
   auto missing = daemon::trainer::ReadArtifact(dir.path() + "/registry", "m");

@@ -15,7 +15,8 @@ Dataset Planted(size_t n, uint64_t seed, double noise) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<double> g(0.0, 1.0);
   Dataset ds;
-  ds.columns = {{"a", ColumnType::kNumeric, {}}, {"b", ColumnType::kNumeric, {}},
+  ds.columns = {{"a", ColumnType::kNumeric, {}},
+                {"b", ColumnType::kNumeric, {}},
                 {"c", ColumnType::kNumeric, {}}};
   ds.has_label = true;
   ds.x.resize(static_cast<Eigen::Index>(n), 3);
@@ -107,7 +108,8 @@ Dataset Blobs(size_t n, int classes, uint64_t seed) {
 
 double AccuracyOf(const LinearModel& m, const Dataset& d) {
   std::vector<int> truth(d.rows());
-  for (size_t r = 0; r < d.rows(); ++r) truth[r] = static_cast<int>(d.y[static_cast<Eigen::Index>(r)]);
+  for (size_t r = 0; r < d.rows(); ++r)
+    truth[r] = static_cast<int>(d.y[static_cast<Eigen::Index>(r)]);
   auto pred = m.PredictClasses(m.Predict(d.x));
   return Accuracy(truth, pred);
 }
@@ -173,9 +175,13 @@ TEST(LinearLearnerTest, RejectsMissingValuesAndBadLabels) {
 }
 
 TEST(LinearLearnerTest, HyperparametersBySageMakerNames) {
-  Hyperparameters p{{"predictor_type", "binary_classifier"}, {"loss", "hinge_loss"},
-                    {"l1", "0.1"},   {"wd", "auto"},           {"mini_batch_size", "32"},
-                    {"optimizer", "sgd"}, {"epochs", "7"}};
+  Hyperparameters p{{"predictor_type", "binary_classifier"},
+                    {"loss", "hinge_loss"},
+                    {"l1", "0.1"},
+                    {"wd", "auto"},
+                    {"mini_batch_size", "32"},
+                    {"optimizer", "sgd"},
+                    {"epochs", "7"}};
   auto o = LinearLearnerOptions::FromHyperparameters(p);
   ASSERT_TRUE(o.ok()) << o.status().ToString();
   EXPECT_EQ(o->loss, LinearLoss::kHinge);

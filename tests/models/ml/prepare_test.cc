@@ -16,10 +16,10 @@ Dataset WithMissing() {
   Dataset ds;
   ds.columns = {{"a", ColumnType::kNumeric, {}}, {"b", ColumnType::kNumeric, {}}};
   ds.x.resize(5, 2);
-  ds.x << 1, 10,    //
-      2, kNaN,      //
-      kNaN, 10,     //
-      9, 30,        //
+  ds.x << 1, 10,  //
+      2, kNaN,    //
+      kNaN, 10,   //
+      9, 30,      //
       2, 20;
   return ds;
 }
@@ -113,8 +113,8 @@ TEST(KFoldTest, EveryRowTestedOnceNoLeakage) {
     }
     EXPECT_GE(f.test.size(), 20u);
     EXPECT_LE(f.test.size(), 21u);
-    const auto ones = std::count_if(f.test.begin(), f.test.end(),
-                                    [&](size_t r) { return classes[r] == 1; });
+    const auto ones =
+        std::count_if(f.test.begin(), f.test.end(), [&](size_t r) { return classes[r] == 1; });
     EXPECT_GE(ones, 4);  // 21 positives over 5 folds
     EXPECT_LE(ones, 5);
   }

@@ -82,15 +82,16 @@ TEST(ServedModelTest, CorruptOrMissingFilesAreErrors) {
   km.centroids.resize(1, 2);
   km.centroids << 0, 0;
   std::string bytes = SaveKMeans(km, TwoInputs(), {kNaN, kNaN});
-  EXPECT_FALSE(LoadKMeansModel(Artifact("kmeans", "model.bin", bytes.substr(0, bytes.size() - 3))).ok());
+  EXPECT_FALSE(
+      LoadKMeansModel(Artifact("kmeans", "model.bin", bytes.substr(0, bytes.size() - 3))).ok());
   EXPECT_FALSE(LoadPcaModel(Artifact("pca", "model.bin", bytes)).ok());  // wrong kind
   auto absent = LoadKMeansModel(Artifact("kmeans", "other.bin", bytes));
   ASSERT_FALSE(absent.ok());
   EXPECT_EQ(absent.status().code(), Status::Code::kNotFound);
   // metadata "model_file" names the file.
-  EXPECT_TRUE(LoadKMeansModel(Artifact("kmeans", "other.bin", bytes,
-                                       "{\"model_file\": \"other.bin\"}"))
-                  .ok());
+  EXPECT_TRUE(
+      LoadKMeansModel(Artifact("kmeans", "other.bin", bytes, "{\"model_file\": \"other.bin\"}"))
+          .ok());
 }
 
 TEST(ServedLinearTest, FallbackLoaderServesTheTrainerFormat) {
@@ -103,9 +104,9 @@ TEST(ServedLinearTest, FallbackLoaderServesTheTrainerFormat) {
   ModelKindRegistry registry;
   RegisterFallbackLoaders(registry);
   RegisterFallbackLoaders(registry);  // idempotent
-  auto model = (*registry.Find("linear"))(Artifact(
-      "linear", "model.json", m.ToJson(),
-      "{\"inputs\": [{\"name\": \"a\", \"type\": \"numeric\"}, {\"name\": \"b\"}]}"));
+  auto model = (*registry.Find("linear"))(
+      Artifact("linear", "model.json", m.ToJson(),
+               "{\"inputs\": [{\"name\": \"a\", \"type\": \"numeric\"}, {\"name\": \"b\"}]}"));
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   std::vector<FeatureRow> rows{{2.0, 0.0}, {0.0, 3.0}};
   auto preds = (*model)->Predict(rows);

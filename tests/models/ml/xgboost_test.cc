@@ -47,10 +47,10 @@ TEST(XGBoostTest, RegressionFitsAStepFunction) {
 TEST(XGBoostTest, BinaryWithEarlyStoppingAndJsonRoundTrip) {
   Dataset train = Data(3000, 3, true), val = Data(500, 4, true), test = Data(500, 5, true);
   auto options = XGBoostOptions::FromHyperparameters({{"num_round", "500"},
-                                                       {"early_stopping_rounds", "5"},
-                                                       {"objective", "binary:logistic"},
-                                                       {"eval_metric", "logloss"},
-                                                       {"max_depth", "3"}});
+                                                      {"early_stopping_rounds", "5"},
+                                                      {"objective", "binary:logistic"},
+                                                      {"eval_metric", "logloss"},
+                                                      {"max_depth", "3"}});
   ASSERT_TRUE(options.ok());
   int best = 0;
   auto model = FitXGBoost(train, &val, *options, &best);
