@@ -309,6 +309,10 @@ Result<LinearModel> FitLinearLearner(const Dataset& train, const Dataset* valida
   Vector ys(train.x.rows());
   Gather(train, ShuffledIndices(train.rows(), options.seed), 0, train.rows(), scaling, scale_label,
          &xs, &ys);
+  // Small data (up to 8M cells) gets fully reshuffled rows every epoch, so mini-batches differ
+  // from epoch to epoch; large data keeps its rows and reshuffles the order of the batches.
+  constexpr Index kReshuffleMaxCells = 8 << 20;
+  const bool reshuffle_rows = train.x.size() <= kReshuffleMaxCells;
   const size_t num_batches =
       (train.rows() + static_cast<size_t>(batch) - 1) / static_cast<size_t>(batch);
   double best = std::numeric_limits<double>::infinity();
@@ -318,6 +322,10 @@ Result<LinearModel> FitLinearLearner(const Dataset& train, const Dataset* valida
   rep = LinearFitReport{};
 
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+    if (reshuffle_rows && epoch > 1) {
+      Gather(train, ShuffledIndices(train.rows(), options.seed + static_cast<uint64_t>(epoch)), 0,
+             train.rows(), scaling, scale_label, &xs, &ys);
+    }
     const std::vector<size_t> batch_order =
         ShuffledIndices(num_batches, options.seed + static_cast<uint64_t>(epoch));
     double epoch_loss = 0.0;

@@ -4,7 +4,8 @@
 // SGD or Adam with a step learning-rate schedule and early stopping on the validation loss (the
 // training loss without a validation set), keeping the best epoch's weights. Features (and the
 // label, for regression) are standardised internally; the result is folded back into weights
-// on the raw features, so LinearModel needs no preprocessing to serve.
+// on the raw features, so LinearModel needs no preprocessing to serve. Training works on one
+// shuffled, standardised copy of the training rows (memory: one more training matrix).
 // Thread-compatible: a LinearModel's const methods may be called concurrently.
 #pragma once
 
