@@ -212,7 +212,7 @@ hyperparameters: {num_components: 2, algorithm_mode: regular}
   }
 }
 
-TEST(TrainerTest, XGBoostPublishesJsonThatServesAndLoadsInPython) {
+TEST(TrainerTest, XGBoostModelsMoveBothWaysBetweenOspreyAndPython) {
   testing::TempDir dir;
   WriteFile(dir.path() + "/data.csv", BinaryCsv(2000, 4));
   WriteFile(dir.path() + "/xgb.yaml", R"(name: trees
@@ -254,6 +254,27 @@ hyperparameters:
   const auto at = pout.find("maxdiff ");
   ASSERT_NE(at, std::string::npos) << pout;
   EXPECT_LT(std::stod(pout.substr(at + 8)), 1e-6) << pout;
+
+  // And the other way: a model trained by Python's xgboost, placed in the registry, is served
+  // here (evaluate loads it through the registry's loaders).
+  auto [tcode, tout] = testing::RunCommand(
+      "cd " + dir.path() +
+      " && mkdir -p registry/py/1 && /usr/bin/python3 -c \"import xgboost, "
+      "numpy; d = numpy.genfromtxt('data.csv', delimiter=','); "
+      "b = xgboost.train({'objective': 'binary:logistic', 'max_depth': 3, 'nthread': 1}, "
+      "xgboost.DMatrix(d[:, 1:], label=d[:, 0]), 20); b.save_model('registry/py/1/model.json'); "
+      "open('registry/py/1/metadata.json', 'w').write('{\\\"format_version\\\": 1, "
+      "\\\"kind\\\": \\\"xgboost\\\", \\\"task\\\": \\\"binary\\\", "
+      "\\\"model_file\\\": \\\"model.json\\\", \\\"inputs\\\": [{\\\"name\\\": "
+      "\\\"a\\\"}, {\\\"name\\\": \\\"b\\\"}, {\\\"name\\\": \\\"c\\\"}]}')\" 2>&1");
+  ASSERT_EQ(tcode, 0) << tout;
+  auto [ecode, eout] = testing::RunCommand("cd " + dir.path() + " && " + kOsprey +
+                                           " evaluate -r registry -m py -d data.csv");
+  ASSERT_EQ(ecode, 0) << eout;
+  EXPECT_NE(eout.find("py version 1 (xgboost, binary)"), std::string::npos) << eout;
+  const auto acc = eout.find("accuracy");
+  ASSERT_NE(acc, std::string::npos) << eout;
+  EXPECT_GT(std::stod(eout.substr(eout.find_first_of("0123456789", acc))), 0.9) << eout;
 }
 
 TEST(TrainerTest, ProgressBarOnATerminal) {
