@@ -9,6 +9,9 @@
 //                                                                savepoint a running ospreyd
 //   osprey history export --config FILE --pipeline P [--format csv|jsonl] [--since MS]
 //          [--until MS] [--output FILE] [--store DIR]             a pipeline's event history
+//   osprey train --config TRAIN.yaml [--registry DIR]              train and publish a model
+//   osprey evaluate --registry DIR --model NAME [--version V] --data FILE
+//                                                                score a registered model
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -25,6 +28,7 @@
 #include "daemon/model_export.h"
 #include "daemon/replay.h"
 #include "daemon/signals.h"
+#include "daemon/trainer/trainer.h"
 
 namespace {
 
@@ -166,6 +170,31 @@ int main(int argc, char** argv) {
                              "Read this store, checkpoint or savepoint directory instead of "
                              "the live state.dir");
 
+  auto* train = app.add_subcommand(
+      "train", "Train a model from a YAML file (data, preparation, algorithm, hyperparameters) "
+               "and publish it to the model registry");
+  osprey::daemon::trainer::TrainCommand train_command;
+  train->add_option("-c,--config", train_command.config_path, "Training YAML file")->required();
+  train->add_option("-r,--registry", train_command.registry,
+                    "Registry directory (overrides the file's 'registry')");
+  train->add_option("--predictions-out", train_command.predictions_out,
+                    "Write the test split and the trainer's predictions for it as CSV");
+
+  auto* evaluate = app.add_subcommand("evaluate", "Score a registered model on a data file");
+  osprey::daemon::trainer::EvaluateCommand evaluate_command;
+  evaluate->add_option("-r,--registry", evaluate_command.registry, "Registry directory")
+      ->required();
+  evaluate->add_option("-m,--model", evaluate_command.model, "Model name")->required();
+  evaluate->add_option("-v,--version", evaluate_command.version, "Version (default: the latest)");
+  evaluate->add_option("-d,--data", evaluate_command.data,
+                       "Data file: .jsonl for JSON Lines, otherwise CSV")
+      ->required();
+  evaluate->add_flag("--header", evaluate_command.header, "The CSV file has a header line");
+  evaluate->add_option("--label-index", evaluate_command.label_index,
+                       "CSV without header: the label's column (default 0; -1 = no label)");
+  evaluate->add_option("--label", evaluate_command.label,
+                       "CSV with header or JSON Lines: the label's column or key");
+
   CLI11_PARSE(app, argc, argv);
   if (*model_export) {
     auto version = osprey::daemon::ExportModel(model_export_options);
@@ -188,6 +217,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*savepoint) return Savepoint(savepoint_url, savepoint_dir, token);
+  if (*train) return osprey::daemon::trainer::RunTrain(train_command, std::cout, std::cerr);
+  if (*evaluate) {
+    return osprey::daemon::trainer::RunEvaluate(evaluate_command, std::cout, std::cerr);
+  }
   if (*replay) {
     osprey::Status st = osprey::daemon::Replay(replay_options);
     if (!st.ok()) {

@@ -18,6 +18,11 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   PACKAGES+=(nodejs npm)
 fi
 
+# `install-deps.sh --bench` adds what tests/bench/sklearn_compare.sh compares against.
+if [ "${1:-}" = "--bench" ]; then
+  PACKAGES+=(python3-sklearn python3-numpy python3-xgboost)
+fi
+
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then

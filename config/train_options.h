@@ -1,0 +1,77 @@
+// TrainConfig: what `osprey train --config train.yaml` reads: the data source, the preparation,
+// the algorithm and its hyperparameters (SageMaker's names, kept as strings with their
+// positions: each algorithm validates its own, and problems point back at the file), and
+// where to publish. Plain structs; LoadTrainConfigFile (train_loader.h) fills and validates
+// the structure.
+// Thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "config/options.h"
+
+namespace osprey::config {
+
+enum class TrainDataFormat { kCsv, kJsonLines };
+enum class TrainAlgorithm { kLinearLearner, kKMeans, kPca, kXGBoost };
+enum class MissingValues { kKeep, kDrop, kMean, kMedian, kMostFrequent };
+
+struct TrainDataOptions {
+  // csv | jsonl. Default: csv.
+  TrainDataFormat format = TrainDataFormat::kCsv;
+  // The data file; a relative path is relative to the YAML file's directory. Required.
+  std::string path;
+  // csv: a header line names the columns. Default: false (SageMaker: label first, no header).
+  bool header = false;
+  // csv without header: 0-based label column, -1 = none. Default: 0.
+  int label_index = 0;
+  // csv with header / jsonl: the label's column name or key; empty = none.
+  std::string label;
+  // jsonl: feature keys in order; empty = the first record's keys.
+  std::vector<std::string> features;
+  // csv: field delimiter (one character). Default: ",".
+  char delimiter = ',';
+};
+
+struct TrainPreparationOptions {
+  // keep | drop | mean | median | most_frequent. Default: mean.
+  MissingValues missing = MissingValues::kMean;
+  // Add "<column>_missing" 0/1 columns (they become model inputs). Default: false.
+  bool missing_indicators = false;
+  // Seed for shuffles, splits and folds. Default: 1.
+  uint64_t seed = 1;
+  // Split fractions; each in [0, 1], train > 0, summing to 1. Defaults: 0.7 / 0.1 / 0.2.
+  double train_fraction = 0.7;
+  double validation_fraction = 0.1;
+  double test_fraction = 0.2;
+  // Stratify the split (and folds) by class for classifiers. Default: true.
+  bool stratify = true;
+  // Cross-validation on train + validation before the final fit: 0 = none, k >= 2 folds,
+  // -1 = leave-one-out.
+  int cross_validation_folds = 0;
+};
+
+struct Hyperparameter {
+  std::string value;
+  SourceLocation location;
+};
+
+struct TrainConfig {
+  std::string file;  // the YAML file
+  // Model name in the registry: [A-Za-z0-9][A-Za-z0-9._-]{0,127}. Required.
+  std::string name;
+  // The registry directory; may be given by --registry instead.
+  std::string registry;
+  TrainDataOptions data;
+  TrainPreparationOptions preparation;
+  // linear_learner | kmeans | pca | xgboost. Required.
+  TrainAlgorithm algorithm = TrainAlgorithm::kLinearLearner;
+  std::string algorithm_name;
+  std::map<std::string, Hyperparameter> hyperparameters;
+  SourceLocation hyperparameters_location;
+};
+
+}  // namespace osprey::config

@@ -1,0 +1,851 @@
+#include "daemon/trainer/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include <unistd.h>
+
+#include "config/base/json_writer.h"
+#include "config/train_loader.h"
+#include "daemon/trainer/registry_files.h"
+#include "models/ml/dataset.h"
+#include "models/ml/kmeans.h"
+#include "models/ml/linear_learner.h"
+#include "models/ml/metrics.h"
+#include "models/ml/pca.h"
+#include "models/ml/prepare.h"
+#include "models/ml/served.h"
+#include "models/ml/xgboost.h"
+
+namespace osprey::daemon::trainer {
+
+namespace {
+
+namespace ml = models::ml;
+using Eigen::Index;
+using MetricSet = std::vector<std::pair<std::string, double>>;
+
+constexpr size_t kSilhouetteSample = 2000;
+
+// A one-line progress bar on stderr, redrawn in place; silent when stderr is not a terminal.
+class ProgressBar {
+ public:
+  ProgressBar(std::ostream& err, std::string what)
+      : err_(err), what_(std::move(what)), tty_(::isatty(STDERR_FILENO) == 1) {}
+  ~ProgressBar() { Finish(); }
+  void Update(int done, int total, double loss) {
+    if (!tty_) return;
+    constexpr int kWidth = 30;
+    const int filled = total > 0 ? kWidth * std::min(done, total) / total : kWidth;
+    std::ostringstream line;
+    line << "\r" << what_ << " [" << std::string(static_cast<size_t>(filled), '=')
+         << std::string(static_cast<size_t>(kWidth - filled), ' ') << "] " << done << "/" << total;
+    if (std::isfinite(loss)) line << "  loss " << std::setprecision(5) << loss;
+    err_ << line.str() << std::flush;
+    drawn_ = true;
+  }
+  void Finish() {
+    if (drawn_) err_ << "\n" << std::flush;
+    drawn_ = false;
+  }
+
+ private:
+  std::ostream& err_;
+  std::string what_;
+  bool tty_;
+  bool drawn_ = false;
+};
+
+std::vector<double> ToStd(const ml::Vector& v) { return {v.data(), v.data() + v.size()}; }
+
+std::vector<int> ToClasses(const ml::Vector& y) {
+  std::vector<int> out(static_cast<size_t>(y.size()));
+  for (Index r = 0; r < y.size(); ++r)
+    out[static_cast<size_t>(r)] = static_cast<int>(std::lround(y[r]));
+  return out;
+}
+
+MetricSet ScoreMetrics(models::ModelTask task, const ml::Matrix& scores, const ml::Dataset& data);
+
+MetricSet LinearMetrics(const ml::LinearModel& model, const ml::Dataset& data) {
+  if (data.rows() == 0) return {};
+  return ScoreMetrics(model.task, model.Predict(data.x), data);
+}
+
+MetricSet KMeansMetrics(const ml::KMeansModel& model, const ml::Matrix& x) {
+  MetricSet m;
+  if (x.rows() == 0) return m;
+  std::vector<int> labels;
+  std::vector<double> dist;
+  model.Assign(x, &labels, &dist);
+  double inertia = 0, sum = 0;
+  for (double d : dist) {
+    inertia += d * d;
+    sum += d;
+  }
+  m.emplace_back("inertia", inertia);
+  m.emplace_back("mean_distance", sum / static_cast<double>(dist.size()));
+  const size_t n = std::min<size_t>(kSilhouetteSample, labels.size());
+  std::vector<int> sample_labels(labels.begin(), labels.begin() + static_cast<std::ptrdiff_t>(n));
+  if (std::set<int>(sample_labels.begin(), sample_labels.end()).size() >= 2) {
+    m.emplace_back("silhouette", ml::Silhouette(x.topRows(static_cast<Index>(n)), sample_labels));
+  }
+  return m;
+}
+
+// On a split: the share of its squared deviation from the model's mean that the components
+// capture, and the reconstruction error.
+MetricSet PcaMetrics(const ml::PcaModel& model, const ml::Matrix& x) {
+  MetricSet m;
+  if (x.rows() == 0) return m;
+  const ml::Matrix p = model.Project(x);
+  const double total = (x.rowwise() - model.mean).squaredNorm();
+  m.emplace_back("explained_variance_ratio", total > 0 ? p.squaredNorm() / total : 0.0);
+  const ml::Matrix back = (p * model.components).rowwise() + model.mean;
+  m.emplace_back("reconstruction_rmse",
+                 std::sqrt((back - x).squaredNorm() / static_cast<double>(x.size())));
+  return m;
+}
+
+void WriteMetrics(JsonWriter& j, const MetricSet& m) {
+  j.BeginObject();
+  for (const auto& [k, v] : m) j.Key(k).Double(v);
+  j.EndObject();
+}
+
+std::string NowRfc3339() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// Maps algorithm problems back to where the hyperparameters were written.
+Status HyperparameterStatus(const config::TrainConfig& cfg,
+                            const std::vector<ml::HyperparameterProblem>& problems,
+                            const Status& fallback) {
+  if (problems.empty()) return fallback;
+  std::string text;
+  for (const auto& p : problems) {
+    auto it = cfg.hyperparameters.find(p.key);
+    const config::SourceLocation& where =
+        it != cfg.hyperparameters.end() ? it->second.location : cfg.hyperparameters_location;
+    if (!text.empty()) text += "\n";
+    text += (where.line > 0 ? where.ToString() : cfg.file) + ": hyperparameters." + p.key + ": " +
+            p.message;
+  }
+  return Status::InvalidArgument(text);
+}
+
+// Parses the data file's `bytes` (read from `path`, named in errors).
+Result<ml::Dataset> LoadData(const config::TrainConfig& cfg, const std::string& path,
+                             const std::string& bytes) {
+  Result<ml::Dataset> ds = Status::Internal("unset");
+  if (cfg.data.format == config::TrainDataFormat::kCsv) {
+    ml::CsvOptions o;
+    o.header = cfg.data.header;
+    o.label_index = cfg.data.label_index;
+    o.label_column = cfg.data.label;
+    o.delimiter = cfg.data.delimiter;
+    ds = ml::ParseCsv(bytes, o);
+  } else {
+    ml::JsonLinesOptions o;
+    o.label = cfg.data.label;
+    o.features = cfg.data.features;
+    ds = ml::ParseJsonLines(bytes, o);
+  }
+  if (!ds.ok()) return Status::InvalidArgument(path + ": " + ds.status().message());
+  return ds;
+}
+
+struct Prepared {
+  ml::Dataset train, validation, test;
+  std::vector<double> fill;  // per input column of the prepared data (NaN = none)
+};
+
+Prepared Prepare(const config::TrainConfig& cfg, const ml::Dataset& all, bool classifier) {
+  const auto& p = cfg.preparation;
+  ml::Dataset dropped;
+  if (p.missing == config::MissingValues::kDrop) dropped = ml::DropMissingRows(all);
+  const ml::Dataset& data = p.missing == config::MissingValues::kDrop ? dropped : all;
+  ml::SplitFractions fr{p.train_fraction, p.validation_fraction, p.test_fraction};
+  std::vector<int> classes;
+  if (classifier && p.stratify && data.has_label) classes = ml::ClassesOf(data);
+  const ml::Split split = ml::TrainValidationTestSplit(data.rows(), fr, p.seed, classes);
+  Prepared out{data.Rows(split.train), data.Rows(split.validation), data.Rows(split.test), {}};
+  if (p.missing != config::MissingValues::kDrop) {
+    ml::ImputerOptions io;
+    io.add_indicators = p.missing_indicators;
+    switch (p.missing) {
+      case config::MissingValues::kKeep:
+        io.policy = ml::MissingPolicy::kKeep;
+        break;
+      case config::MissingValues::kMean:
+        io.policy = ml::MissingPolicy::kMean;
+        break;
+      case config::MissingValues::kMedian:
+        io.policy = ml::MissingPolicy::kMedian;
+        break;
+      case config::MissingValues::kMostFrequent:
+        io.policy = ml::MissingPolicy::kMostFrequent;
+        break;
+      case config::MissingValues::kDrop:
+        break;
+    }
+    const ml::Imputer imp = ml::Imputer::Fit(out.train, io);
+    imp.Apply(&out.train);
+    imp.Apply(&out.validation);
+    imp.Apply(&out.test);
+    out.fill = imp.fill_values();
+    // Indicator columns are never missing themselves.
+    out.fill.resize(out.train.cols(), std::numeric_limits<double>::quiet_NaN());
+  } else {
+    out.fill.assign(out.train.cols(), std::numeric_limits<double>::quiet_NaN());
+  }
+  return out;
+}
+
+std::vector<models::FeatureSpec> Inputs(const ml::Dataset& d) {
+  std::vector<models::FeatureSpec> out;
+  for (const auto& c : d.columns) out.push_back({c.name, models::FeatureType::kNumeric});
+  return out;
+}
+
+std::string Fmt(double v) {
+  std::ostringstream s;
+  s << std::setprecision(6) << v;
+  return s.str();
+}
+
+void PrintTable(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& r : rows) {
+    width.resize(std::max(width.size(), r.size()), 0);
+    for (size_t c = 0; c < r.size(); ++c) width[c] = std::max(width[c], r[c].size());
+  }
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t c = 0; c < r.size(); ++c) {
+      line += r[c];
+      if (c + 1 < r.size()) line += std::string(width[c] - r[c].size() + 2, ' ');
+    }
+    out << line << "\n";
+  }
+}
+
+void PrintMetrics(std::ostream& out, const MetricSet& validation, const MetricSet& test) {
+  std::vector<std::vector<std::string>> rows{{"metric", "validation", "test"}};
+  const MetricSet& keys = test.empty() ? validation : test;
+  for (const auto& [name, v] : keys) {
+    std::string val = "-", tst = "-";
+    for (const auto& [n, x] : validation) {
+      if (n == name) val = Fmt(x);
+    }
+    for (const auto& [n, x] : test) {
+      if (n == name) tst = Fmt(x);
+    }
+    rows.push_back({name, val, tst});
+  }
+  PrintTable(out, rows);
+}
+
+// Writes the test rows and the trainer's own predictions as CSV (full precision).
+Status WritePredictions(const std::string& path, const ml::Dataset& test, const ml::Matrix& pred,
+                        const std::vector<std::string>& pred_names) {
+  std::ofstream f(path);
+  if (!f) return Status::IOError(path + ": cannot write");
+  f << std::setprecision(17);
+  for (size_t c = 0; c < test.cols(); ++c) f << test.columns[c].name << ",";
+  for (size_t c = 0; c < pred_names.size(); ++c)
+    f << pred_names[c] << (c + 1 < pred_names.size() ? "," : "\n");
+  for (Index r = 0; r < test.x.rows(); ++r) {
+    for (Index c = 0; c < test.x.cols(); ++c) f << test.x(r, c) << ",";
+    for (Index c = 0; c < pred.cols(); ++c) f << pred(r, c) << (c + 1 < pred.cols() ? "," : "\n");
+  }
+  return f.good() ? Status::Ok() : Status::IOError(path + ": write failed");
+}
+
+struct Trained {
+  std::string kind;
+  models::ModelTask task = models::ModelTask::kRegression;
+  std::string model_file;
+  std::map<std::string, std::string> files;
+  MetricSet validation, test;
+  std::optional<ml::CvSummary> cv;
+  std::string cv_metric;
+  std::vector<std::string> classes;
+  std::vector<std::vector<std::string>> summary;  // extra rows for the table
+  Prepared prep;
+  ml::Matrix test_predictions;
+  std::vector<std::string> prediction_names;
+  // Extra metadata members, each `"key":value`, e.g. PCA's explained variance.
+  std::vector<std::string> extra_json;
+};
+
+void AddRows(Trained& t) {
+  t.summary.insert(t.summary.begin(),
+                   {"rows", "train " + std::to_string(t.prep.train.rows()) + ", validation " +
+                                std::to_string(t.prep.validation.rows()) + ", test " +
+                                std::to_string(t.prep.test.rows())});
+}
+
+Result<Trained> TrainLinear(const config::TrainConfig& cfg, const ml::Hyperparameters& hp,
+                            const ml::Dataset& all, std::ostream& err) {
+  std::vector<ml::HyperparameterProblem> problems;
+  auto options = ml::LinearLearnerOptions::FromHyperparameters(hp, &problems);
+  if (!options.ok()) return HyperparameterStatus(cfg, problems, options.status());
+  if (!all.has_label) return Status::InvalidArgument("linear_learner needs a label column");
+  const bool classifier = options->predictor_type != ml::PredictorType::kRegressor;
+  Trained t;
+  t.prep = Prepare(cfg, all, classifier);
+  const Prepared& prep = t.prep;
+  if (cfg.preparation.cross_validation_folds != 0) {
+    // Folds over train + validation; the test split stays untouched.
+    ml::Dataset cv_data = prep.train;
+    if (prep.validation.rows() > 0) {
+      cv_data.x.conservativeResize(prep.train.x.rows() + prep.validation.x.rows(), Eigen::NoChange);
+      cv_data.x.bottomRows(prep.validation.x.rows()) = prep.validation.x;
+      cv_data.y.conservativeResize(cv_data.x.rows());
+      cv_data.y.tail(prep.validation.y.size()) = prep.validation.y;
+    }
+    const size_t n = cv_data.rows();
+    const int k = cfg.preparation.cross_validation_folds;
+    if (n < 2 || (k > 0 && static_cast<size_t>(k) > n)) {
+      return Status::InvalidArgument("cross_validation: " + std::to_string(n) +
+                                     " rows are too few for " + std::to_string(k) + " folds");
+    }
+    std::vector<int> classes;
+    if (classifier && cfg.preparation.stratify) classes = ml::ClassesOf(cv_data);
+    const auto folds = k < 0 ? ml::LeaveOneOut(n) : ml::KFold(n, k, cfg.preparation.seed, classes);
+    t.cv_metric = classifier ? "accuracy" : "rmse";
+    ProgressBar bar(err, "cross-validation");
+    int done = 0;
+    auto cv = ml::CrossValidate(
+        folds, [&](const std::vector<size_t>& tr, const std::vector<size_t>& te) -> Result<double> {
+          ml::Dataset a = cv_data.Rows(tr), b = cv_data.Rows(te);
+          OSPREY_ASSIGN_OR_RETURN(ml::LinearModel m, ml::FitLinearLearner(a, nullptr, *options));
+          bar.Update(++done, static_cast<int>(folds.size()), std::nan(""));
+          const ml::Matrix s = m.Predict(b.x);
+          if (!classifier) {
+            return ml::Rmse(ToStd(b.y), std::vector<double>(s.data(), s.data() + s.rows()));
+          }
+          return ml::Accuracy(ToClasses(b.y), m.PredictClasses(s));
+        });
+    bar.Finish();
+    if (!cv.ok()) return cv.status();
+    t.cv = *cv;
+  }
+  ml::LinearFitReport report;
+  ProgressBar bar(err, "epochs");
+  auto model =
+      ml::FitLinearLearner(prep.train, &prep.validation, *options, &report,
+                           [&](int d, int total, double loss) { bar.Update(d, total, loss); });
+  bar.Finish();
+  if (!model.ok()) return model.status();
+  t.kind = "linear";
+  t.task = model->task;
+  t.model_file = ml::kLinearModelFile;
+  t.files[t.model_file] = model->ToJson();
+  t.validation = LinearMetrics(*model, prep.validation);
+  t.test = LinearMetrics(*model, prep.test);
+  t.classes = model->classes;
+  t.summary.push_back({"epochs", std::to_string(report.epochs_run) + " (best " +
+                                     std::to_string(report.best_epoch) +
+                                     (report.early_stopped ? ", stopped early)" : ")")});
+  t.test_predictions = model->Predict(prep.test.x);
+  if (model->task == models::ModelTask::kMulticlass) {
+    for (Index c = 0; c < t.test_predictions.cols(); ++c) {
+      t.prediction_names.push_back("probability_" + std::to_string(c));
+    }
+  } else {
+    t.prediction_names = {"score"};
+  }
+  // The linear serving format has no imputation: the fitted fill values are recorded here.
+  std::string pre;
+  JsonWriter j(&pre);
+  j.BeginObject().Key("impute").BeginArray();
+  for (double v : prep.fill) j.Double(v);
+  j.EndArray().EndObject();
+  t.extra_json.push_back("\"preprocessing\":" + pre);
+  return t;
+}
+
+Result<Trained> TrainKMeans(const config::TrainConfig& cfg, const ml::Hyperparameters& hp,
+                            const ml::Dataset& all, std::ostream& err) {
+  std::vector<ml::HyperparameterProblem> problems;
+  auto options = ml::KMeansOptions::FromHyperparameters(hp, &problems);
+  if (!options.ok()) return HyperparameterStatus(cfg, problems, options.status());
+  Trained t;
+  t.prep = Prepare(cfg, all, false);
+  ProgressBar bar(err, options->mini_batch_size > 0 ? "epochs" : "iterations");
+  auto model = ml::FitKMeans(t.prep.train.x, *options,
+                             [&](int d, int total, double loss) { bar.Update(d, total, loss); });
+  bar.Finish();
+  if (!model.ok()) return model.status();
+  t.kind = "kmeans";
+  t.task = models::ModelTask::kClustering;
+  t.model_file = ml::kBinaryModelFile;
+  t.files[t.model_file] = ml::SaveKMeans(*model, Inputs(t.prep.train), t.prep.fill);
+  t.validation = KMeansMetrics(*model, t.prep.validation.x);
+  t.test = KMeansMetrics(*model, t.prep.test.x);
+  t.summary.push_back({"iterations", std::to_string(model->iterations)});
+  std::vector<int> labels;
+  std::vector<double> dist;
+  model->Assign(t.prep.test.x, &labels, &dist);
+  t.test_predictions.resize(static_cast<Index>(labels.size()), 2);
+  for (size_t r = 0; r < labels.size(); ++r) {
+    t.test_predictions(static_cast<Index>(r), 0) = labels[r];
+    t.test_predictions(static_cast<Index>(r), 1) = dist[r];
+  }
+  t.prediction_names = {"closest_cluster", "distance_to_cluster"};
+  return t;
+}
+
+Result<Trained> TrainPca(const config::TrainConfig& cfg, const ml::Hyperparameters& hp,
+                         const ml::Dataset& all, std::ostream& err) {
+  std::vector<ml::HyperparameterProblem> problems;
+  auto options = ml::PcaOptions::FromHyperparameters(hp, &problems);
+  if (!options.ok()) return HyperparameterStatus(cfg, problems, options.status());
+  Trained t;
+  t.prep = Prepare(cfg, all, false);
+  ProgressBar bar(err, "pca");
+  bar.Update(0, 1, std::nan(""));
+  auto model = ml::FitPca(t.prep.train.x, *options);
+  bar.Update(1, 1, std::nan(""));
+  bar.Finish();
+  if (!model.ok()) return model.status();
+  t.kind = "pca";
+  t.task = models::ModelTask::kProjection;
+  t.model_file = ml::kBinaryModelFile;
+  t.files[t.model_file] = ml::SavePca(*model, Inputs(t.prep.train), t.prep.fill);
+  t.validation = PcaMetrics(*model, t.prep.validation.x);
+  t.test = PcaMetrics(*model, t.prep.test.x);
+  std::string ev;
+  JsonWriter j(&ev);
+  j.BeginObject().Key("explained_variance").BeginArray();
+  for (Index c = 0; c < model->explained_variance.size(); ++c)
+    j.Double(model->explained_variance[c]);
+  j.EndArray().Key("explained_variance_ratio").BeginArray();
+  for (Index c = 0; c < model->explained_variance_ratio.size(); ++c) {
+    j.Double(model->explained_variance_ratio[c]);
+  }
+  j.EndArray().EndObject();
+  t.extra_json.push_back("\"pca\":" + ev);
+  std::string ratios;
+  for (Index c = 0; c < model->explained_variance_ratio.size(); ++c) {
+    ratios += (c ? " " : "") + Fmt(model->explained_variance_ratio[c]);
+  }
+  t.summary.push_back({"variance ratio", ratios});
+  t.test_predictions = model->Project(t.prep.test.x);
+  for (Index c = 0; c < t.test_predictions.cols(); ++c) {
+    t.prediction_names.push_back("projection_" + std::to_string(c));
+  }
+  return t;
+}
+
+MetricSet ScoreMetrics(models::ModelTask task, const ml::Matrix& scores, const ml::Dataset& data) {
+  // The linear metrics work on any scores matrix with the same layout.
+  ml::LinearModel shape;
+  shape.task = task;
+  MetricSet m;
+  if (data.rows() == 0) return m;
+  const std::vector<double> truth = ToStd(data.y);
+  if (task == models::ModelTask::kRegression) {
+    const std::vector<double> pred(scores.data(), scores.data() + scores.rows());
+    return {{"rmse", ml::Rmse(truth, pred)},
+            {"mae", ml::Mae(truth, pred)},
+            {"mape", ml::Mape(truth, pred)},
+            {"r2", ml::R2(truth, pred)}};
+  }
+  const std::vector<int> y = ToClasses(data.y);
+  const std::vector<int> pred = shape.PredictClasses(scores);
+  const int k = task == models::ModelTask::kBinary ? 2 : static_cast<int>(scores.cols());
+  const auto cm = ml::ConfusionMatrix(y, pred, k);
+  m.emplace_back("accuracy", ml::Accuracy(y, pred));
+  if (task == models::ModelTask::kBinary) {
+    const ml::ClassScores s = ml::ScoresForClass(cm, 1);
+    m.insert(m.end(), {{"precision", s.precision}, {"recall", s.recall}, {"f1", s.f1}});
+    const std::vector<double> p(scores.data(), scores.data() + scores.rows());
+    if (std::count(y.begin(), y.end(), 1) > 0 && std::count(y.begin(), y.end(), 0) > 0) {
+      m.emplace_back("roc_auc", ml::RocAuc(y, p));
+      m.emplace_back("average_precision", ml::AveragePrecision(y, p));
+    }
+  } else {
+    const ml::ClassScores s = ml::MacroScores(cm);
+    m.insert(m.end(),
+             {{"precision_macro", s.precision}, {"recall_macro", s.recall}, {"f1_macro", s.f1}});
+  }
+  return m;
+}
+
+Result<Trained> TrainXGBoost(const config::TrainConfig& cfg, const ml::Hyperparameters& hp,
+                             const ml::Dataset& all, std::ostream& err) {
+  std::vector<ml::HyperparameterProblem> problems;
+  auto options = ml::XGBoostOptions::FromHyperparameters(hp, &problems);
+  if (!options.ok()) return HyperparameterStatus(cfg, problems, options.status());
+  if (!all.has_label) return Status::InvalidArgument("xgboost needs a label column");
+  Trained t;
+  // XGBoost handles missing values itself: `missing: keep` is the natural choice, but the
+  // configured policy is honoured.
+  t.prep = Prepare(cfg, all, options->task() != models::ModelTask::kRegression);
+  int best = 0;
+  ProgressBar bar(err, "rounds");
+  auto model = ml::FitXGBoost(t.prep.train, &t.prep.validation, *options, &best,
+                              [&](int d, int total, double loss) { bar.Update(d, total, loss); });
+  bar.Finish();
+  if (!model.ok()) return model.status();
+  t.kind = "xgboost";
+  t.task = options->task();
+  t.model_file = "model.json";
+  OSPREY_ASSIGN_OR_RETURN(t.files[t.model_file], (*model)->SaveJson());
+  OSPREY_ASSIGN_OR_RETURN(ml::Matrix val_scores, (*model)->Predict(t.prep.validation.x));
+  OSPREY_ASSIGN_OR_RETURN(t.test_predictions, (*model)->Predict(t.prep.test.x));
+  t.validation = ScoreMetrics(t.task, val_scores, t.prep.validation);
+  t.test = ScoreMetrics(t.task, t.test_predictions, t.prep.test);
+  t.summary.push_back(
+      {"rounds", std::to_string((*model)->rounds()) + " (best " + std::to_string(best) + ")"});
+  if (t.task == models::ModelTask::kMulticlass) {
+    for (Index c = 0; c < t.test_predictions.cols(); ++c) {
+      t.prediction_names.push_back("probability_" + std::to_string(c));
+    }
+  } else {
+    t.prediction_names = {"score"};
+  }
+  if (t.task != models::ModelTask::kRegression) {
+    if (!all.label_classes.empty()) {
+      t.classes = all.label_classes;
+    } else {
+      for (Index c = 0; c < std::max<Index>(2, t.test_predictions.cols()); ++c) {
+        t.classes.push_back(std::to_string(c));
+      }
+    }
+  }
+  return t;
+}
+
+std::string Metadata(const config::TrainConfig& cfg, const Trained& t, const std::string& version,
+                     const std::string& data_sha256, size_t data_rows) {
+  std::string out;
+  JsonWriter j(&out);
+  j.BeginObject();
+  j.Key("format_version").Int(1);
+  j.Key("name").String(cfg.name);
+  j.Key("version").String(version);
+  j.Key("kind").String(t.kind);
+  j.Key("task").String(models::TaskName(t.task));
+  j.Key("algorithm").String(cfg.algorithm_name);
+  j.Key("created").String(NowRfc3339());
+  j.Key("model_file").String(t.model_file);
+  j.Key("inputs").BeginArray();
+  for (const auto& c : t.prep.train.columns) {
+    j.BeginObject().Key("name").String(c.name).Key("type").String("numeric").EndObject();
+  }
+  j.EndArray();
+  if (t.prep.train.has_label && t.task != models::ModelTask::kClustering &&
+      t.task != models::ModelTask::kProjection) {
+    j.Key("label").BeginObject().Key("name").String(t.prep.train.label_name);
+    if (!t.classes.empty()) {
+      j.Key("classes").BeginArray();
+      for (const auto& c : t.classes) j.String(c);
+      j.EndArray();
+    }
+    j.EndObject();
+  }
+  j.Key("metrics").BeginObject();
+  if (!t.validation.empty()) {
+    j.Key("validation");
+    WriteMetrics(j, t.validation);
+  }
+  if (!t.test.empty()) {
+    j.Key("test");
+    WriteMetrics(j, t.test);
+  }
+  if (t.cv) {
+    j.Key("cross_validation").BeginObject().Key("metric").String(t.cv_metric);
+    j.Key("folds").Int(static_cast<int64_t>(t.cv->values.size()));
+    j.Key("mean").Double(t.cv->mean).Key("stddev").Double(t.cv->stddev);
+    j.EndObject();
+  }
+  j.EndObject();
+  j.Key("hyperparameters").BeginObject();
+  for (const auto& [k, v] : cfg.hyperparameters) j.Key(k).String(v.value);
+  j.EndObject();
+  j.Key("source").BeginObject();
+  j.Key("data").String(cfg.data.path);
+  j.Key("format").String(cfg.data.format == config::TrainDataFormat::kCsv ? "csv" : "jsonl");
+  j.Key("rows").Int(static_cast<int64_t>(data_rows));
+  j.Key("sha256").String(data_sha256);
+  j.Key("split").BeginObject();
+  j.Key("seed").Int(static_cast<int64_t>(cfg.preparation.seed));
+  j.Key("train").Int(static_cast<int64_t>(t.prep.train.rows()));
+  j.Key("validation").Int(static_cast<int64_t>(t.prep.validation.rows()));
+  j.Key("test").Int(static_cast<int64_t>(t.prep.test.rows()));
+  j.EndObject();
+  j.EndObject();
+  // Content hash: SHA-256 over each model file's name and bytes, in name order.
+  std::string all;
+  for (const auto& [name, bytes] : t.files) {
+    all += name;
+    all.push_back('\0');
+    all += bytes;
+  }
+  j.Key("content_hash").String("sha256:" + Sha256Hex(all));
+  j.EndObject();
+  out.pop_back();  // the closing brace: add the extra members
+  for (const auto& e : t.extra_json) out += "," + e;
+  out += "}\n";
+  return out;
+}
+
+// Checks the hyperparameters before any data is read: a typo fails fast.
+Status CheckHyperparameters(const config::TrainConfig& cfg, const ml::Hyperparameters& hp) {
+  std::vector<ml::HyperparameterProblem> problems;
+  Status st;
+  switch (cfg.algorithm) {
+    case config::TrainAlgorithm::kLinearLearner:
+      st = ml::LinearLearnerOptions::FromHyperparameters(hp, &problems).status();
+      break;
+    case config::TrainAlgorithm::kKMeans:
+      st = ml::KMeansOptions::FromHyperparameters(hp, &problems).status();
+      break;
+    case config::TrainAlgorithm::kPca:
+      st = ml::PcaOptions::FromHyperparameters(hp, &problems).status();
+      break;
+    case config::TrainAlgorithm::kXGBoost:
+      st = ml::XGBoostOptions::FromHyperparameters(hp, &problems).status();
+      break;
+  }
+  return st.ok() ? st : HyperparameterStatus(cfg, problems, st);
+}
+
+}  // namespace
+
+int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) {
+  auto cfg = config::LoadTrainConfigFile(command.config_path);
+  if (!cfg.ok()) {
+    err << cfg.status().message() << "\n";
+    return 1;
+  }
+  const std::string registry = command.registry.empty() ? cfg->registry : command.registry;
+  if (registry.empty()) {
+    err << cfg->file << ": no registry: set 'registry' or pass --registry\n";
+    return 1;
+  }
+  ml::Hyperparameters hp;
+  for (const auto& [k, v] : cfg->hyperparameters) hp.emplace(k, v.value);
+  if (Status st = CheckHyperparameters(*cfg, hp); !st.ok()) {
+    err << st.message() << "\n";
+    return 1;
+  }
+  std::filesystem::path data_path = cfg->data.path;
+  if (data_path.is_relative()) {
+    data_path = std::filesystem::path(cfg->file).parent_path() / data_path;
+  }
+  auto bytes = ReadFileBytes(data_path.string());
+  if (!bytes.ok()) {
+    err << bytes.status().message() << "\n";
+    return 1;
+  }
+  const auto started = std::chrono::steady_clock::now();
+  const std::clock_t cpu_started = std::clock();
+  const std::string data_sha256 = Sha256Hex(*bytes);
+  auto data = LoadData(*cfg, data_path.string(), *bytes);
+  const auto loaded = std::chrono::steady_clock::now();
+  const std::clock_t cpu_loaded = std::clock();
+  if (!data.ok()) {
+    err << data.status().message() << "\n";
+    return 1;
+  }
+  Result<Trained> trained = Status::Internal("unset");
+  switch (cfg->algorithm) {
+    case config::TrainAlgorithm::kLinearLearner:
+      trained = TrainLinear(*cfg, hp, *data, err);
+      break;
+    case config::TrainAlgorithm::kKMeans:
+      trained = TrainKMeans(*cfg, hp, *data, err);
+      break;
+    case config::TrainAlgorithm::kPca:
+      trained = TrainPca(*cfg, hp, *data, err);
+      break;
+    case config::TrainAlgorithm::kXGBoost:
+      trained = TrainXGBoost(*cfg, hp, *data, err);
+      break;
+  }
+  if (!trained.ok()) {
+    err << cfg->file << ": " << cfg->algorithm_name << ": " << trained.status().message() << "\n";
+    return 1;
+  }
+  AddRows(*trained);
+  const double load_seconds = std::chrono::duration<double>(loaded - started).count();
+  const double train_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - loaded).count();
+  // CPU seconds of the whole process (all threads): steadier than wall time on a busy machine.
+  const double load_cpu = static_cast<double>(cpu_loaded - cpu_started) / CLOCKS_PER_SEC;
+  const double train_cpu = static_cast<double>(std::clock() - cpu_loaded) / CLOCKS_PER_SEC;
+  auto version = PublishModel(registry, cfg->name, trained->files, [&](const std::string& v) {
+    return Metadata(*cfg, *trained, v, data_sha256, data->rows());
+  });
+  if (!version.ok()) {
+    err << "publish: " << version.status().message() << "\n";
+    return 1;
+  }
+  if (!command.predictions_out.empty()) {
+    Status st = WritePredictions(command.predictions_out, trained->prep.test,
+                                 trained->test_predictions, trained->prediction_names);
+    if (!st.ok()) {
+      err << st.message() << "\n";
+      return 1;
+    }
+  }
+  const std::string where = (std::filesystem::path(registry) / cfg->name / *version).string();
+  std::vector<std::vector<std::string>> head{
+      {"model", cfg->name + " version " + *version + "  (" + where + ")"},
+      {"algorithm",
+       cfg->algorithm_name + " (" + std::string(models::TaskName(trained->task)) + ")"},
+      {"inputs", std::to_string(trained->prep.train.cols())}};
+  for (auto& row : trained->summary) head.push_back(row);
+  if (trained->cv) {
+    head.push_back({"cross-validation", trained->cv_metric + " " + Fmt(trained->cv->mean) + " ± " +
+                                            Fmt(trained->cv->stddev) + " over " +
+                                            std::to_string(trained->cv->values.size()) + " folds"});
+  }
+  head.push_back({"time", "load " + Fmt(load_seconds) + " s, train " + Fmt(train_seconds) +
+                              " s (prepare, fit, evaluate)"});
+  head.push_back({"cpu time", "load " + Fmt(load_cpu) + " s, train " + Fmt(train_cpu) + " s"});
+  PrintTable(out, head);
+  out << "\n";
+  PrintMetrics(out, trained->validation, trained->test);
+  return 0;
+}
+
+int RunEvaluate(const EvaluateCommand& command, std::ostream& out, std::ostream& err) {
+  auto artifact = ReadArtifact(command.registry, command.model, command.version);
+  if (!artifact.ok()) {
+    err << artifact.status().message() << "\n";
+    return 1;
+  }
+  models::ModelKindRegistry kinds;
+  ml::RegisterModelKinds(kinds);
+  ml::RegisterFallbackLoaders(kinds);
+  const models::ModelLoader* loader = kinds.Find(artifact->kind);
+  if (loader == nullptr) {
+    err << "model kind '" << artifact->kind << "' cannot be evaluated here\n";
+    return 1;
+  }
+  auto model = (*loader)(*artifact);
+  if (!model.ok()) {
+    err << model.status().message() << "\n";
+    return 1;
+  }
+  auto bytes = ReadFileBytes(command.data);
+  if (!bytes.ok()) {
+    err << bytes.status().message() << "\n";
+    return 1;
+  }
+  const std::string ext = std::filesystem::path(command.data).extension().string();
+  Result<ml::Dataset> data = Status::Internal("unset");
+  if (ext == ".jsonl" || ext == ".json") {
+    ml::JsonLinesOptions o;
+    o.label = command.label;
+    for (const auto& in : (*model)->inputs()) o.features.push_back(in.name);
+    data = ml::ParseJsonLines(*bytes, o);
+  } else {
+    ml::CsvOptions o;
+    o.header = command.header;
+    o.label_index = command.label_index;
+    o.label_column = command.label;
+    data = ml::ParseCsv(*bytes, o);
+  }
+  if (!data.ok()) {
+    err << command.data << ": " << data.status().message() << "\n";
+    return 1;
+  }
+  const auto& inputs = (*model)->inputs();
+  if (data->cols() != inputs.size()) {
+    err << command.data << ": " << data->cols() << " feature columns, the model takes "
+        << inputs.size() << "\n";
+    return 1;
+  }
+  std::vector<models::FeatureRow> rows(data->rows());
+  for (size_t r = 0; r < rows.size(); ++r) {
+    rows[r].resize(inputs.size());
+    for (size_t c = 0; c < inputs.size(); ++c) {
+      const double v = data->x(static_cast<Index>(r), static_cast<Index>(c));
+      if (!std::isnan(v)) rows[r][c] = v;
+    }
+  }
+  auto preds = (*model)->Predict(rows);
+  if (!preds.ok()) {
+    err << command.data << ": " << preds.status().message() << "\n";
+    return 1;
+  }
+  MetricSet m;
+  const models::ModelTask task = (*model)->task();
+  if (data->has_label && (task == models::ModelTask::kRegression)) {
+    std::vector<double> p;
+    for (const auto& pr : *preds) p.push_back(pr.score);
+    const auto y = ToStd(data->y);
+    m = {{"rmse", ml::Rmse(y, p)},
+         {"mae", ml::Mae(y, p)},
+         {"mape", ml::Mape(y, p)},
+         {"r2", ml::R2(y, p)}};
+  } else if (data->has_label &&
+             (task == models::ModelTask::kBinary || task == models::ModelTask::kMulticlass)) {
+    const auto y = ToClasses(data->y);
+    std::vector<int> p;
+    std::vector<double> s;
+    int k = 2;
+    for (const auto& pr : *preds) {
+      p.push_back(pr.predicted_label.value_or(0));
+      s.push_back(pr.score);
+      k = std::max<int>(k, static_cast<int>(pr.probabilities.size()));
+    }
+    for (int v : y) k = std::max(k, v + 1);
+    for (int v : p) k = std::max(k, v + 1);
+    const auto cm = ml::ConfusionMatrix(y, p, k);
+    m.emplace_back("accuracy", ml::Accuracy(y, p));
+    const ml::ClassScores cs =
+        task == models::ModelTask::kBinary ? ml::ScoresForClass(cm, 1) : ml::MacroScores(cm);
+    m.insert(m.end(), {{"precision", cs.precision}, {"recall", cs.recall}, {"f1", cs.f1}});
+    if (task == models::ModelTask::kBinary && std::count(y.begin(), y.end(), 1) > 0 &&
+        std::count(y.begin(), y.end(), 0) > 0) {
+      m.emplace_back("roc_auc", ml::RocAuc(y, s));
+      m.emplace_back("average_precision", ml::AveragePrecision(y, s));
+    }
+  } else if (task == models::ModelTask::kClustering) {
+    double inertia = 0, sum = 0;
+    for (const auto& pr : *preds) {
+      inertia += pr.score * pr.score;
+      sum += pr.score;
+    }
+    m = {{"inertia", inertia}, {"mean_distance", sum / static_cast<double>(preds->size())}};
+  }
+  std::vector<std::vector<std::string>> head{
+      {"model", artifact->name + " version " + artifact->version + " (" + artifact->kind + ", " +
+                    std::string(models::TaskName(task)) + ")"},
+      {"rows", std::to_string(rows.size())}};
+  PrintTable(out, head);
+  out << "\n";
+  std::vector<std::vector<std::string>> table{{"metric", "value"}};
+  for (const auto& [k, v] : m) table.push_back({k, Fmt(v)});
+  PrintTable(out, table);
+  return 0;
+}
+
+}  // namespace osprey::daemon::trainer

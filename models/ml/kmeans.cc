@@ -1,0 +1,331 @@
+#include "models/ml/kmeans.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "models/rcf/rng.h"
+
+namespace osprey::models::ml {
+
+namespace {
+
+using Eigen::Index;
+constexpr Index kBlockRows = 2048;
+
+// Squared distances of rows [begin, begin+n) of x to every centroid, into d (n x k).
+void BlockDistances(const Matrix& x, Index begin, Index n, const Matrix& c,
+                    const Eigen::RowVectorXd& c_norms, Matrix* d) {
+  auto block = d->topRows(n);
+  block.noalias() = -2.0 * x.middleRows(begin, n) * c.transpose();
+  block.rowwise() += c_norms;
+  block.colwise() += x.middleRows(begin, n).rowwise().squaredNorm();
+}
+
+// Assigns every row; returns the inertia. labels/d2 sized n.
+double AssignAll(const Matrix& x, const Matrix& c, std::vector<int>* labels,
+                 std::vector<double>* d2) {
+  const Index n = x.rows();
+  labels->resize(static_cast<size_t>(n));
+  d2->resize(static_cast<size_t>(n));
+  const Eigen::RowVectorXd c_norms = c.rowwise().squaredNorm().transpose();
+  Matrix d(std::min(kBlockRows, std::max<Index>(n, 1)), c.rows());
+  double inertia = 0.0;
+  for (Index begin = 0; begin < n; begin += kBlockRows) {
+    const Index m = std::min(kBlockRows, n - begin);
+    BlockDistances(x, begin, m, c, c_norms, &d);
+    for (Index r = 0; r < m; ++r) {
+      Index arg = 0;
+      const double best = std::max(0.0, d.row(r).minCoeff(&arg));
+      (*labels)[static_cast<size_t>(begin + r)] = static_cast<int>(arg);
+      (*d2)[static_cast<size_t>(begin + r)] = best;
+      inertia += best;
+    }
+  }
+  return inertia;
+}
+
+// Sample an index with probability proportional to weights (sum > 0).
+size_t SampleWeighted(const std::vector<double>& weights, double sum, rcf::Rng& rng) {
+  const double target = rng.NextDouble() * sum;
+  double acc = 0.0;
+  for (size_t idx = 0; idx < weights.size(); ++idx) {
+    acc += weights[idx];
+    if (acc > target) return idx;
+  }
+  return weights.size() - 1;
+}
+
+Matrix InitCentroids(const Matrix& x, const KMeansOptions& options, rcf::Rng& rng) {
+  const Index n = x.rows();
+  const int k = options.k;
+  Matrix c(k, x.cols());
+  if (options.init_method == KMeansInit::kRandom) {
+    // k distinct rows.
+    std::vector<size_t> pool(static_cast<size_t>(n));
+    std::iota(pool.begin(), pool.end(), size_t{0});
+    for (int j = 0; j < k; ++j) {
+      const size_t pick =
+          static_cast<size_t>(j) +
+          static_cast<size_t>(rng.NextU64() % (pool.size() - static_cast<size_t>(j)));
+      std::swap(pool[static_cast<size_t>(j)], pool[pick]);
+      c.row(j) = x.row(static_cast<Index>(pool[static_cast<size_t>(j)]));
+    }
+    return c;
+  }
+  // k-means++ with greedy local trials (2 + ln k candidates per step; Arthur & Vassilvitskii).
+  // Distances to a candidate row come from one matrix-vector product:
+  // |x - c|^2 = |x|^2 - 2 x.c + |c|^2.
+  const int trials = 2 + static_cast<int>(std::log(static_cast<double>(k)));
+  const Eigen::VectorXd norms = x.rowwise().squaredNorm();
+  Eigen::VectorXd dots(n);
+  auto distances_to = [&](Index row, std::vector<double>* out) {
+    dots.noalias() = x * x.row(row).transpose();
+    double pot = 0.0;
+    for (Index r = 0; r < n; ++r) {
+      const double v = std::min((*out)[static_cast<size_t>(r)],
+                                std::max(0.0, norms[r] - 2.0 * dots[r] + norms[row]));
+      (*out)[static_cast<size_t>(r)] = v;
+      pot += v;
+    }
+    return pot;
+  };
+  const auto first = static_cast<Index>(rng.NextU64() % static_cast<uint64_t>(n));
+  c.row(0) = x.row(first);
+  std::vector<double> d2(static_cast<size_t>(n), std::numeric_limits<double>::infinity());
+  double potential = distances_to(first, &d2);
+  std::vector<double> candidate_d2(static_cast<size_t>(n)), best_d2(static_cast<size_t>(n));
+  for (int j = 1; j < k; ++j) {
+    double best_potential = std::numeric_limits<double>::infinity();
+    Index best_row = 0;
+    for (int t = 0; t < trials; ++t) {
+      const auto row = static_cast<Index>(
+          potential > 0 ? SampleWeighted(d2, potential, rng)
+                        : static_cast<size_t>(rng.NextU64() % static_cast<uint64_t>(n)));
+      candidate_d2 = d2;
+      const double pot = distances_to(row, &candidate_d2);
+      if (pot < best_potential) {
+        best_potential = pot;
+        best_row = row;
+        best_d2.swap(candidate_d2);
+      }
+    }
+    c.row(j) = x.row(best_row);
+    d2.swap(best_d2);
+    potential = best_potential;
+  }
+  return c;
+}
+
+// New centroids as the means of their rows; an empty cluster takes the row farthest from its
+// centroid (so k clusters survive).
+void UpdateCentroids(const Matrix& x, const std::vector<int>& labels, std::vector<double>& d2,
+                     Matrix* c) {
+  const Index k = c->rows();
+  Matrix sums = Matrix::Zero(k, x.cols());
+  std::vector<double> counts(static_cast<size_t>(k), 0.0);
+  for (Index r = 0; r < x.rows(); ++r) {
+    const int l = labels[static_cast<size_t>(r)];
+    sums.row(l) += x.row(r);
+    counts[static_cast<size_t>(l)] += 1.0;
+  }
+  for (Index j = 0; j < k; ++j) {
+    if (counts[static_cast<size_t>(j)] > 0) {
+      c->row(j) = sums.row(j) / counts[static_cast<size_t>(j)];
+    } else {
+      const auto far = static_cast<Index>(std::max_element(d2.begin(), d2.end()) - d2.begin());
+      c->row(j) = x.row(far);
+      d2[static_cast<size_t>(far)] = 0.0;
+    }
+  }
+}
+
+double Lloyd(const Matrix& x, const KMeansOptions& options, double tol, Matrix* c,
+             const ProgressCallback& progress, int* iterations) {
+  std::vector<int> labels;
+  std::vector<double> d2;
+  double inertia = 0.0;
+  for (int it = 1; it <= options.epochs; ++it) {
+    inertia = AssignAll(x, *c, &labels, &d2);
+    Matrix old = *c;
+    UpdateCentroids(x, labels, d2, c);
+    *iterations = it;
+    if (progress) progress(it, options.epochs, inertia);
+    if ((*c - old).squaredNorm() <= tol) break;
+  }
+  return inertia;
+}
+
+double Elkan(const Matrix& x, const KMeansOptions& options, double tol, Matrix* c,
+             const ProgressCallback& progress, int* iterations) {
+  const Index n = x.rows();
+  const Index k = c->rows();
+  std::vector<int> labels;
+  std::vector<double> d2;
+  AssignAll(x, *c, &labels, &d2);
+  // Lower bounds start exact: one pass of full distances.
+  Matrix lower(n, k);
+  {
+    const Eigen::RowVectorXd c_norms = c->rowwise().squaredNorm().transpose();
+    Matrix d(std::min(kBlockRows, n), k);
+    for (Index begin = 0; begin < n; begin += kBlockRows) {
+      const Index m = std::min(kBlockRows, n - begin);
+      BlockDistances(x, begin, m, *c, c_norms, &d);
+      lower.middleRows(begin, m) = d.topRows(m).cwiseMax(0.0).cwiseSqrt();
+    }
+  }
+  std::vector<double> upper(static_cast<size_t>(n));
+  for (Index r = 0; r < n; ++r)
+    upper[static_cast<size_t>(r)] = std::sqrt(d2[static_cast<size_t>(r)]);
+  Matrix cc(k, k);
+  std::vector<double> s(static_cast<size_t>(k));
+  double inertia = 0.0;
+  for (int it = 1; it <= options.epochs; ++it) {
+    for (Index a = 0; a < k; ++a) {
+      for (Index b = 0; b < k; ++b) cc(a, b) = (c->row(a) - c->row(b)).norm();
+    }
+    for (Index a = 0; a < k; ++a) {
+      double m = std::numeric_limits<double>::infinity();
+      for (Index b = 0; b < k; ++b) {
+        if (b != a) m = std::min(m, cc(a, b));
+      }
+      s[static_cast<size_t>(a)] = 0.5 * m;
+    }
+    for (Index r = 0; r < n; ++r) {
+      const auto ri = static_cast<size_t>(r);
+      Index a = labels[ri];
+      if (upper[ri] <= s[static_cast<size_t>(a)]) continue;
+      bool stale = true;
+      for (Index j = 0; j < k; ++j) {
+        if (j == a || upper[ri] <= lower(r, j) || upper[ri] <= 0.5 * cc(a, j)) continue;
+        if (stale) {
+          upper[ri] = (x.row(r) - c->row(a)).norm();
+          lower(r, a) = upper[ri];
+          stale = false;
+          if (upper[ri] <= lower(r, j) || upper[ri] <= 0.5 * cc(a, j)) continue;
+        }
+        const double d = (x.row(r) - c->row(j)).norm();
+        lower(r, j) = d;
+        if (d < upper[ri]) {
+          a = j;
+          upper[ri] = d;
+        }
+      }
+      labels[ri] = static_cast<int>(a);
+    }
+    for (Index r = 0; r < n; ++r) {
+      d2[static_cast<size_t>(r)] = upper[static_cast<size_t>(r)] * upper[static_cast<size_t>(r)];
+    }
+    Matrix old = *c;
+    UpdateCentroids(x, labels, d2, c);
+    Eigen::VectorXd shift = (*c - old).rowwise().norm();
+    for (Index r = 0; r < n; ++r) {
+      lower.row(r) = (lower.row(r) - shift.transpose()).cwiseMax(0.0);
+      upper[static_cast<size_t>(r)] += shift[labels[static_cast<size_t>(r)]];
+    }
+    *iterations = it;
+    inertia = 0.0;  // an upper bound during the loop; the exact value is computed at the end
+    for (double v : upper) inertia += v * v;
+    if (progress) progress(it, options.epochs, inertia);
+    if (shift.squaredNorm() <= tol) break;
+  }
+  return inertia;
+}
+
+void MiniBatch(const Matrix& x, const KMeansOptions& options, rcf::Rng& rng, Matrix* c,
+               const ProgressCallback& progress, int* iterations) {
+  const Index n = x.rows();
+  const Index b = std::min<Index>(options.mini_batch_size, n);
+  const Index steps_per_epoch = (n + b - 1) / b;
+  std::vector<double> counts(static_cast<size_t>(c->rows()), 0.0);
+  Matrix batch(b, x.cols());
+  Matrix d(b, c->rows());
+  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+    for (Index step = 0; step < steps_per_epoch; ++step) {
+      for (Index r = 0; r < b; ++r) {
+        batch.row(r) = x.row(static_cast<Index>(rng.NextU64() % static_cast<uint64_t>(n)));
+      }
+      const Eigen::RowVectorXd c_norms = c->rowwise().squaredNorm().transpose();
+      BlockDistances(batch, 0, b, *c, c_norms, &d);
+      for (Index r = 0; r < b; ++r) {
+        Index arg = 0;
+        d.row(r).minCoeff(&arg);
+        double& count = counts[static_cast<size_t>(arg)];
+        count += 1.0;
+        c->row(arg) += (batch.row(r) - c->row(arg)) / count;
+      }
+    }
+    *iterations = epoch;
+    if (progress) progress(epoch, options.epochs, std::numeric_limits<double>::quiet_NaN());
+  }
+}
+
+}  // namespace
+
+Result<KMeansOptions> KMeansOptions::FromHyperparameters(
+    const Hyperparameters& params, std::vector<HyperparameterProblem>* problems) {
+  KMeansOptions o;
+  HyperparameterReader r(params);
+  r.Int("k", &o.k, 1, 1 << 20);
+  if (!params.contains("k")) {
+    if (problems != nullptr) *problems = {{"k", "required"}};
+    return Status::InvalidArgument("k: required");
+  }
+  int init = 1;
+  r.Choice("init_method", &init, {"random", "kmeans++"});
+  o.init_method = static_cast<KMeansInit>(init);
+  int algorithm = 0;
+  r.Choice("algorithm", &algorithm, {"lloyd", "elkan"});
+  o.algorithm = static_cast<KMeansAlgorithm>(algorithm);
+  r.Int("epochs", &o.epochs, 1, 1000000);
+  r.Int("mini_batch_size", &o.mini_batch_size, 0, 1 << 24);
+  r.Double("tol", &o.tol, 0.0);
+  r.UInt64("seed", &o.seed);
+  r.Finish();
+  if (!r.ok()) {
+    if (problems != nullptr) *problems = r.problems();
+    return r.ToStatus();
+  }
+  return o;
+}
+
+void KMeansModel::Assign(const Matrix& x, std::vector<int>* labels,
+                         std::vector<double>* distances) const {
+  AssignAll(x, centroids, labels, distances);
+  for (double& d : *distances) d = std::sqrt(d);
+}
+
+Result<KMeansModel> FitKMeans(const Matrix& x, const KMeansOptions& options,
+                              const ProgressCallback& progress) {
+  if (options.k < 1) return Status::InvalidArgument("k must be >= 1");
+  if (x.rows() < options.k) {
+    return Status::InvalidArgument("k = " + std::to_string(options.k) + " but only " +
+                                   std::to_string(x.rows()) + " rows");
+  }
+  if (HasMissing(x)) {
+    return Status::InvalidArgument(
+        "missing values in the data (set preparation.missing to impute or drop rows)");
+  }
+  rcf::Rng rng(options.seed);
+  KMeansModel model;
+  model.centroids = InitCentroids(x, options, rng);
+  // Tolerance relative to the data's scale.
+  const Eigen::RowVectorXd mean = x.colwise().mean();
+  const double mean_var = (x.rowwise() - mean).squaredNorm() /
+                          static_cast<double>(x.rows() * std::max<Index>(1, x.cols()));
+  const double tol = options.tol * mean_var;
+  if (options.mini_batch_size > 0) {
+    MiniBatch(x, options, rng, &model.centroids, progress, &model.iterations);
+  } else if (options.algorithm == KMeansAlgorithm::kElkan && options.k > 1) {
+    Elkan(x, options, tol, &model.centroids, progress, &model.iterations);
+  } else {
+    Lloyd(x, options, tol, &model.centroids, progress, &model.iterations);
+  }
+  std::vector<int> labels;
+  std::vector<double> d2;
+  model.inertia = AssignAll(x, model.centroids, &labels, &d2);
+  return model;
+}
+
+}  // namespace osprey::models::ml

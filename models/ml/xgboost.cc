@@ -1,0 +1,268 @@
+#include "models/ml/xgboost.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <mutex>
+#include <set>
+#include <utility>
+
+#include <xgboost/c_api.h>
+
+namespace osprey::models::ml {
+
+namespace {
+
+using Eigen::Index;
+
+// SageMaker / XGBoost parameter names accepted (besides num_round, early_stopping_rounds).
+const std::set<std::string, std::less<>> kBoosterParams = {"objective",
+                                                           "eta",
+                                                           "learning_rate",
+                                                           "max_depth",
+                                                           "subsample",
+                                                           "colsample_bytree",
+                                                           "colsample_bylevel",
+                                                           "colsample_bynode",
+                                                           "min_child_weight",
+                                                           "gamma",
+                                                           "lambda",
+                                                           "alpha",
+                                                           "reg_lambda",
+                                                           "reg_alpha",
+                                                           "tree_method",
+                                                           "num_class",
+                                                           "eval_metric",
+                                                           "max_delta_step",
+                                                           "scale_pos_weight",
+                                                           "max_bin",
+                                                           "grow_policy",
+                                                           "max_leaves",
+                                                           "seed",
+                                                           "nthread",
+                                                           "base_score",
+                                                           "booster",
+                                                           "sketch_eps",
+                                                           "refresh_leaf",
+                                                           "process_type",
+                                                           "num_parallel_tree",
+                                                           "interaction_constraints",
+                                                           "monotone_constraints",
+                                                           "verbosity"};
+
+Status XgbError(const char* what) {
+  return Status::Internal(std::string("xgboost: ") + what + ": " + XGBGetLastError());
+}
+
+// A DMatrix owned for the scope.
+class DMatrix {
+ public:
+  DMatrix() = default;
+  ~DMatrix() {
+    if (handle_ != nullptr) XGDMatrixFree(handle_);
+  }
+  DMatrix(const DMatrix&) = delete;
+  DMatrix& operator=(const DMatrix&) = delete;
+
+  Status Create(const Matrix& x, const Vector* y) {
+    buffer_ = x.cast<float>();
+    if (XGDMatrixCreateFromMat(buffer_.data(), static_cast<bst_ulong>(x.rows()),
+                               static_cast<bst_ulong>(x.cols()),
+                               std::numeric_limits<float>::quiet_NaN(), &handle_) != 0) {
+      return XgbError("DMatrix");
+    }
+    if (y != nullptr) {
+      const Eigen::VectorXf labels = y->cast<float>();
+      if (XGDMatrixSetFloatInfo(handle_, "label", labels.data(),
+                                static_cast<bst_ulong>(labels.size())) != 0) {
+        return XgbError("labels");
+      }
+    }
+    return Status::Ok();
+  }
+  DMatrixHandle get() const { return handle_; }
+
+ private:
+  Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> buffer_;
+  DMatrixHandle handle_ = nullptr;
+};
+
+// The value of the last metric in "[3]\tvalidation-rmse:0.123".
+double LastMetric(const char* text) {
+  std::string_view s(text);
+  const size_t colon = s.rfind(':');
+  if (colon == std::string_view::npos) return std::nan("");
+  return std::strtod(text + colon + 1, nullptr);
+}
+
+// Metrics where larger is better (XGBoost's own rule for early stopping).
+bool HigherIsBetter(std::string_view eval_text) {
+  for (const char* m : {"-auc:", "-aucpr:", "-map", "-ndcg", "-pre"}) {
+    if (eval_text.find(m) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<XGBoostOptions> XGBoostOptions::FromHyperparameters(
+    const Hyperparameters& params, std::vector<HyperparameterProblem>* problems) {
+  XGBoostOptions o;
+  std::vector<HyperparameterProblem> found;
+  Hyperparameters known;
+  for (const auto& [k, v] : params) {
+    if (k == "num_round" || k == "early_stopping_rounds") {
+      known.emplace(k, v);
+    } else if (kBoosterParams.contains(k)) {
+      o.booster_params.emplace(k, v);
+    } else {
+      found.push_back({k, "unknown hyperparameter for xgboost"});
+    }
+  }
+  HyperparameterReader r(known);
+  r.Int("num_round", &o.num_round, 1, 1000000);
+  r.Int("early_stopping_rounds", &o.early_stopping_rounds, 0, 1000000);
+  r.Finish();
+  if (!params.contains("num_round")) found.push_back({"num_round", "required"});
+  found.insert(found.end(), r.problems().begin(), r.problems().end());
+  const ModelTask task = o.task();
+  if (task == ModelTask::kMulticlass && !o.booster_params.contains("num_class")) {
+    found.push_back({"num_class", "required for multi:* objectives"});
+  }
+  auto obj = o.booster_params.find("objective");
+  if (obj != o.booster_params.end() && !obj->second.starts_with("reg:") &&
+      obj->second != "binary:logistic" && obj->second != "multi:softprob" &&
+      obj->second != "multi:softmax") {
+    found.push_back({"objective", "supported: reg:*, binary:logistic, multi:softprob"});
+  }
+  if (obj != o.booster_params.end() && obj->second == "multi:softmax") {
+    obj->second = "multi:softprob";  // same model; probabilities are what serving returns
+  }
+  if (!found.empty()) {
+    if (problems != nullptr) *problems = found;
+    std::string text;
+    for (const auto& p : found) text += (text.empty() ? "" : "\n") + p.key + ": " + p.message;
+    return Status::InvalidArgument(text);
+  }
+  return o;
+}
+
+ModelTask XGBoostOptions::task() const {
+  auto it = booster_params.find("objective");
+  if (it == booster_params.end() || it->second.starts_with("reg:")) return ModelTask::kRegression;
+  if (it->second.starts_with("binary:")) return ModelTask::kBinary;
+  return ModelTask::kMulticlass;
+}
+
+XGBoostModel::~XGBoostModel() {
+  if (booster_ != nullptr) XGBoosterFree(booster_);
+}
+
+Result<std::unique_ptr<XGBoostModel>> XGBoostModel::Load(std::string_view bytes, ModelTask task) {
+  BoosterHandle h = nullptr;
+  if (XGBoosterCreate(nullptr, 0, &h) != 0) return XgbError("create");
+  if (XGBoosterLoadModelFromBuffer(h, bytes.data(), static_cast<bst_ulong>(bytes.size())) != 0) {
+    Status st = Status::Corruption(std::string("xgboost model: ") + XGBGetLastError());
+    XGBoosterFree(h);
+    return st;
+  }
+  return std::unique_ptr<XGBoostModel>(new XGBoostModel(h, task));
+}
+
+int XGBoostModel::rounds() const {
+  MutexLock lock(&mu_);
+  int out = 0;
+  if (XGBoosterBoostedRounds(booster_, &out) != 0) return 0;
+  return out;
+}
+
+Result<Matrix> XGBoostModel::Predict(const Matrix& x) const {
+  DMatrix d;
+  OSPREY_RETURN_IF_ERROR(d.Create(x, nullptr));
+  MutexLock lock(&mu_);
+  const bst_ulong* shape = nullptr;
+  bst_ulong dim = 0;
+  const float* result = nullptr;
+  if (XGBoosterPredictFromDMatrix(
+          booster_, d.get(),
+          R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": true})",
+          &shape, &dim, &result) != 0) {
+    return XgbError("predict");
+  }
+  const auto rows = static_cast<Index>(shape[0]);
+  Index cols = 1;
+  for (bst_ulong k = 1; k < dim; ++k) cols *= static_cast<Index>(shape[k]);
+  Matrix out(rows, cols);
+  for (Index idx = 0; idx < out.size(); ++idx) out.data()[idx] = result[idx];
+  return out;
+}
+
+Result<std::string> XGBoostModel::SaveJson() const {
+  MutexLock lock(&mu_);
+  bst_ulong len = 0;
+  const char* buf = nullptr;
+  if (XGBoosterSaveModelToBuffer(booster_, R"({"format": "json"})", &len, &buf) != 0) {
+    return XgbError("save");
+  }
+  return std::string(buf, len);
+}
+
+Result<std::unique_ptr<XGBoostModel>> FitXGBoost(const Dataset& train, const Dataset* validation,
+                                                 const XGBoostOptions& options, int* best_round,
+                                                 const ProgressCallback& progress) {
+  if (!train.has_label) return Status::InvalidArgument("xgboost needs a label column");
+  if (options.num_round < 1) return Status::InvalidArgument("num_round must be >= 1");
+  if (validation != nullptr && validation->rows() == 0) validation = nullptr;
+  DMatrix dtrain, dval;
+  OSPREY_RETURN_IF_ERROR(dtrain.Create(train.x, &train.y));
+  if (validation != nullptr) OSPREY_RETURN_IF_ERROR(dval.Create(validation->x, &validation->y));
+  DMatrixHandle cache[2] = {dtrain.get(), dval.get()};
+  BoosterHandle h = nullptr;
+  if (XGBoosterCreate(cache, validation != nullptr ? 2 : 1, &h) != 0) return XgbError("create");
+  std::unique_ptr<XGBoostModel> model(new XGBoostModel(h, options.task()));
+  if (XGBoosterSetParam(h, "verbosity", "0") != 0) return XgbError("verbosity");
+  for (const auto& [k, v] : options.booster_params) {
+    if (XGBoosterSetParam(h, k.c_str(), v.c_str()) != 0) {
+      return Status::InvalidArgument(k + ": " + XGBGetLastError());
+    }
+  }
+  const char* names[1] = {"validation"};
+  DMatrixHandle evals[1] = {dval.get()};
+  double best = std::numeric_limits<double>::quiet_NaN();
+  int best_iter = 0;
+  bool higher_better = false;
+  for (int iter = 0; iter < options.num_round; ++iter) {
+    if (XGBoosterUpdateOneIter(h, iter, dtrain.get()) != 0) {
+      return Status::InvalidArgument(std::string("xgboost: ") + XGBGetLastError());
+    }
+    double metric = std::numeric_limits<double>::quiet_NaN();
+    if (validation != nullptr) {
+      const char* text = nullptr;
+      if (XGBoosterEvalOneIter(h, iter, evals, names, 1, &text) != 0) return XgbError("eval");
+      metric = LastMetric(text);
+      if (iter == 0) higher_better = HigherIsBetter(text);
+      if (std::isnan(best) || (higher_better ? metric > best : metric < best)) {
+        best = metric;
+        best_iter = iter;
+      }
+    } else {
+      best_iter = iter;
+    }
+    if (progress) progress(iter + 1, options.num_round, metric);
+    if (options.early_stopping_rounds > 0 && validation != nullptr &&
+        iter - best_iter >= options.early_stopping_rounds) {
+      break;
+    }
+  }
+  int rounds = 0;
+  if (XGBoosterBoostedRounds(h, &rounds) != 0) return XgbError("rounds");
+  if (validation != nullptr && options.early_stopping_rounds > 0 && best_iter + 1 < rounds) {
+    BoosterHandle sliced = nullptr;
+    if (XGBoosterSlice(h, 0, best_iter + 1, 1, &sliced) != 0) return XgbError("slice");
+    model = std::unique_ptr<XGBoostModel>(new XGBoostModel(sliced, options.task()));
+  }
+  if (best_round != nullptr) *best_round = best_iter + 1;
+  return model;
+}
+
+}  // namespace osprey::models::ml

@@ -1,0 +1,87 @@
+#include "config/train_loader.h"
+
+#include <gtest/gtest.h>
+
+namespace osprey::config {
+namespace {
+
+TEST(TrainLoaderTest, ReadsEverySection) {
+  MapEnvironment env;
+  env.Set("K", "4");
+  auto cfg = LoadTrainConfigString(R"(name: demand.v2
+registry: /tmp/reg
+data:
+  format: jsonl
+  path: rows.jsonl
+  label: y
+  features: [a, b]
+preparation:
+  missing: most_frequent
+  missing_indicators: true
+  seed: 9
+  stratify: false
+  split: {train: 0.8, validation: 0, test: 0.2}
+  cross_validation: {leave_one_out: true}
+algorithm: kmeans
+hyperparameters:
+  k: ${K}
+  init_method: random
+)",
+                                   "t.yaml", &env);
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  EXPECT_EQ(cfg->name, "demand.v2");
+  EXPECT_EQ(cfg->data.format, TrainDataFormat::kJsonLines);
+  EXPECT_EQ(cfg->data.features, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(cfg->preparation.missing, MissingValues::kMostFrequent);
+  EXPECT_TRUE(cfg->preparation.missing_indicators);
+  EXPECT_EQ(cfg->preparation.seed, 9u);
+  EXPECT_DOUBLE_EQ(cfg->preparation.train_fraction, 0.8);
+  EXPECT_EQ(cfg->preparation.cross_validation_folds, -1);
+  EXPECT_EQ(cfg->algorithm, TrainAlgorithm::kKMeans);
+  EXPECT_EQ(cfg->algorithm_name, "kmeans");
+  ASSERT_EQ(cfg->hyperparameters.size(), 2u);
+  EXPECT_EQ(cfg->hyperparameters.at("k").value, "4");
+  EXPECT_EQ(cfg->hyperparameters.at("k").location.line, 17);
+  EXPECT_EQ(cfg->hyperparameters.at("k").location.column, 3);
+}
+
+TEST(TrainLoaderTest, DefaultsAreSageMakersCsvConvention) {
+  auto cfg = LoadTrainConfigString("name: m\ndata: {path: d.csv}\nalgorithm: pca\n", "t.yaml");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  EXPECT_EQ(cfg->data.format, TrainDataFormat::kCsv);
+  EXPECT_FALSE(cfg->data.header);
+  EXPECT_EQ(cfg->data.label_index, 0);
+  EXPECT_DOUBLE_EQ(cfg->preparation.validation_fraction, 0.1);
+  EXPECT_EQ(cfg->preparation.missing, MissingValues::kMean);
+}
+
+TEST(TrainLoaderTest, ReportsEveryProblemWithItsPosition) {
+  auto cfg = LoadTrainConfigString(R"(name: "bad name"
+data:
+  path: d.csv
+  header: true
+  label_index: 2
+preparation:
+  split: {train: 0.5, validation: 0.1, test: 0.1}
+  missing: sometimes
+algorithm: svm
+)",
+                                   "t.yaml");
+  ASSERT_FALSE(cfg.ok());
+  const std::string& m = cfg.status().message();
+  EXPECT_NE(m.find("t.yaml:1:7: name: must match"), std::string::npos) << m;
+  EXPECT_NE(m.find("t.yaml:5:16: data.label_index: with header: true"), std::string::npos) << m;
+  EXPECT_NE(m.find("preparation.split: train + validation + test must be 1"), std::string::npos)
+      << m;
+  EXPECT_NE(m.find("t.yaml:8:12: preparation.missing: expected one of"), std::string::npos) << m;
+  EXPECT_NE(m.find("t.yaml:9:12: algorithm: expected one of linear_learner|kmeans|pca|xgboost"),
+            std::string::npos)
+      << m;
+  auto missing = LoadTrainConfigString("data: {path: d.csv}\n", "t.yaml");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("missing required key 'name'"), std::string::npos);
+  EXPECT_NE(missing.status().message().find("missing required key 'algorithm'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace osprey::config

@@ -1,0 +1,224 @@
+#include "models/ml/linear_learner.h"
+
+#include <cmath>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "models/ml/metrics.h"
+
+namespace osprey::models::ml {
+namespace {
+
+// y = 3 x0 - 2 x1 + 0 x2 + 5 + noise, features on different scales.
+Dataset Planted(size_t n, uint64_t seed, double noise) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> g(0.0, 1.0);
+  Dataset ds;
+  ds.columns = {{"a", ColumnType::kNumeric, {}},
+                {"b", ColumnType::kNumeric, {}},
+                {"c", ColumnType::kNumeric, {}}};
+  ds.has_label = true;
+  ds.x.resize(static_cast<Eigen::Index>(n), 3);
+  ds.y.resize(static_cast<Eigen::Index>(n));
+  for (Eigen::Index r = 0; r < ds.x.rows(); ++r) {
+    ds.x(r, 0) = g(rng) * 10 + 4;
+    ds.x(r, 1) = g(rng) * 0.5;
+    ds.x(r, 2) = g(rng);
+    ds.y[r] = 3 * ds.x(r, 0) - 2 * ds.x(r, 1) + 5 + noise * g(rng);
+  }
+  return ds;
+}
+
+LinearLearnerOptions Regressor() {
+  LinearLearnerOptions o;
+  o.predictor_type = PredictorType::kRegressor;
+  o.mini_batch_size = 64;
+  o.epochs = 60;
+  o.learning_rate = 0.02;
+  o.seed = 5;
+  return o;
+}
+
+TEST(LinearLearnerTest, RecoversPlantedCoefficientsSquaredLoss) {
+  Dataset train = Planted(4000, 1, 0.1);
+  Dataset val = Planted(500, 2, 0.1);
+  LinearFitReport report;
+  auto model = FitLinearLearner(train, &val, Regressor(), &report);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  ASSERT_EQ(model->weights.rows(), 1);
+  EXPECT_NEAR(model->weights(0, 0), 3.0, 0.02);
+  EXPECT_NEAR(model->weights(0, 1), -2.0, 0.05);
+  EXPECT_NEAR(model->weights(0, 2), 0.0, 0.02);
+  EXPECT_NEAR(model->bias[0], 5.0, 0.1);
+  EXPECT_GT(report.epochs_run, 1);
+  EXPECT_EQ(report.validation_loss.size(), static_cast<size_t>(report.epochs_run));
+  EXPECT_LT(report.validation_loss.back(), report.validation_loss.front());
+}
+
+TEST(LinearLearnerTest, AbsoluteLossAndSgdAlsoRecover) {
+  Dataset train = Planted(4000, 3, 0.1);
+  LinearLearnerOptions o = Regressor();
+  o.loss = LinearLoss::kAbsolute;
+  auto abs_model = FitLinearLearner(train, nullptr, o);
+  ASSERT_TRUE(abs_model.ok());
+  EXPECT_NEAR(abs_model->weights(0, 0), 3.0, 0.05);
+  EXPECT_NEAR(abs_model->bias[0], 5.0, 0.3);
+  LinearLearnerOptions sgd = Regressor();
+  sgd.optimizer = OptimizerKind::kSgd;
+  sgd.learning_rate = 0.05;
+  sgd.lr_scheduler_step = 100;
+  sgd.lr_scheduler_factor = 0.9;
+  auto sgd_model = FitLinearLearner(train, nullptr, sgd);
+  ASSERT_TRUE(sgd_model.ok());
+  EXPECT_NEAR(sgd_model->weights(0, 0), 3.0, 0.02);
+  EXPECT_NEAR(sgd_model->weights(0, 1), -2.0, 0.05);
+}
+
+TEST(LinearLearnerTest, L1ZeroesTheIrrelevantFeature) {
+  Dataset train = Planted(3000, 4, 0.5);
+  LinearLearnerOptions o = Regressor();
+  o.l1 = 0.01;
+  o.optimizer = OptimizerKind::kSgd;
+  o.learning_rate = 0.05;
+  auto model = FitLinearLearner(train, nullptr, o);
+  ASSERT_TRUE(model.ok());
+  EXPECT_EQ(model->weights(0, 2), 0.0);
+  EXPECT_NEAR(model->weights(0, 0), 3.0, 0.1);
+}
+
+// Two Gaussian blobs per class in 2-D, classes overlapping slightly.
+Dataset Blobs(size_t n, int classes, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> g(0.0, 1.0);
+  Dataset ds;
+  ds.columns = {{"a", ColumnType::kNumeric, {}}, {"b", ColumnType::kNumeric, {}}};
+  ds.has_label = true;
+  ds.x.resize(static_cast<Eigen::Index>(n), 2);
+  ds.y.resize(static_cast<Eigen::Index>(n));
+  for (Eigen::Index r = 0; r < ds.x.rows(); ++r) {
+    const int c = static_cast<int>(r % classes);
+    const double angle = 2 * M_PI * c / classes;
+    ds.x(r, 0) = 4 * std::cos(angle) + g(rng);
+    ds.x(r, 1) = 4 * std::sin(angle) + g(rng) + 100;  // off-centre: the bias matters
+    ds.y[r] = c;
+  }
+  return ds;
+}
+
+double AccuracyOf(const LinearModel& m, const Dataset& d) {
+  std::vector<int> truth(d.rows());
+  for (size_t r = 0; r < d.rows(); ++r)
+    truth[r] = static_cast<int>(d.y[static_cast<Eigen::Index>(r)]);
+  auto pred = m.PredictClasses(m.Predict(d.x));
+  return Accuracy(truth, pred);
+}
+
+TEST(LinearLearnerTest, BinaryLogisticAndHinge) {
+  Dataset train = Blobs(2000, 2, 7), test = Blobs(1000, 2, 8);
+  for (LinearLoss loss : {LinearLoss::kLogistic, LinearLoss::kHinge}) {
+    LinearLearnerOptions o;
+    o.predictor_type = PredictorType::kBinaryClassifier;
+    o.loss = loss;
+    o.mini_batch_size = 50;
+    o.epochs = 20;
+    auto model = FitLinearLearner(train, nullptr, o);
+    ASSERT_TRUE(model.ok()) << model.status().ToString();
+    EXPECT_EQ(model->task, ModelTask::kBinary);
+    // Bayes accuracy for blobs 8 apart with unit noise is ~1.
+    EXPECT_GT(AccuracyOf(*model, test), 0.99) << static_cast<int>(loss);
+  }
+}
+
+TEST(LinearLearnerTest, MulticlassSoftmaxAndHinge) {
+  Dataset train = Blobs(3000, 4, 9), test = Blobs(1000, 4, 10);
+  for (LinearLoss loss : {LinearLoss::kSoftmax, LinearLoss::kHinge}) {
+    LinearLearnerOptions o;
+    o.predictor_type = PredictorType::kMulticlassClassifier;
+    o.loss = loss;
+    o.num_classes = 4;
+    o.mini_batch_size = 50;
+    o.epochs = 20;
+    auto model = FitLinearLearner(train, nullptr, o);
+    ASSERT_TRUE(model.ok()) << model.status().ToString();
+    ASSERT_EQ(model->weights.rows(), 4);
+    EXPECT_GT(AccuracyOf(*model, test), 0.97) << static_cast<int>(loss);
+    Matrix p = model->Predict(test.x.topRows(3));
+    EXPECT_NEAR(p.row(0).sum(), 1.0, 1e-12);
+  }
+}
+
+TEST(LinearLearnerTest, EarlyStoppingStopsBeforeTheLastEpoch) {
+  Dataset train = Planted(2000, 11, 1.0), val = Planted(300, 12, 1.0);
+  LinearLearnerOptions o = Regressor();
+  o.epochs = 500;
+  o.early_stopping_patience = 2;
+  o.early_stopping_tolerance = 0.01;
+  LinearFitReport report;
+  ASSERT_TRUE(FitLinearLearner(train, &val, o, &report).ok());
+  EXPECT_TRUE(report.early_stopped);
+  EXPECT_LT(report.epochs_run, 500);
+  EXPECT_LE(report.best_epoch, report.epochs_run);
+}
+
+TEST(LinearLearnerTest, RejectsMissingValuesAndBadLabels) {
+  Dataset train = Planted(100, 1, 0.1);
+  train.x(5, 1) = std::nan("");
+  auto st = FitLinearLearner(train, nullptr, Regressor());
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.status().message().find("row 6, column 'b': missing value"), std::string::npos);
+  Dataset blobs = Blobs(100, 2, 1);
+  blobs.y[3] = 2;
+  LinearLearnerOptions o;
+  o.predictor_type = PredictorType::kBinaryClassifier;
+  EXPECT_FALSE(FitLinearLearner(blobs, nullptr, o).ok());
+}
+
+TEST(LinearLearnerTest, HyperparametersBySageMakerNames) {
+  Hyperparameters p{{"predictor_type", "binary_classifier"},
+                    {"loss", "hinge_loss"},
+                    {"l1", "0.1"},
+                    {"wd", "auto"},
+                    {"mini_batch_size", "32"},
+                    {"optimizer", "sgd"},
+                    {"epochs", "7"}};
+  auto o = LinearLearnerOptions::FromHyperparameters(p);
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->loss, LinearLoss::kHinge);
+  EXPECT_EQ(o->mini_batch_size, 32);
+  EXPECT_EQ(o->optimizer, OptimizerKind::kSgd);
+  EXPECT_EQ(o->wd, 0.0);
+  std::vector<HyperparameterProblem> problems;
+  auto bad = LinearLearnerOptions::FromHyperparameters(
+      {{"predictor_type", "regressor"}, {"epochz", "3"}, {"l1", "-1"}}, &problems);
+  ASSERT_FALSE(bad.ok());
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_EQ(problems[0].key, "l1");
+  EXPECT_EQ(problems[1].key, "epochz");
+  auto mismatch = LinearLearnerOptions::FromHyperparameters(
+      {{"predictor_type", "regressor"}, {"loss", "logistic"}});
+  EXPECT_FALSE(mismatch.ok());
+  EXPECT_FALSE(LinearLearnerOptions::FromHyperparameters({}).ok());
+}
+
+TEST(LinearModelTest, JsonRoundTrip) {
+  LinearModel m;
+  m.task = ModelTask::kMulticlass;
+  m.link = LinkFunction::kSoftmax;
+  m.weights.resize(3, 2);
+  m.weights << 1, 2, 3, 4, 5, 0.125;
+  m.bias.resize(3);
+  m.bias << -1, 0, 1;
+  m.classes = {"a", "b", "c"};
+  auto back = LinearModel::FromJson(m.ToJson());
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->weights, m.weights);
+  EXPECT_EQ(back->bias, m.bias);
+  EXPECT_EQ(back->classes, m.classes);
+  EXPECT_EQ(back->link, LinkFunction::kSoftmax);
+  EXPECT_FALSE(LinearModel::FromJson("{\"format\":\"other\"}").ok());
+  EXPECT_FALSE(LinearModel::FromJson("not json").ok());
+}
+
+}  // namespace
+}  // namespace osprey::models::ml
