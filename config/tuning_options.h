@@ -54,8 +54,9 @@ struct TuningOptions {
   // Minimise (rmse, mae, log loss, ...) or maximise (accuracy, auc, ...). Default: by metric
   // name (rmse, mae, mape, inertia, reconstruction_rmse are minimised, others maximised).
   bool minimize = false;
-  // Trials in total (grid: at least the grid's size; 0 = the grid's size). Default: 20.
-  int max_jobs = 20;
+  // Trials in total; 0 = 20, or for grid the grid's size (a grid larger than a given max_jobs
+  // is an error). Default: 0.
+  int max_jobs = 0;
   // Trials run at once on a pool of threads. Default: 1.
   int max_parallel_jobs = 1;
   // Seeds the strategy (random draws, Sobol shift, the GP's optimiser). Default: 1.
