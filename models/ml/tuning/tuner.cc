@@ -29,6 +29,13 @@ using config::TuningStrategy;
 constexpr int kDefaultMaxJobs = 20;
 constexpr int kCandidates = 512;
 
+// A nonzero Sobol shift seed from any seed (0 would mean unshifted), distinct per seed.
+uint64_t ShiftSeed(uint64_t seed) {
+  uint64_t state = seed;
+  const uint64_t s = rcf::SplitMix64Next(&state);
+  return s != 0 ? s : 1;
+}
+
 bool LogScale(const TuningParameterRange& r) {
   if (r.scaling == TuningScaling::kLogarithmic) return true;
   return r.scaling == TuningScaling::kAuto && r.min_value > 0 && r.max_value / r.min_value >= 100;
@@ -177,7 +184,7 @@ size_t GridSize(const config::TuningOptions& o) {
 class Proposer {
  public:
   explicit Proposer(const config::TuningOptions& o)
-      : o_(o), dims_(static_cast<int>(o.ranges.size())), rng_(o.seed), sobol_(dims_, o.seed | 1) {
+      : o_(o), dims_(static_cast<int>(o.ranges.size())), rng_(o.seed), sobol_(dims_, ShiftSeed(o.seed)) {
     if (o.strategy == TuningStrategy::kGrid) grid_ = GridPoints(o);
     initial_ = o.initial_jobs > 0 ? o.initial_jobs : std::max(5, 2 * dims_);
   }
@@ -254,7 +261,7 @@ class Proposer {
     // Candidates: a shifted Sobol set over the whole cube, and perturbations of the best points.
     rcf::Rng rng(seed);
     std::vector<std::vector<double>> cands;
-    SobolSequence cover(dims_, seed | 1);
+    SobolSequence cover(dims_, ShiftSeed(seed));
     for (int i = 0; i < kCandidates; ++i) cands.push_back(cover.Next());
     std::vector<size_t> order(ok.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;

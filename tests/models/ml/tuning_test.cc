@@ -330,6 +330,20 @@ TEST(TunerTest, FailedTrialsAreSkippedAndInvalidArgumentStopsTheJob) {
   EXPECT_NE(all_failed.status().message().find("all 8 trials failed"), std::string::npos);
 }
 
+TEST(TunerTest, EachSeedGivesItsOwnDesignAndTheSameSeedTheSame) {
+  auto values = [](TuningStrategy strategy, uint64_t seed) {
+    auto r = Tune(BraninOptions(strategy, seed, 6), BraninTrial);
+    EXPECT_TRUE(r.ok());
+    std::vector<Hyperparameters> out;
+    for (const Trial& t : r->trials) out.push_back(t.values);
+    return out;
+  };
+  for (TuningStrategy strategy : {TuningStrategy::kSobol, TuningStrategy::kRandom, TuningStrategy::kBayesian}) {
+    EXPECT_EQ(values(strategy, 2), values(strategy, 2));
+    EXPECT_NE(values(strategy, 2), values(strategy, 3));
+  }
+}
+
 TEST(TunerTest, RejectsBadRanges) {
   TuningOptions o = BraninOptions(TuningStrategy::kRandom, 1, 5);
   o.ranges[0].min_value = 20;
