@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <thread>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -668,9 +669,17 @@ Result<Trained> TuneAndTrain(
   std::optional<Trained> best;  // guarded by mu
   int best_id = -1;             // guarded by mu
   double best_value = 0;        // guarded by mu
+  // Parallel XGBoost trials share the cores instead of each taking all of them (OpenMP).
+  const int parallel = std::max(1, cfg.tuning.max_parallel_jobs);
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const bool share_threads = cfg.algorithm == config::TrainAlgorithm::kXGBoost && parallel > 1 &&
+                             hp.find("nthread") == hp.end();
   auto trial = [&](const ml::Hyperparameters& values, int id) -> Result<ml::TrialOutcome> {
     ml::Hyperparameters h = hp;
     for (const auto& [k, v] : values) h[k] = v;
+    if (share_threads && h.find("nthread") == h.end()) {
+      h["nthread"] = std::to_string(std::max(1, cores / parallel));
+    }
     std::ostringstream quiet;
     Result<Trained> t = train_once(h, quiet);
     // A fit that fails with these values fails this trial only.

@@ -150,7 +150,6 @@ algorithm: xgboost
 hyperparameters:
   num_round: 30
   objective: binary:logistic
-  nthread: 1
 tuning:
   strategy: sobol
   objective: {metric: "validation:roc_auc"}
