@@ -20,10 +20,14 @@ std::string Short(double v) {
 
 std::string_view StrategyName(config::TuningStrategy strategy) {
   switch (strategy) {
-    case config::TuningStrategy::kBayesian: return "bayesian";
-    case config::TuningStrategy::kRandom: return "random";
-    case config::TuningStrategy::kGrid: return "grid";
-    case config::TuningStrategy::kSobol: return "sobol";
+    case config::TuningStrategy::kBayesian:
+      return "bayesian";
+    case config::TuningStrategy::kRandom:
+      return "random";
+    case config::TuningStrategy::kGrid:
+      return "grid";
+    case config::TuningStrategy::kSobol:
+      return "sobol";
   }
   return "?";
 }
@@ -37,7 +41,8 @@ void PrintTrials(std::ostream& out, const config::TuningOptions& options,
   rows.push_back(head);
   for (const auto& t : result.trials) {
     std::vector<std::string> row{std::to_string(t.id) + (t.id == result.best ? " *" : "")};
-    for (const auto& r : options.ranges) row.push_back(t.values.count(r.name) ? t.values.at(r.name) : "-");
+    for (const auto& r : options.ranges)
+      row.push_back(t.values.count(r.name) ? t.values.at(r.name) : "-");
     row.push_back(t.ok ? Short(t.objective) : "-");
     row.push_back(Short(t.seconds));
     row.push_back(t.ok ? "completed" : "failed: " + t.error.substr(0, 60));
@@ -49,10 +54,10 @@ void PrintTrials(std::ostream& out, const config::TuningOptions& options,
   }
   size_t failed = 0;
   for (const auto& t : result.trials) failed += t.ok ? 0 : 1;
-  out << "tuning: " << StrategyName(options.strategy) << ", " << result.trials.size()
-      << " trials (" << failed << " failed), " << options.max_parallel_jobs
-      << " at a time; objective " << options.objective_metric << " ("
-      << (options.minimize ? "minimize" : "maximize") << "); * = best, published\n";
+  out << "tuning: " << StrategyName(options.strategy) << ", " << result.trials.size() << " trials ("
+      << failed << " failed), " << options.max_parallel_jobs << " at a time; objective "
+      << options.objective_metric << " (" << (options.minimize ? "minimize" : "maximize")
+      << "); * = best, published\n";
   for (const auto& r : rows) {
     std::string line;
     for (size_t c = 0; c < r.size(); ++c) {

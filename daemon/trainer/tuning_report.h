@@ -16,7 +16,8 @@ void PrintTrials(std::ostream& out, const config::TuningOptions& options,
                  const models::ml::TuningResult& result);
 
 // A JSON object (no trailing newline).
-std::string TuningJson(const config::TuningOptions& options, const models::ml::TuningResult& result);
+std::string TuningJson(const config::TuningOptions& options,
+                       const models::ml::TuningResult& result);
 
 std::string_view StrategyName(config::TuningStrategy strategy);
 

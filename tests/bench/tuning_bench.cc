@@ -42,7 +42,8 @@ double Hartmann6(const std::vector<double>& x) {
   double sum = 0;
   for (int i = 0; i < 4; ++i) {
     double inner = 0;
-    for (int j = 0; j < 6; ++j) inner += kA[i][j] * std::pow(x[static_cast<size_t>(j)] - 1e-4 * kP[i][j], 2);
+    for (int j = 0; j < 6; ++j)
+      inner += kA[i][j] * std::pow(x[static_cast<size_t>(j)] - 1e-4 * kP[i][j], 2);
     sum += kAlpha[i] * std::exp(-inner);
   }
   return -sum;
@@ -61,9 +62,12 @@ int main(int argc, char** argv) {
   int trials = 30, seeds = 10;
   bool tsv = false;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--trials") && i + 1 < argc) trials = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--seeds") && i + 1 < argc) seeds = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--tsv")) tsv = true;
+    if (!std::strcmp(argv[i], "--trials") && i + 1 < argc)
+      trials = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--seeds") && i + 1 < argc)
+      seeds = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--tsv"))
+      tsv = true;
   }
   const std::vector<Problem> problems = {
       {"branin", {{-5, 10}, {0, 15}}, Branin, 0.397887},
@@ -73,7 +77,8 @@ int main(int argc, char** argv) {
       {"sobol", TuningStrategy::kSobol},
       {"random", TuningStrategy::kRandom}};
   if (!tsv) {
-    std::printf("%d trials, %d seeds; regret = best found - optimum (lower is better)\n", trials, seeds);
+    std::printf("%d trials, %d seeds; regret = best found - optimum (lower is better)\n", trials,
+                seeds);
     std::printf("%-10s %-9s %12s %12s %12s %14s\n", "function", "strategy", "mean best",
                 "mean regret", "worst regret", "cpu s per run");
   }
@@ -95,11 +100,13 @@ int main(int argc, char** argv) {
           r.scaling = osprey::config::TuningScaling::kLinear;
           o.ranges.push_back(r);
         }
-        auto result = ml::Tune(o, [&](const ml::Hyperparameters& v, int) -> osprey::Result<ml::TrialOutcome> {
-          std::vector<double> x;
-          for (size_t d = 0; d < p.box.size(); ++d) x.push_back(std::stod(v.at("x" + std::to_string(d))));
-          return ml::TrialOutcome{p.f(x), {}};
-        });
+        auto result =
+            ml::Tune(o, [&](const ml::Hyperparameters& v, int) -> osprey::Result<ml::TrialOutcome> {
+              std::vector<double> x;
+              for (size_t d = 0; d < p.box.size(); ++d)
+                x.push_back(std::stod(v.at("x" + std::to_string(d))));
+              return ml::TrialOutcome{p.f(x), {}};
+            });
         if (!result.ok()) {
           std::fprintf(stderr, "%s\n", result.status().ToString().c_str());
           return 1;
@@ -111,11 +118,11 @@ int main(int argc, char** argv) {
       const double cpu = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC / seeds;
       const double mean = sum / seeds;
       if (tsv) {
-        std::printf("osprey\t%s\t%s\t%.6g\t%.6g\t%.6g\t%.4g\n", p.name, name, mean, mean - p.optimum,
-                    worst - p.optimum, cpu);
+        std::printf("osprey\t%s\t%s\t%.6g\t%.6g\t%.6g\t%.4g\n", p.name, name, mean,
+                    mean - p.optimum, worst - p.optimum, cpu);
       } else {
-        std::printf("%-10s %-9s %12.5g %12.5g %12.5g %14.4g\n", p.name, name, mean, mean - p.optimum,
-                    worst - p.optimum, cpu);
+        std::printf("%-10s %-9s %12.5g %12.5g %12.5g %14.4g\n", p.name, name, mean,
+                    mean - p.optimum, worst - p.optimum, cpu);
       }
     }
   }

@@ -71,12 +71,21 @@ tuning:
                                    "t.yaml");
   ASSERT_FALSE(cfg.ok());
   const std::string m = cfg.status().message();
-  EXPECT_NE(m.find("t.yaml:8:13: tuning.strategy: expected one of bayesian|random|grid|sobol"), std::string::npos) << m;
-  EXPECT_NE(m.find("tuning.objective.metric: expected validation:<metric>"), std::string::npos) << m;
+  EXPECT_NE(m.find("t.yaml:8:13: tuning.strategy: expected one of bayesian|random|grid|sobol"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("tuning.objective.metric: expected validation:<metric>"), std::string::npos)
+      << m;
   EXPECT_NE(m.find("tuning.max_parallel_jobs"), std::string::npos) << m;
-  EXPECT_NE(m.find("t.yaml:12:5: tuning.parameter_ranges.wd: also set under hyperparameters"), std::string::npos) << m;
-  EXPECT_NE(m.find("tuning.parameter_ranges.learning_rate.scaling: logarithmic needs min > 0"), std::string::npos) << m;
-  EXPECT_NE(m.find("tuning.parameter_ranges.epochs.max: must be greater than min"), std::string::npos) << m;
+  EXPECT_NE(m.find("t.yaml:12:5: tuning.parameter_ranges.wd: also set under hyperparameters"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("tuning.parameter_ranges.learning_rate.scaling: logarithmic needs min > 0"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("tuning.parameter_ranges.epochs.max: must be greater than min"),
+            std::string::npos)
+      << m;
   EXPECT_NE(m.find("tuning.parameter_ranges.loss"), std::string::npos) << m;
   EXPECT_NE(m.find("unknown key 'step'"), std::string::npos) << m;
 

@@ -2,13 +2,13 @@
 // files. The published model is the best trial's, its values are recorded as its
 // hyperparameters, every trial is in metadata.json, the trials table is printed, and a second
 // run with the same seed tries exactly the same values (trials run two at a time).
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "tests/integration/subprocess.h"
 #include "tests/testing/fake_clock.h"
@@ -66,9 +66,9 @@ std::string CheckMetadata(const std::string& path, bool minimize, int trials) {
       "for k, v in best['hyperparameters'].items(): assert m['hyperparameters'][k] == v, (k, v)\n"
       "print('ok', best['objective'])\n";
   WriteFile(path + ".check.py", script);
-  auto [code, out] = testing::RunCommand("/usr/bin/python3 " + path + ".check.py " + path + " " +
-                                         (minimize ? "1" : "0") + " " + std::to_string(trials) +
-                                         " 2>&1");
+  auto [code, out] =
+      testing::RunCommand("/usr/bin/python3 " + path + ".check.py " + path + " " +
+                          (minimize ? "1" : "0") + " " + std::to_string(trials) + " 2>&1");
   return code == 0 ? out : "exit " + std::to_string(code) + ": " + out;
 }
 
@@ -193,7 +193,8 @@ hyperparameters:
   ASSERT_EQ(code, 0) << output;
   const std::string table = TrialsTable(output);
   EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 6) << table;
-  for (const char* row : {"logistic    0 ", "logistic    0.1 ", "hinge_loss  0 ", "hinge_loss  0.1 "}) {
+  for (const char* row :
+       {"logistic    0 ", "logistic    0.1 ", "hinge_loss  0 ", "hinge_loss  0.1 "}) {
     EXPECT_NE(table.find(row), std::string::npos) << row << " in " << table;
   }
   const std::string check = CheckMetadata(dir.path() + "/registry/cv/1/metadata.json", false, 4);

@@ -34,7 +34,8 @@ struct Standardised {
 Standardised Standardise(const Eigen::VectorXd& y) {
   Standardised s;
   s.mean = y.mean();
-  const double var = y.size() > 1 ? (y.array() - s.mean).square().sum() / static_cast<double>(y.size() - 1) : 0.0;
+  const double var =
+      y.size() > 1 ? (y.array() - s.mean).square().sum() / static_cast<double>(y.size() - 1) : 0.0;
   s.scale = var > 1e-24 ? std::sqrt(var) : 1.0;
   s.y = (y.array() - s.mean) / s.scale;
   return s;
@@ -64,7 +65,8 @@ Eigen::MatrixXd Covariance(const std::vector<Eigen::MatrixXd>& diffs, const GpHy
     const double l = hp.length_scales[static_cast<Eigen::Index>(d)];
     r2 += diffs[d] / (l * l);
   }
-  Eigen::MatrixXd k = r2.unaryExpr([&](double v) { return hp.signal_variance * Matern52(std::sqrt(v)); });
+  Eigen::MatrixXd k =
+      r2.unaryExpr([&](double v) { return hp.signal_variance * Matern52(std::sqrt(v)); });
   k.diagonal().array() += hp.noise_variance;
   return k;
 }
@@ -224,7 +226,8 @@ Result<GaussianProcess> GaussianProcess::Fit(const Eigen::MatrixXd& x, const Eig
       theta[d] = 0.0;
       theta[d + 1] = std::log(1e-4);
     } else {
-      for (Eigen::Index i = 0; i < d; ++i) theta[i] = std::log(0.05) + rng.NextDouble() * std::log(40.0);
+      for (Eigen::Index i = 0; i < d; ++i)
+        theta[i] = std::log(0.05) + rng.NextDouble() * std::log(40.0);
       theta[d] = std::log(0.3) + rng.NextDouble() * std::log(30.0);
       theta[d + 1] = std::log(1e-7) + rng.NextDouble() * std::log(1e5);
     }

@@ -43,8 +43,8 @@ class GaussianProcess {
   GaussianProcess() = default;
 
   Eigen::MatrixXd x_;
-  Eigen::VectorXd alpha_;         // K^-1 (y - mean) / scale
-  Eigen::MatrixXd chol_lower_;    // L of K = L L^T
+  Eigen::VectorXd alpha_;       // K^-1 (y - mean) / scale
+  Eigen::MatrixXd chol_lower_;  // L of K = L L^T
   double y_mean_ = 0.0;
   double y_scale_ = 1.0;
   double lml_ = 0.0;

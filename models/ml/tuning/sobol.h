@@ -28,7 +28,7 @@ class SobolSequence {
   int dimensions_;
   uint64_t index_ = 0;
   std::vector<std::array<uint32_t, 32>> directions_;  // [dimension][bit]: V_1 .. V_32
-  std::vector<uint32_t> state_;                        // X_index, unshifted
+  std::vector<uint32_t> state_;                       // X_index, unshifted
   std::vector<uint32_t> shift_;
 };
 

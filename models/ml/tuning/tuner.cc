@@ -107,8 +107,12 @@ Eigen::VectorXd Features(const std::vector<TuningParameterRange>& ranges,
   for (size_t d = 0; d < ranges.size(); ++d) {
     const auto& r = ranges[d];
     switch (r.type) {
-      case TuningParameterType::kContinuous: f[at++] = std::clamp(point[d], 0.0, 1.0); break;
-      case TuningParameterType::kInteger: f[at++] = IntegerPosition(r, IntegerValue(r, point[d])); break;
+      case TuningParameterType::kContinuous:
+        f[at++] = std::clamp(point[d], 0.0, 1.0);
+        break;
+      case TuningParameterType::kInteger:
+        f[at++] = IntegerPosition(r, IntegerValue(r, point[d]));
+        break;
       case TuningParameterType::kCategorical:
         f[at + static_cast<Eigen::Index>(CategoryIndex(r, point[d]))] = 1.0;
         at += static_cast<Eigen::Index>(r.values.size());
@@ -121,7 +125,8 @@ Eigen::VectorXd Features(const std::vector<TuningParameterRange>& ranges,
 Hyperparameters Decode(const std::vector<TuningParameterRange>& ranges,
                        const std::vector<double>& point) {
   Hyperparameters out;
-  for (size_t d = 0; d < ranges.size(); ++d) out[ranges[d].name] = DecodeRangeValue(ranges[d], point[d]);
+  for (size_t d = 0; d < ranges.size(); ++d)
+    out[ranges[d].name] = DecodeRangeValue(ranges[d], point[d]);
   return out;
 }
 
@@ -184,7 +189,10 @@ size_t GridSize(const config::TuningOptions& o) {
 class Proposer {
  public:
   explicit Proposer(const config::TuningOptions& o)
-      : o_(o), dims_(static_cast<int>(o.ranges.size())), rng_(o.seed), sobol_(dims_, ShiftSeed(o.seed)) {
+      : o_(o),
+        dims_(static_cast<int>(o.ranges.size())),
+        rng_(o.seed),
+        sobol_(dims_, ShiftSeed(o.seed)) {
     if (o.strategy == TuningStrategy::kGrid) grid_ = GridPoints(o);
     initial_ = o.initial_jobs > 0 ? o.initial_jobs : std::max(5, 2 * dims_);
   }
@@ -195,9 +203,15 @@ class Proposer {
                               const std::vector<std::vector<double>>& pending) {
     std::vector<double> p;
     switch (o_.strategy) {
-      case TuningStrategy::kGrid: p = grid_[static_cast<size_t>(id)]; break;
-      case TuningStrategy::kRandom: p = RandomPoint(); break;
-      case TuningStrategy::kSobol: p = sobol_.Next(); break;
+      case TuningStrategy::kGrid:
+        p = grid_[static_cast<size_t>(id)];
+        break;
+      case TuningStrategy::kRandom:
+        p = RandomPoint();
+        break;
+      case TuningStrategy::kSobol:
+        p = sobol_.Next();
+        break;
       case TuningStrategy::kBayesian:
         p = id < initial_ ? sobol_.Next() : Bayesian(id, done, pending);
         break;
@@ -265,7 +279,9 @@ class Proposer {
     for (int i = 0; i < kCandidates; ++i) cands.push_back(cover.Next());
     std::vector<size_t> order(ok.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return y[static_cast<Eigen::Index>(a)] < y[static_cast<Eigen::Index>(b)]; });
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return y[static_cast<Eigen::Index>(a)] < y[static_cast<Eigen::Index>(b)];
+    });
     for (size_t k = 0; k < std::min<size_t>(3, order.size()); ++k) {
       for (int j = 0; j < 32; ++j) cands.push_back(Perturb(ok[order[k]]->point, 0.1, rng));
     }
@@ -292,7 +308,8 @@ class Proposer {
       }
       refined.emplace_back(v, std::move(p));
     }
-    for (size_t k = 5; k < scored.size(); ++k) refined.emplace_back(scored[k].first, cands[scored[k].second]);
+    for (size_t k = 5; k < scored.size(); ++k)
+      refined.emplace_back(scored[k].first, cands[scored[k].second]);
     std::stable_sort(refined.begin(), refined.end(),
                      [](const auto& a, const auto& b) { return a.first > b.first; });
     // The best candidate whose values were not tried yet (discrete ranges collide).
@@ -330,9 +347,12 @@ class Proposer {
 
 std::string DecodeRangeValue(const TuningParameterRange& range, double u) {
   switch (range.type) {
-    case TuningParameterType::kContinuous: return FormatDouble(ContinuousValue(range, u));
-    case TuningParameterType::kInteger: return std::to_string(IntegerValue(range, u));
-    case TuningParameterType::kCategorical: return range.values[CategoryIndex(range, u)];
+    case TuningParameterType::kContinuous:
+      return FormatDouble(ContinuousValue(range, u));
+    case TuningParameterType::kInteger:
+      return std::to_string(IntegerValue(range, u));
+    case TuningParameterType::kCategorical:
+      return range.values[CategoryIndex(range, u)];
   }
   return "";
 }
@@ -364,7 +384,8 @@ Status ValidateTuningOptions(const config::TuningOptions& o) {
   if (static_cast<int>(o.ranges.size()) > SobolSequence::kMaxDimensions) {
     return bad("at most " + std::to_string(SobolSequence::kMaxDimensions) + " parameter ranges");
   }
-  if (o.max_jobs < 0 || o.max_parallel_jobs < 1) return bad("max_jobs >= 0, max_parallel_jobs >= 1");
+  if (o.max_jobs < 0 || o.max_parallel_jobs < 1)
+    return bad("max_jobs >= 0, max_parallel_jobs >= 1");
   std::set<std::string> names;
   for (const auto& r : o.ranges) {
     const std::string at = "parameter_ranges." + r.name + ": ";
@@ -376,7 +397,8 @@ Status ValidateTuningOptions(const config::TuningOptions& o) {
       }
       continue;
     }
-    if (!(r.min_value <= r.max_value) || !std::isfinite(r.min_value) || !std::isfinite(r.max_value) ||
+    if (!(r.min_value <= r.max_value) || !std::isfinite(r.min_value) ||
+        !std::isfinite(r.max_value) ||
         (r.type == TuningParameterType::kContinuous && r.min_value == r.max_value)) {
       return bad(at + "needs min < max");
     }
@@ -420,12 +442,12 @@ Result<TuningResult> Tune(const config::TuningOptions& options, const TrialFunct
 
   std::mutex mu;
   std::condition_variable cv;
-  std::deque<int> queue;           // guarded by mu
+  std::deque<int> queue;                                          // guarded by mu
   std::vector<bool> finished(static_cast<size_t>(total), false);  // guarded by mu
-  int finished_prefix = 0;         // trials 0 .. prefix-1 all finished; guarded by mu
-  int finished_count = 0;          // guarded by mu
-  bool shutdown = false;           // guarded by mu
-  Status fatal;                    // guarded by mu
+  int finished_prefix = 0;  // trials 0 .. prefix-1 all finished; guarded by mu
+  int finished_count = 0;   // guarded by mu
+  bool shutdown = false;    // guarded by mu
+  Status fatal;             // guarded by mu
 
   auto worker = [&] {
     std::unique_lock<std::mutex> lock(mu);
@@ -458,7 +480,8 @@ Result<TuningResult> Tune(const config::TuningOptions& options, const TrialFunct
       }
       finished[static_cast<size_t>(id)] = true;
       ++finished_count;
-      while (finished_prefix < total && finished[static_cast<size_t>(finished_prefix)]) ++finished_prefix;
+      while (finished_prefix < total && finished[static_cast<size_t>(finished_prefix)])
+        ++finished_prefix;
       if (on_trial) on_trial(t, finished_count, total);
       cv.notify_all();
     }
@@ -503,8 +526,10 @@ Result<TuningResult> Tune(const config::TuningOptions& options, const TrialFunct
   result.trials.resize(static_cast<size_t>(dispatched));
   for (const Trial& t : result.trials) {
     if (!t.ok) continue;
-    const Trial* best = result.best >= 0 ? &result.trials[static_cast<size_t>(result.best)] : nullptr;
-    if (best == nullptr || (options.minimize ? t.objective < best->objective : t.objective > best->objective)) {
+    const Trial* best =
+        result.best >= 0 ? &result.trials[static_cast<size_t>(result.best)] : nullptr;
+    if (best == nullptr ||
+        (options.minimize ? t.objective < best->objective : t.objective > best->objective)) {
       result.best = t.id;
     }
   }

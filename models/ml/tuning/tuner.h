@@ -41,7 +41,7 @@ struct Trial {
   bool ok = false;
   double objective = 0.0;
   std::vector<std::pair<std::string, double>> metrics;
-  std::string error;  // when !ok
+  std::string error;     // when !ok
   double seconds = 0.0;  // wall time of the trial
 };
 

@@ -1,17 +1,17 @@
 // Automatic model tuning: the Sobol sequence, the grid, the Gaussian process and its expected
 // improvement, and the tuner's strategies on known functions.
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <numbers>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "models/ml/tuning/gaussian_process.h"
 #include "models/ml/tuning/sobol.h"
@@ -38,9 +38,14 @@ TuningParameterRange Continuous(std::string name, double lo, double hi,
 
 TEST(SobolTest, FirstPointsMatchThePublishedSequence) {
   // The unscrambled Sobol sequence in Gray-code order (as in Joe & Kuo's and SciPy's).
-  const double expected[8][3] = {{0, 0, 0},           {0.5, 0.5, 0.5},     {0.75, 0.25, 0.25},
-                                 {0.25, 0.75, 0.75},  {0.375, 0.375, 0.625}, {0.875, 0.875, 0.125},
-                                 {0.625, 0.125, 0.875}, {0.125, 0.625, 0.375}};
+  const double expected[8][3] = {{0, 0, 0},
+                                 {0.5, 0.5, 0.5},
+                                 {0.75, 0.25, 0.25},
+                                 {0.25, 0.75, 0.75},
+                                 {0.375, 0.375, 0.625},
+                                 {0.875, 0.875, 0.125},
+                                 {0.625, 0.125, 0.875},
+                                 {0.125, 0.625, 0.375}};
   SobolSequence s(3);
   for (const auto& row : expected) {
     const std::vector<double> p = s.Next();
@@ -66,7 +71,8 @@ TEST(SobolTest, EveryDimensionIsStratifiedShiftedOrNot) {
         cells[d].insert(static_cast<int>(p[d] * kPoints));
       }
     }
-    for (size_t d = 0; d < cells.size(); ++d) EXPECT_EQ(cells[d].size(), 64u) << "dimension " << d << " seed " << seed;
+    for (size_t d = 0; d < cells.size(); ++d)
+      EXPECT_EQ(cells[d].size(), 64u) << "dimension " << d << " seed " << seed;
     EXPECT_EQ(distinct.size(), 64u);
   }
 }
@@ -95,7 +101,8 @@ TEST(TuningGridTest, EnumeratesTheProductFirstRangeSlowest) {
   ASSERT_TRUE(result.ok()) << result.status().ToString();
   std::set<std::string> distinct;
   for (const Trial& t : result->trials) {
-    distinct.insert(t.values.at("optimizer") + "/" + t.values.at("max_depth") + "/" + t.values.at("eta"));
+    distinct.insert(t.values.at("optimizer") + "/" + t.values.at("max_depth") + "/" +
+                    t.values.at("eta"));
   }
   EXPECT_EQ(result->trials.size(), 36u);
   EXPECT_EQ(distinct.size(), 36u);
@@ -222,8 +229,9 @@ TEST(TunerTest, BayesianFindsABetterBraninOptimumThanRandomOnTheSameBudget) {
   bayes /= n, random /= n, sobol /= n;
   // Regret (best - optimum), averaged: the GP gets far closer than random search.
   const double optimum = 0.397887;
-  std::printf("Branin, %d trials, mean best over %zu seeds: bayesian %.4f, sobol %.4f, random %.4f\n",
-              kJobs, seeds.size(), bayes, sobol, random);
+  std::printf(
+      "Branin, %d trials, mean best over %zu seeds: bayesian %.4f, sobol %.4f, random %.4f\n",
+      kJobs, seeds.size(), bayes, sobol, random);
   EXPECT_LT(bayes - optimum, 0.5 * (random - optimum)) << "bayes " << bayes << " random " << random;
   EXPECT_LT(bayes - optimum, 0.5 * (sobol - optimum)) << "bayes " << bayes << " sobol " << sobol;
   EXPECT_LT(bayes, 0.6);
@@ -275,7 +283,8 @@ TEST(TunerTest, ScalesIntegersAndCategories) {
   loss.type = TuningParameterType::kCategorical;
   loss.values = {"logistic", "hinge_loss"};
   o.ranges = {lr, momentum, depth, loss};
-  auto r = Tune(o, [](const Hyperparameters&, int) -> Result<TrialOutcome> { return TrialOutcome{}; });
+  auto r =
+      Tune(o, [](const Hyperparameters&, int) -> Result<TrialOutcome> { return TrialOutcome{}; });
   ASSERT_TRUE(r.ok());
   int below_geometric_mean = 0, momentum_above_099 = 0;
   std::map<std::string, int> depths, losses;
@@ -338,7 +347,8 @@ TEST(TunerTest, EachSeedGivesItsOwnDesignAndTheSameSeedTheSame) {
     for (const Trial& t : r->trials) out.push_back(t.values);
     return out;
   };
-  for (TuningStrategy strategy : {TuningStrategy::kSobol, TuningStrategy::kRandom, TuningStrategy::kBayesian}) {
+  for (TuningStrategy strategy :
+       {TuningStrategy::kSobol, TuningStrategy::kRandom, TuningStrategy::kBayesian}) {
     EXPECT_EQ(values(strategy, 2), values(strategy, 2));
     EXPECT_NE(values(strategy, 2), values(strategy, 3));
   }
