@@ -203,16 +203,15 @@ void ReadTuning(MapReader& top, TrainConfig* cfg) {
       return;
     }
     const std::string name = t.objective_metric.substr(t.objective_metric.find(':') + 1);
-    static const std::set<std::string> kLowerIsBetter = {"rmse", "mae", "mape", "inertia",
-                                                         "mean_distance", "reconstruction_rmse"};
+    static const std::set<std::string> kLowerIsBetter = {
+        "rmse", "mae", "mape", "inertia", "mean_distance", "reconstruction_rmse"};
     t.minimize = kLowerIsBetter.count(name) > 0;
     ObjectiveType type = t.minimize ? ObjectiveType::kMinimize : ObjectiveType::kMaximize;
     o.Enum("type", &type, kObjectiveTypes);
     t.minimize = type == ObjectiveType::kMinimize;
     if (t.objective_metric.starts_with("cross_validation:") &&
         cfg->preparation.cross_validation_folds == 0) {
-      ctx.Error(o.Get("metric")->mark, o.ChildPath("metric"),
-                "needs preparation.cross_validation");
+      ctx.Error(o.Get("metric")->mark, o.ChildPath("metric"), "needs preparation.cross_validation");
     }
   });
   if (!m.Get("objective")) m.ReportMissing("objective");

@@ -8,17 +8,17 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <iomanip>
 #include <limits>
 #include <map>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
-#include <thread>
 #include <sstream>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -646,7 +646,9 @@ Status CheckTuning(const config::TrainConfig& cfg, const ml::Hyperparameters& hp
         // The message names the hyperparameters' section; point at the range instead.
         std::string message = st.message();
         const std::string key = "hyperparameters." + r.name + ": ";
-        if (auto at = message.find(key); at != std::string::npos) message = message.substr(at + key.size());
+        if (auto at = message.find(key); at != std::string::npos) {
+          message = message.substr(at + key.size());
+        }
         return Status::InvalidArgument(r.location.ToString() + ": tuning.parameter_ranges." +
                                        r.name + ": value " + v + ": " + message);
       }
@@ -697,14 +699,16 @@ Result<Trained> TuneAndTrain(
     if (!value) {
       std::string known;
       for (const auto& [k, v] : outcome.metrics) known += (known.empty() ? "" : ", ") + k;
-      return Status::InvalidArgument(cfg.tuning.location.ToString() + ": tuning.objective.metric: " +
-                                     cfg.algorithm_name + " does not report '" + objective +
+      return Status::InvalidArgument(cfg.tuning.location.ToString() +
+                                     ": tuning.objective.metric: " + cfg.algorithm_name +
+                                     " does not report '" + objective +
                                      "' here; it reports: " + (known.empty() ? "nothing" : known));
     }
     outcome.objective = *value;
     std::lock_guard<std::mutex> lock(mu);
     const bool better = minimize ? *value < best_value : *value > best_value;
-    if (std::isfinite(*value) && (best_id < 0 || better || (*value == best_value && id < best_id))) {
+    if (std::isfinite(*value) &&
+        (best_id < 0 || better || (*value == best_value && id < best_id))) {
       best = std::move(*t);
       best_id = id;
       best_value = *value;
@@ -718,7 +722,9 @@ Result<Trained> TuneAndTrain(
   });
   bar.Finish();
   if (!result.ok()) return result.status();
-  if (!best || best_id != result->best) return Status::Internal("tuning: the best trial's model was lost");
+  if (!best || best_id != result->best) {
+    return Status::Internal("tuning: the best trial's model was lost");
+  }
   *tuning = std::move(*result);
   return std::move(*best);
 }
@@ -767,17 +773,21 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
   }
   auto train_once = [&](const ml::Hyperparameters& h, std::ostream& e) -> Result<Trained> {
     switch (cfg->algorithm) {
-      case config::TrainAlgorithm::kLinearLearner: return TrainLinear(*cfg, h, *data, e);
-      case config::TrainAlgorithm::kKMeans: return TrainKMeans(*cfg, h, *data, e);
-      case config::TrainAlgorithm::kPca: return TrainPca(*cfg, h, *data, e);
-      case config::TrainAlgorithm::kXGBoost: return TrainXGBoost(*cfg, h, *data, e);
+      case config::TrainAlgorithm::kLinearLearner:
+        return TrainLinear(*cfg, h, *data, e);
+      case config::TrainAlgorithm::kKMeans:
+        return TrainKMeans(*cfg, h, *data, e);
+      case config::TrainAlgorithm::kPca:
+        return TrainPca(*cfg, h, *data, e);
+      case config::TrainAlgorithm::kXGBoost:
+        return TrainXGBoost(*cfg, h, *data, e);
     }
     return Status::Internal("unknown algorithm");
   };
   // tuning: the best trial's model is the one published (its values join the hyperparameters).
   std::optional<ml::TuningResult> tuning;
-  Result<Trained> trained = cfg->tuning.enabled ? TuneAndTrain(*cfg, hp, train_once, err, &tuning)
-                                                : train_once(hp, err);
+  Result<Trained> trained =
+      cfg->tuning.enabled ? TuneAndTrain(*cfg, hp, train_once, err, &tuning) : train_once(hp, err);
   if (!trained.ok()) {
     err << cfg->file << ": " << cfg->algorithm_name << ": " << trained.status().message() << "\n";
     return 1;

@@ -41,8 +41,9 @@ void PrintTrials(std::ostream& out, const config::TuningOptions& options,
   rows.push_back(head);
   for (const auto& t : result.trials) {
     std::vector<std::string> row{std::to_string(t.id) + (t.id == result.best ? " *" : "")};
-    for (const auto& r : options.ranges)
+    for (const auto& r : options.ranges) {
       row.push_back(t.values.count(r.name) ? t.values.at(r.name) : "-");
+    }
     row.push_back(t.ok ? Short(t.objective) : "-");
     row.push_back(Short(t.seconds));
     row.push_back(t.ok ? "completed" : "failed: " + t.error.substr(0, 60));

@@ -42,8 +42,9 @@ double Hartmann6(const std::vector<double>& x) {
   double sum = 0;
   for (int i = 0; i < 4; ++i) {
     double inner = 0;
-    for (int j = 0; j < 6; ++j)
+    for (int j = 0; j < 6; ++j) {
       inner += kA[i][j] * std::pow(x[static_cast<size_t>(j)] - 1e-4 * kP[i][j], 2);
+    }
     sum += kAlpha[i] * std::exp(-inner);
   }
   return -sum;
@@ -62,12 +63,13 @@ int main(int argc, char** argv) {
   int trials = 30, seeds = 10;
   bool tsv = false;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--trials") && i + 1 < argc)
+    if (!std::strcmp(argv[i], "--trials") && i + 1 < argc) {
       trials = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--seeds") && i + 1 < argc)
+    } else if (!std::strcmp(argv[i], "--seeds") && i + 1 < argc) {
       seeds = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--tsv"))
+    } else if (!std::strcmp(argv[i], "--tsv")) {
       tsv = true;
+    }
   }
   const std::vector<Problem> problems = {
       {"branin", {{-5, 10}, {0, 15}}, Branin, 0.397887},
@@ -103,8 +105,9 @@ int main(int argc, char** argv) {
         auto result =
             ml::Tune(o, [&](const ml::Hyperparameters& v, int) -> osprey::Result<ml::TrialOutcome> {
               std::vector<double> x;
-              for (size_t d = 0; d < p.box.size(); ++d)
+              for (size_t d = 0; d < p.box.size(); ++d) {
                 x.push_back(std::stod(v.at("x" + std::to_string(d))));
+              }
               return ml::TrialOutcome{p.f(x), {}};
             });
         if (!result.ok()) {

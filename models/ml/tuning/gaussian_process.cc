@@ -226,8 +226,9 @@ Result<GaussianProcess> GaussianProcess::Fit(const Eigen::MatrixXd& x, const Eig
       theta[d] = 0.0;
       theta[d + 1] = std::log(1e-4);
     } else {
-      for (Eigen::Index i = 0; i < d; ++i)
+      for (Eigen::Index i = 0; i < d; ++i) {
         theta[i] = std::log(0.05) + rng.NextDouble() * std::log(40.0);
+      }
       theta[d] = std::log(0.3) + rng.NextDouble() * std::log(30.0);
       theta[d + 1] = std::log(1e-7) + rng.NextDouble() * std::log(1e5);
     }

@@ -66,8 +66,9 @@ SobolSequence::SobolSequence(int dimensions, uint64_t shift_seed)
     const JoeKuoRow& row = kJoeKuo[d - 1];
     auto& v = directions_[static_cast<size_t>(d)];
     // V_k = m_k / 2^k, held as 32-bit fractions; then the recurrence of the polynomial.
-    for (int k = 0; k < row.s; ++k)
+    for (int k = 0; k < row.s; ++k) {
       v[static_cast<size_t>(k)] = row.m[static_cast<size_t>(k)] << (31 - k);
+    }
     for (int k = row.s; k < 32; ++k) {
       uint32_t x = v[static_cast<size_t>(k - row.s)] ^ (v[static_cast<size_t>(k - row.s)] >> row.s);
       for (int i = 1; i < row.s; ++i) {

@@ -125,8 +125,9 @@ Eigen::VectorXd Features(const std::vector<TuningParameterRange>& ranges,
 Hyperparameters Decode(const std::vector<TuningParameterRange>& ranges,
                        const std::vector<double>& point) {
   Hyperparameters out;
-  for (size_t d = 0; d < ranges.size(); ++d)
+  for (size_t d = 0; d < ranges.size(); ++d) {
     out[ranges[d].name] = DecodeRangeValue(ranges[d], point[d]);
+  }
   return out;
 }
 
@@ -308,8 +309,9 @@ class Proposer {
       }
       refined.emplace_back(v, std::move(p));
     }
-    for (size_t k = 5; k < scored.size(); ++k)
+    for (size_t k = 5; k < scored.size(); ++k) {
       refined.emplace_back(scored[k].first, cands[scored[k].second]);
+    }
     std::stable_sort(refined.begin(), refined.end(),
                      [](const auto& a, const auto& b) { return a.first > b.first; });
     // The best candidate whose values were not tried yet (discrete ranges collide).
@@ -384,8 +386,9 @@ Status ValidateTuningOptions(const config::TuningOptions& o) {
   if (static_cast<int>(o.ranges.size()) > SobolSequence::kMaxDimensions) {
     return bad("at most " + std::to_string(SobolSequence::kMaxDimensions) + " parameter ranges");
   }
-  if (o.max_jobs < 0 || o.max_parallel_jobs < 1)
+  if (o.max_jobs < 0 || o.max_parallel_jobs < 1) {
     return bad("max_jobs >= 0, max_parallel_jobs >= 1");
+  }
   std::set<std::string> names;
   for (const auto& r : o.ranges) {
     const std::string at = "parameter_ranges." + r.name + ": ";
@@ -480,8 +483,9 @@ Result<TuningResult> Tune(const config::TuningOptions& options, const TrialFunct
       }
       finished[static_cast<size_t>(id)] = true;
       ++finished_count;
-      while (finished_prefix < total && finished[static_cast<size_t>(finished_prefix)])
+      while (finished_prefix < total && finished[static_cast<size_t>(finished_prefix)]) {
         ++finished_prefix;
+      }
       if (on_trial) on_trial(t, finished_count, total);
       cv.notify_all();
     }

@@ -71,8 +71,9 @@ TEST(SobolTest, EveryDimensionIsStratifiedShiftedOrNot) {
         cells[d].insert(static_cast<int>(p[d] * kPoints));
       }
     }
-    for (size_t d = 0; d < cells.size(); ++d)
+    for (size_t d = 0; d < cells.size(); ++d) {
       EXPECT_EQ(cells[d].size(), 64u) << "dimension " << d << " seed " << seed;
+    }
     EXPECT_EQ(distinct.size(), 64u);
   }
 }
