@@ -4,7 +4,9 @@
 #include <cmath>
 #include <exception>
 #include <fstream>
+#include <limits>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <utility>
 
@@ -116,6 +118,120 @@ void ReadHyperparameters(MapReader& top, TrainConfig* cfg) {
   h.Finish();
 }
 
+constexpr EnumName<TuningStrategy> kStrategies[] = {{"bayesian", TuningStrategy::kBayesian},
+                                                    {"random", TuningStrategy::kRandom},
+                                                    {"grid", TuningStrategy::kGrid},
+                                                    {"sobol", TuningStrategy::kSobol}};
+constexpr EnumName<TuningParameterType> kRangeTypes[] = {
+    {"continuous", TuningParameterType::kContinuous},
+    {"integer", TuningParameterType::kInteger},
+    {"categorical", TuningParameterType::kCategorical}};
+constexpr EnumName<TuningScaling> kScalings[] = {
+    {"auto", TuningScaling::kAuto},
+    {"linear", TuningScaling::kLinear},
+    {"logarithmic", TuningScaling::kLogarithmic},
+    {"reverse_logarithmic", TuningScaling::kReverseLogarithmic}};
+enum class ObjectiveType { kMinimize, kMaximize };
+constexpr EnumName<ObjectiveType> kObjectiveTypes[] = {{"minimize", ObjectiveType::kMinimize},
+                                                       {"maximize", ObjectiveType::kMaximize}};
+
+void ReadRange(Context& ctx, const MapReader::Entry& entry, TrainConfig* cfg) {
+  TuningParameterRange r;
+  r.name = entry.key;
+  r.location = ctx.Location(entry.key_mark);
+  const std::string& path = entry.value.path;
+  MapReader m(ctx, entry.value);
+  if (!m.ok()) return;
+  m.Enum("type", &r.type, kRangeTypes, Need::kRequired);
+  const Range any{-std::numeric_limits<double>::infinity()};
+  if (r.type == TuningParameterType::kCategorical) {
+    m.StringList("values", &r.values, Need::kRequired);
+  } else {
+    m.Double("min", &r.min_value, any);
+    m.Double("max", &r.max_value, any);
+    if (!m.Get("min") || !m.Get("max")) {
+      if (!m.Get("min")) m.ReportMissing("min");
+      if (!m.Get("max")) m.ReportMissing("max");
+    } else if (!(r.min_value < r.max_value) &&
+               !(r.type == TuningParameterType::kInteger && r.min_value == r.max_value)) {
+      ctx.Error(m.Get("max")->mark, m.ChildPath("max"), "must be greater than min");
+    } else if (r.type == TuningParameterType::kInteger &&
+               (r.min_value != std::floor(r.min_value) || r.max_value != std::floor(r.max_value))) {
+      ctx.Error(m.Get("min")->mark, m.ChildPath("min"), "an integer range needs integer bounds");
+    }
+    if (m.Enum("scaling", &r.scaling, kScalings) && m.Get("scaling")) {
+      if (r.scaling == TuningScaling::kLogarithmic && r.min_value <= 0) {
+        ctx.Error(m.Get("scaling")->mark, m.ChildPath("scaling"), "logarithmic needs min > 0");
+      } else if (r.scaling == TuningScaling::kReverseLogarithmic &&
+                 (r.type != TuningParameterType::kContinuous || r.min_value < 0 ||
+                  r.max_value >= 1)) {
+        ctx.Error(m.Get("scaling")->mark, m.ChildPath("scaling"),
+                  "reverse_logarithmic needs a continuous range within [0, 1)");
+      }
+    }
+    m.Int("grid_points", &r.grid_points, 1, 1000);
+  }
+  m.Finish();
+  if (cfg->hyperparameters.count(r.name)) {
+    ctx.Error(entry.key_mark, path,
+              "also set under hyperparameters: a hyperparameter is either fixed or tuned");
+  }
+  cfg->tuning.ranges.push_back(std::move(r));
+}
+
+// After `preparation` and `hyperparameters`.
+void ReadTuning(MapReader& top, TrainConfig* cfg) {
+  auto v = top.Get("tuning");
+  if (!v) return;
+  Context& ctx = top.ctx();
+  TuningOptions& t = cfg->tuning;
+  t.enabled = true;
+  t.location = ctx.Location(v->key_mark);
+  MapReader m(ctx, *v);
+  if (!m.ok()) return;
+  m.Enum("strategy", &t.strategy, kStrategies);
+  m.Int("max_jobs", &t.max_jobs, 1, 10000);
+  m.Int("max_parallel_jobs", &t.max_parallel_jobs, 1, 256);
+  m.Int<uint64_t>("seed", &t.seed, 0, std::numeric_limits<uint64_t>::max());
+  m.Int("initial_jobs", &t.initial_jobs, 1, 10000);
+  Section(m, "objective", [&](MapReader& o) {
+    if (!o.String("metric", &t.objective_metric, Need::kRequired)) return;
+    static const std::regex kMetric("(validation|cross_validation):[A-Za-z0-9_]+");
+    if (!std::regex_match(t.objective_metric, kMetric)) {
+      ctx.Error(o.Get("metric")->mark, o.ChildPath("metric"),
+                "expected validation:<metric> or cross_validation:<metric>, got '" +
+                    t.objective_metric + "'");
+      return;
+    }
+    const std::string name = t.objective_metric.substr(t.objective_metric.find(':') + 1);
+    static const std::set<std::string> kLowerIsBetter = {
+        "rmse", "mae", "mape", "inertia", "mean_distance", "reconstruction_rmse"};
+    t.minimize = kLowerIsBetter.count(name) > 0;
+    ObjectiveType type = t.minimize ? ObjectiveType::kMinimize : ObjectiveType::kMaximize;
+    o.Enum("type", &type, kObjectiveTypes);
+    t.minimize = type == ObjectiveType::kMinimize;
+    if (t.objective_metric.starts_with("cross_validation:") &&
+        cfg->preparation.cross_validation_folds == 0) {
+      ctx.Error(o.Get("metric")->mark, o.ChildPath("metric"), "needs preparation.cross_validation");
+    }
+  });
+  if (!m.Get("objective")) m.ReportMissing("objective");
+  auto ranges = m.Require("parameter_ranges");
+  if (ranges) {
+    MapReader rm(ctx, *ranges);
+    if (rm.ok()) {
+      for (const auto& entry : rm.Entries()) ReadRange(ctx, entry, cfg);
+      if (rm.Entries().empty()) {
+        ctx.Error(ranges->mark, ranges->path, "give at least one range");
+      } else if (rm.Entries().size() > 32) {
+        ctx.Error(ranges->mark, ranges->path, "at most 32 ranges");
+      }
+      rm.Finish();
+    }
+  }
+  m.Finish();
+}
+
 void ReadTrainConfig(Context& ctx, const YAML::Node& root, TrainConfig* cfg) {
   Value root_value{root, root.Mark(), "", root.Mark()};
   MapReader top(ctx, root_value);
@@ -134,6 +250,7 @@ void ReadTrainConfig(Context& ctx, const YAML::Node& root, TrainConfig* cfg) {
     cfg->algorithm_name = std::string(internal::EnumToName(kAlgorithms, cfg->algorithm));
   }
   ReadHyperparameters(top, cfg);
+  ReadTuning(top, cfg);
   top.Finish();
 }
 

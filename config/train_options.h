@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/options.h"
+#include "config/tuning_options.h"
 
 namespace osprey::config {
 
@@ -72,6 +73,8 @@ struct TrainConfig {
   std::string algorithm_name;
   std::map<std::string, Hyperparameter> hyperparameters;
   SourceLocation hyperparameters_location;
+  // Automatic model tuning (the `tuning:` section); off unless given.
+  TuningOptions tuning;
 };
 
 }  // namespace osprey::config

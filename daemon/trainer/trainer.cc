@@ -7,13 +7,16 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iomanip>
 #include <limits>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -22,6 +25,7 @@
 #include "config/base/json_writer.h"
 #include "config/train_loader.h"
 #include "daemon/trainer/registry_files.h"
+#include "daemon/trainer/tuning_report.h"
 #include "models/ml/dataset.h"
 #include "models/ml/kmeans.h"
 #include "models/ml/linear_learner.h"
@@ -29,6 +33,7 @@
 #include "models/ml/pca.h"
 #include "models/ml/prepare.h"
 #include "models/ml/served.h"
+#include "models/ml/tuning/tuner.h"
 #include "models/ml/xgboost.h"
 
 namespace osprey::daemon::trainer {
@@ -634,6 +639,110 @@ Status CheckHyperparameters(const config::TrainConfig& cfg, const ml::Hyperparam
   return st.ok() ? st : HyperparameterStatus(cfg, problems, st);
 }
 
+// tuning: every value a range can take must pass the algorithm's checks (the ends of numeric
+// ranges, each categorical value), before any data is read.
+Status CheckTuning(const config::TrainConfig& cfg, const ml::Hyperparameters& hp) {
+  if (!cfg.tuning.enabled) return Status::Ok();
+  if (Status st = ml::ValidateTuningOptions(cfg.tuning); !st.ok()) {
+    return Status::InvalidArgument(cfg.tuning.location.ToString() + ": " + st.message());
+  }
+  for (const auto& r : cfg.tuning.ranges) {
+    std::vector<std::string> values;
+    if (r.type == config::TuningParameterType::kCategorical) {
+      values = r.values;
+    } else {
+      values = {ml::DecodeRangeValue(r, 0.0), ml::DecodeRangeValue(r, 1.0)};
+    }
+    for (const auto& v : values) {
+      ml::Hyperparameters trial = hp;
+      trial[r.name] = v;
+      if (Status st = CheckHyperparameters(cfg, trial); !st.ok()) {
+        // The message names the hyperparameters' section; point at the range instead.
+        std::string message = st.message();
+        const std::string key = "hyperparameters." + r.name + ": ";
+        if (auto at = message.find(key); at != std::string::npos) {
+          message = message.substr(at + key.size());
+        }
+        return Status::InvalidArgument(r.location.ToString() + ": tuning.parameter_ranges." +
+                                       r.name + ": value " + v + ": " + message);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+// Runs the tuning job: each trial trains with the static hyperparameters plus the trial's values
+// (quietly) and is scored on the objective; the best trial's model is kept and returned.
+Result<Trained> TuneAndTrain(
+    const config::TrainConfig& cfg, const ml::Hyperparameters& hp,
+    const std::function<Result<Trained>(const ml::Hyperparameters&, std::ostream&)>& train_once,
+    std::ostream& err, std::optional<ml::TuningResult>* tuning) {
+  const std::string& objective = cfg.tuning.objective_metric;
+  const size_t colon = objective.find(':');
+  const std::string split = objective.substr(0, colon), metric = objective.substr(colon + 1);
+  const bool minimize = cfg.tuning.minimize;
+  std::mutex mu;
+  std::optional<Trained> best;  // guarded by mu
+  int best_id = -1;             // guarded by mu
+  double best_value = 0;        // guarded by mu
+  // Parallel XGBoost trials share the cores instead of each taking all of them (OpenMP).
+  const int parallel = std::max(1, cfg.tuning.max_parallel_jobs);
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const bool share_threads = cfg.algorithm == config::TrainAlgorithm::kXGBoost && parallel > 1 &&
+                             hp.find("nthread") == hp.end();
+  auto trial = [&](const ml::Hyperparameters& values, int id) -> Result<ml::TrialOutcome> {
+    ml::Hyperparameters h = hp;
+    for (const auto& [k, v] : values) h[k] = v;
+    if (share_threads && h.find("nthread") == h.end()) {
+      h["nthread"] = std::to_string(std::max(1, cores / parallel));
+    }
+    std::ostringstream quiet;
+    Result<Trained> t = train_once(h, quiet);
+    // A fit that fails with these values fails this trial only.
+    if (!t.ok()) return Status::Internal(t.status().message());
+    ml::TrialOutcome outcome;
+    std::optional<double> value;
+    for (const auto& [k, v] : t->validation) {
+      outcome.metrics.emplace_back("validation:" + k, v);
+      if (split == "validation" && k == metric) value = v;
+    }
+    if (t->cv) {
+      outcome.metrics.emplace_back("cross_validation:" + t->cv_metric, t->cv->mean);
+      if (split == "cross_validation" && t->cv_metric == metric) value = t->cv->mean;
+    }
+    if (!value) {
+      std::string known;
+      for (const auto& [k, v] : outcome.metrics) known += (known.empty() ? "" : ", ") + k;
+      return Status::InvalidArgument(cfg.tuning.location.ToString() +
+                                     ": tuning.objective.metric: " + cfg.algorithm_name +
+                                     " does not report '" + objective +
+                                     "' here; it reports: " + (known.empty() ? "nothing" : known));
+    }
+    outcome.objective = *value;
+    std::lock_guard<std::mutex> lock(mu);
+    const bool better = minimize ? *value < best_value : *value > best_value;
+    if (std::isfinite(*value) &&
+        (best_id < 0 || better || (*value == best_value && id < best_id))) {
+      best = std::move(*t);
+      best_id = id;
+      best_value = *value;
+    }
+    return outcome;
+  };
+  ProgressBar bar(err, "tuning");
+  auto result = ml::Tune(cfg.tuning, trial, [&](const ml::Trial&, int done, int total) {
+    std::lock_guard<std::mutex> lock(mu);
+    bar.Update(done, total, best_id >= 0 ? best_value : std::nan(""));
+  });
+  bar.Finish();
+  if (!result.ok()) return result.status();
+  if (!best || best_id != result->best) {
+    return Status::Internal("tuning: the best trial's model was lost");
+  }
+  *tuning = std::move(*result);
+  return std::move(*best);
+}
+
 }  // namespace
 
 int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) {
@@ -650,6 +759,10 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
   ml::Hyperparameters hp;
   for (const auto& [k, v] : cfg->hyperparameters) hp.emplace(k, v.value);
   if (Status st = CheckHyperparameters(*cfg, hp); !st.ok()) {
+    err << st.message() << "\n";
+    return 1;
+  }
+  if (Status st = CheckTuning(*cfg, hp); !st.ok()) {
     err << st.message() << "\n";
     return 1;
   }
@@ -672,21 +785,23 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
     err << data.status().message() << "\n";
     return 1;
   }
-  Result<Trained> trained = Status::Internal("unset");
-  switch (cfg->algorithm) {
-    case config::TrainAlgorithm::kLinearLearner:
-      trained = TrainLinear(*cfg, hp, *data, err);
-      break;
-    case config::TrainAlgorithm::kKMeans:
-      trained = TrainKMeans(*cfg, hp, *data, err);
-      break;
-    case config::TrainAlgorithm::kPca:
-      trained = TrainPca(*cfg, hp, *data, err);
-      break;
-    case config::TrainAlgorithm::kXGBoost:
-      trained = TrainXGBoost(*cfg, hp, *data, err);
-      break;
-  }
+  auto train_once = [&](const ml::Hyperparameters& h, std::ostream& e) -> Result<Trained> {
+    switch (cfg->algorithm) {
+      case config::TrainAlgorithm::kLinearLearner:
+        return TrainLinear(*cfg, h, *data, e);
+      case config::TrainAlgorithm::kKMeans:
+        return TrainKMeans(*cfg, h, *data, e);
+      case config::TrainAlgorithm::kPca:
+        return TrainPca(*cfg, h, *data, e);
+      case config::TrainAlgorithm::kXGBoost:
+        return TrainXGBoost(*cfg, h, *data, e);
+    }
+    return Status::Internal("unknown algorithm");
+  };
+  // tuning: the best trial's model is the one published (its values join the hyperparameters).
+  std::optional<ml::TuningResult> tuning;
+  Result<Trained> trained =
+      cfg->tuning.enabled ? TuneAndTrain(*cfg, hp, train_once, err, &tuning) : train_once(hp, err);
   if (!trained.ok()) {
     err << cfg->file << ": " << cfg->algorithm_name << ": " << trained.status().message() << "\n";
     return 1;
@@ -698,6 +813,18 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
   // CPU seconds of the whole process (all threads): steadier than wall time on a busy machine.
   const double load_cpu = static_cast<double>(cpu_loaded - cpu_started) / CLOCKS_PER_SEC;
   const double train_cpu = static_cast<double>(std::clock() - cpu_loaded) / CLOCKS_PER_SEC;
+  if (tuning) {
+    const ml::Trial& best = tuning->trials[static_cast<size_t>(tuning->best)];
+    for (const auto& r : cfg->tuning.ranges) {
+      cfg->hyperparameters[r.name] = config::Hyperparameter{best.values.at(r.name), r.location};
+    }
+    trained->extra_json.push_back("\"tuning\":" + TuningJson(cfg->tuning, *tuning));
+    trained->summary.push_back({"tuning", std::string(StrategyName(cfg->tuning.strategy)) + ", " +
+                                              std::to_string(tuning->trials.size()) +
+                                              " trials, best " + std::to_string(best.id) + ": " +
+                                              cfg->tuning.objective_metric + " " +
+                                              Fmt(best.objective)});
+  }
   auto version = PublishModel(registry, cfg->name, trained->files, [&](const std::string& v) {
     return Metadata(*cfg, *trained, v, data_sha256, data->rows());
   });
@@ -731,6 +858,10 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
   PrintTable(out, head);
   out << "\n";
   PrintMetrics(out, trained->validation, trained->test);
+  if (tuning) {
+    out << "\n";
+    PrintTrials(out, cfg->tuning, *tuning);
+  }
   return 0;
 }
 
