@@ -26,6 +26,7 @@
 #include "config/train_loader.h"
 #include "daemon/trainer/registry_files.h"
 #include "daemon/trainer/tuning_report.h"
+#include "models/serving/builtin_kinds.h"
 #include "models/ml/dataset.h"
 #include "models/ml/kmeans.h"
 #include "models/ml/linear_learner.h"
@@ -872,8 +873,7 @@ int RunEvaluate(const EvaluateCommand& command, std::ostream& out, std::ostream&
     return 1;
   }
   models::ModelKindRegistry kinds;
-  ml::RegisterModelKinds(kinds);
-  ml::RegisterFallbackLoaders(kinds);
+  models::RegisterBuiltinKinds(kinds);
   const models::ModelLoader* loader = kinds.Find(artifact->kind);
   if (loader == nullptr) {
     err << "model kind '" << artifact->kind << "' cannot be evaluated here\n";

@@ -104,50 +104,6 @@ Result<const std::string*> ModelFile(const ModelArtifact& artifact, const char* 
   return &it->second;
 }
 
-Result<std::vector<FeatureSpec>> InputsFromMetadata(const std::string& metadata_json) {
-  simdjson::dom::parser parser;
-  simdjson::padded_string padded(metadata_json);
-  simdjson::dom::element doc;
-  if (auto err = parser.parse(padded).get(doc); err) {
-    return Status::Corruption(std::string("metadata.json: ") + simdjson::error_message(err));
-  }
-  simdjson::dom::array inputs;
-  if (doc["inputs"].get(inputs)) return Status::Corruption("metadata.json: no inputs array");
-  std::vector<FeatureSpec> out;
-  for (simdjson::dom::element in : inputs) {
-    std::string_view name, type = "numeric";
-    if (in["name"].get(name)) return Status::Corruption("metadata.json: an input without a name");
-    if (in["type"].get(type)) type = "numeric";  // optional
-    FeatureSpec spec{std::string(name), FeatureType::kNumeric};
-    if (type == "categorical") spec.type = FeatureType::kCategorical;
-    if (type == "text") spec.type = FeatureType::kText;
-    out.push_back(std::move(spec));
-  }
-  return out;
-}
-
-// metadata "preprocessing": {"impute": [fill per input, null = none]}; all NaN when absent.
-Result<std::vector<double>> ImputeFromMetadata(const std::string& metadata_json, size_t inputs) {
-  std::vector<double> fill(inputs, kNaN);
-  simdjson::dom::parser parser;
-  simdjson::padded_string padded(metadata_json);
-  simdjson::dom::element doc;
-  simdjson::dom::array impute;
-  if (parser.parse(padded).get(doc) || doc["preprocessing"]["impute"].get(impute)) return fill;
-  if (impute.size() != inputs) {
-    return Status::Corruption("metadata.json: preprocessing.impute has " +
-                              std::to_string(impute.size()) + " values for " +
-                              std::to_string(inputs) + " inputs");
-  }
-  size_t idx = 0;
-  for (simdjson::dom::element v : impute) {
-    double d = kNaN;
-    if (!v.is_null() && v.get(d)) return Status::Corruption("metadata.json: preprocessing.impute");
-    fill[idx++] = d;
-  }
-  return fill;
-}
-
 class KMeansServed final : public ServedModel {
  public:
   KMeansServed(KMeansModel model, std::vector<FeatureSpec> inputs, std::vector<double> fill)
@@ -201,85 +157,6 @@ class PcaServed final : public ServedModel {
 
  private:
   const PcaModel model_;
-  const std::vector<FeatureSpec> inputs_;
-  const std::vector<double> fill_;
-};
-
-class LinearServed final : public ServedModel {
- public:
-  LinearServed(LinearModel model, std::vector<FeatureSpec> inputs, std::vector<double> fill)
-      : model_(std::move(model)), inputs_(std::move(inputs)), fill_(std::move(fill)) {}
-  std::string_view kind() const override { return "linear"; }
-  ModelTask task() const override { return model_.task; }
-  const std::vector<FeatureSpec>& inputs() const override { return inputs_; }
-  Result<std::vector<Prediction>> Predict(std::span<const FeatureRow> rows) const override {
-    OSPREY_ASSIGN_OR_RETURN(Matrix x, RowsToMatrix(rows, inputs_, fill_));
-    Matrix s = model_.Predict(x);
-    std::vector<Prediction> out(rows.size());
-    const bool classifier = model_.task != ModelTask::kRegression;
-    std::vector<int> labels;
-    if (classifier) labels = model_.PredictClasses(s);
-    for (size_t r = 0; r < rows.size(); ++r) {
-      const auto row = static_cast<Index>(r);
-      if (model_.task == ModelTask::kMulticlass) {
-        out[r].probabilities.assign(s.row(row).data(), s.row(row).data() + s.cols());
-        out[r].predicted_label = labels[r];
-        out[r].score = s(row, labels[r]);
-      } else {
-        out[r].score = s(row, 0);
-        if (classifier) out[r].predicted_label = labels[r];
-      }
-    }
-    return out;
-  }
-  size_t memory_bytes() const override {
-    return sizeof(*this) + static_cast<size_t>(model_.weights.size()) * sizeof(double);
-  }
-
- private:
-  const LinearModel model_;
-  const std::vector<FeatureSpec> inputs_;
-  const std::vector<double> fill_;
-};
-
-class XGBoostServed final : public ServedModel {
- public:
-  XGBoostServed(std::unique_ptr<XGBoostModel> model, std::vector<FeatureSpec> inputs)
-      : model_(std::move(model)), inputs_(std::move(inputs)), fill_(inputs_.size(), kNaN) {}
-  std::string_view kind() const override { return "xgboost"; }
-  ModelTask task() const override { return model_->task(); }
-  const std::vector<FeatureSpec>& inputs() const override { return inputs_; }
-  Result<std::vector<Prediction>> Predict(std::span<const FeatureRow> rows) const override {
-    // XGBoost takes missing values itself: rows keep NaN.
-    OSPREY_ASSIGN_OR_RETURN(Matrix x, RowsToMatrix(rows, inputs_, fill_, true));
-    OSPREY_ASSIGN_OR_RETURN(Matrix s, model_->Predict(x));
-    std::vector<Prediction> out(rows.size());
-    for (size_t r = 0; r < rows.size(); ++r) {
-      const auto row = static_cast<Index>(r);
-      switch (model_->task()) {
-        case ModelTask::kMulticlass: {
-          Index arg = 0;
-          s.row(row).maxCoeff(&arg);
-          out[r].probabilities.assign(s.row(row).data(), s.row(row).data() + s.cols());
-          out[r].predicted_label = static_cast<int>(arg);
-          out[r].score = s(row, arg);
-          break;
-        }
-        case ModelTask::kBinary:
-          out[r].score = s(row, 0);
-          out[r].predicted_label = s(row, 0) >= 0.5 ? 1 : 0;
-          break;
-        default:
-          out[r].score = s(row, 0);
-          break;
-      }
-    }
-    return out;
-  }
-  size_t memory_bytes() const override { return sizeof(*this); }
-
- private:
-  const std::unique_ptr<XGBoostModel> model_;
   const std::vector<FeatureSpec> inputs_;
   const std::vector<double> fill_;
 };
@@ -393,49 +270,9 @@ Result<std::unique_ptr<const ServedModel>> LoadPcaModel(const ModelArtifact& art
       std::make_unique<PcaServed>(std::move(model), std::move(inputs), std::move(fill)));
 }
 
-Result<std::unique_ptr<const ServedModel>> LoadLinearModel(const ModelArtifact& artifact) {
-  OSPREY_ASSIGN_OR_RETURN(const std::string* bytes, ModelFile(artifact, kLinearModelFile));
-  OSPREY_ASSIGN_OR_RETURN(LinearModel model, LinearModel::FromJson(*bytes));
-  OSPREY_ASSIGN_OR_RETURN(std::vector<FeatureSpec> inputs,
-                          InputsFromMetadata(artifact.metadata_json));
-  if (static_cast<Index>(inputs.size()) != model.weights.cols()) {
-    return Status::Corruption("linear model: " + std::to_string(inputs.size()) +
-                              " inputs in metadata but " + std::to_string(model.weights.cols()) +
-                              " weights per output");
-  }
-  OSPREY_ASSIGN_OR_RETURN(std::vector<double> fill,
-                          ImputeFromMetadata(artifact.metadata_json, inputs.size()));
-  return std::unique_ptr<const ServedModel>(
-      std::make_unique<LinearServed>(std::move(model), std::move(inputs), std::move(fill)));
-}
-
-Result<std::unique_ptr<const ServedModel>> LoadXGBoostModel(const ModelArtifact& artifact) {
-  OSPREY_ASSIGN_OR_RETURN(const std::string* bytes, ModelFile(artifact, kLinearModelFile));
-  OSPREY_ASSIGN_OR_RETURN(std::vector<FeatureSpec> inputs,
-                          InputsFromMetadata(artifact.metadata_json));
-  simdjson::dom::parser parser;
-  simdjson::padded_string padded(artifact.metadata_json);
-  simdjson::dom::element doc;
-  std::string_view task_name;
-  std::optional<ModelTask> task;
-  if (!parser.parse(padded).get(doc) && !doc["task"].get(task_name)) task = ParseTask(task_name);
-  if (!task || (*task != ModelTask::kRegression && *task != ModelTask::kBinary &&
-                *task != ModelTask::kMulticlass)) {
-    return Status::Corruption("metadata.json: task must be regression|binary|multiclass");
-  }
-  OSPREY_ASSIGN_OR_RETURN(std::unique_ptr<XGBoostModel> model, XGBoostModel::Load(*bytes, *task));
-  return std::unique_ptr<const ServedModel>(
-      std::make_unique<XGBoostServed>(std::move(model), std::move(inputs)));
-}
-
 void RegisterModelKinds(ModelKindRegistry& registry) {
   registry.Register("kmeans", LoadKMeansModel);
   registry.Register("pca", LoadPcaModel);
-}
-
-void RegisterFallbackLoaders(ModelKindRegistry& registry) {
-  if (registry.Find("linear") == nullptr) registry.Register("linear", LoadLinearModel);
-  if (registry.Find("xgboost") == nullptr) registry.Register("xgboost", LoadXGBoostModel);
 }
 
 }  // namespace osprey::models::ml

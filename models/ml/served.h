@@ -2,9 +2,9 @@
 // `kmeans` (closest_cluster -> Prediction.predicted_label, distance_to_cluster -> score) and
 // `pca` (projection -> Prediction.values, score = values[0]), each in a versioned binary file
 // `model.bin` (config/base/bytes.h) holding the input names, the fill value per input (the
-// fitted imputation, NaN = a missing value is an error) and the parameters. Also a loader for
-// the linear serving format "osprey-linear/1" (model.json) and for XGBoost JSON models, for use
-// when the daemon registers no loader of its own for these kinds.
+// fitted imputation, NaN = a missing value is an error) and the parameters. Linear learner and
+// XGBoost models are served by models/serving's `linear` and `xgboost` kinds
+// (models/serving/builtin_kinds.h registers every kind, these included).
 // Thread-safe: loaded models are immutable; Predict may run concurrently.
 #pragma once
 
@@ -37,20 +37,9 @@ std::string SavePca(const PcaModel& model, const std::vector<FeatureSpec>& input
 // default name above when absent.
 Result<std::unique_ptr<const ServedModel>> LoadKMeansModel(const ModelArtifact& artifact);
 Result<std::unique_ptr<const ServedModel>> LoadPcaModel(const ModelArtifact& artifact);
-// Inputs come from metadata "inputs"; a missing value takes metadata
-// "preprocessing": {"impute": [...]} (the trainer's fitted fill per input; null = none) and
-// is an error without one.
-Result<std::unique_ptr<const ServedModel>> LoadLinearModel(const ModelArtifact& artifact);
 
 // Registers `kmeans` and `pca`. REQUIRES: neither registered yet.
 void RegisterModelKinds(ModelKindRegistry& registry);
-// XGBoost's JSON/UBJSON model (metadata "model_file", default model.json); task and inputs
-// from the metadata; missing values go to XGBoost as missing.
-Result<std::unique_ptr<const ServedModel>> LoadXGBoostModel(const ModelArtifact& artifact);
-
-// Registers `linear` (LoadLinearModel) and `xgboost` (LoadXGBoostModel), each unless a loader
-// for it is already registered (the daemon's own loaders win).
-void RegisterFallbackLoaders(ModelKindRegistry& registry);
 
 // Converts request rows to a matrix: numbers as is, numeric strings parsed, missing values
 // replaced by fill[col] (an error when fill[col] is NaN). Errors name the row (0-based) and

@@ -1,5 +1,6 @@
 #include "models/serving/builtin_kinds.h"
 
+#include "models/ml/served.h"
 #include "models/serving/linear_model.h"
 #include "models/serving/rcf_model.h"
 #include "models/serving/xgboost_model.h"
@@ -10,6 +11,7 @@ void RegisterBuiltinKinds(ModelKindRegistry& registry) {
   registry.Register("linear", LoadLinearModel);
   registry.Register("rcf", LoadRcfModel);
   registry.Register("xgboost", LoadXgboostModel);
+  ml::RegisterModelKinds(registry);  // kmeans, pca
 }
 
 }  // namespace osprey::models

@@ -6,7 +6,7 @@
 
 namespace osprey::models {
 
-// Registers "rcf", "xgboost" and "linear" (and, as they are added, the trainer's kinds).
+// Registers "rcf", "xgboost", "linear" and the trainer's "kmeans" and "pca".
 void RegisterBuiltinKinds(ModelKindRegistry& registry);
 
 }  // namespace osprey::models

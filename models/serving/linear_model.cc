@@ -19,12 +19,14 @@ enum class Link { kIdentity, kLogistic, kSoftmax };
 class LinearModel final : public ServedModel {
  public:
   LinearModel(ModelTask task, Link link, std::vector<FeatureSpec> inputs,
-              std::vector<std::vector<double>> weights, std::vector<double> bias)
+              std::vector<std::vector<double>> weights, std::vector<double> bias,
+              std::vector<double> impute)
       : task_(task),
         link_(link),
         inputs_(std::move(inputs)),
         weights_(std::move(weights)),
-        bias_(std::move(bias)) {}
+        bias_(std::move(bias)),
+        impute_(std::move(impute)) {}
 
   std::string_view kind() const override { return "linear"; }
   ModelTask task() const override { return task_; }
@@ -38,7 +40,8 @@ class LinearModel final : public ServedModel {
     std::vector<double> x(inputs_.size());
     std::vector<double> margin(weights_.size());
     for (size_t row_idx = 0; row_idx < rows.size(); ++row_idx) {
-      OSPREY_RETURN_IF_ERROR(RowToNumbers(rows[row_idx], row_idx, inputs_, false, x));
+      OSPREY_RETURN_IF_ERROR(RowToNumbers(rows[row_idx], row_idx, inputs_, !impute_.empty(), x));
+      if (!impute_.empty()) OSPREY_RETURN_IF_ERROR(FillMissing(impute_, row_idx, inputs_, x));
       for (size_t k = 0; k < weights_.size(); ++k) {
         double sum = bias_[k];
         for (size_t col = 0; col < x.size(); ++col) sum += weights_[k][col] * x[col];
@@ -80,6 +83,7 @@ class LinearModel final : public ServedModel {
   const std::vector<FeatureSpec> inputs_;
   const std::vector<std::vector<double>> weights_;  // [output][input]
   const std::vector<double> bias_;                  // [output]
+  const std::vector<double> impute_;                // [input] fill for missing; empty = none
 };
 
 }  // namespace
@@ -147,7 +151,7 @@ Result<std::unique_ptr<const ServedModel>> LoadLinearModel(const ModelArtifact& 
       if (!std::isfinite(bias[k])) return Status::Corruption(where + "non-finite bias");
     }
     return std::unique_ptr<const ServedModel>(
-        new LinearModel(model_task, link, meta.inputs, weights, bias));
+        new LinearModel(model_task, link, meta.inputs, weights, bias, meta.impute));
   } catch (const std::exception& e) {
     return Status::Corruption(where + "malformed model.json: " + e.what());
   }

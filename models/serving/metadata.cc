@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <exception>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -88,7 +89,39 @@ Result<ModelMetadata> ParseMetadata(std::string_view json) {
         m.classes.push_back(cls.is_string() ? cls.get<std::string>() : cls.dump());
     }
   }
+  if (auto pre = doc.find("preprocessing"); pre != doc.end() && pre->is_object()) {
+    if (auto imp = pre->find("impute"); imp != pre->end()) {
+      if (!imp->is_array() || imp->size() != m.inputs.size()) {
+        return Status::InvalidArgument(
+            "metadata.json: preprocessing.impute must be an array with one value (or null) per "
+            "input (" + std::to_string(m.inputs.size()) + ")");
+      }
+      for (const Json& v : *imp) {
+        if (!v.is_null() && !v.is_number()) {
+          return Status::InvalidArgument(
+              "metadata.json: preprocessing.impute holds a value that is neither a number nor null");
+        }
+        m.impute.push_back(v.is_null() ? std::numeric_limits<double>::quiet_NaN()
+                                       : v.get<double>());
+      }
+    }
+  }
   return m;
+}
+
+Status FillMissing(const std::vector<double>& impute, size_t row_idx,
+                   const std::vector<FeatureSpec>& inputs, std::span<double> out) {
+  for (size_t col = 0; col < inputs.size(); ++col) {
+    if (!std::isnan(out[col])) continue;
+    if (col < impute.size() && !std::isnan(impute[col])) {
+      out[col] = impute[col];
+    } else {
+      return Status::InvalidArgument("row " + std::to_string(row_idx) + ", column '" +
+                                     inputs[col].name + "': missing value, and the model has no "
+                                     "fill value for it");
+    }
+  }
+  return Status::Ok();
 }
 
 Status RowToNumbers(const FeatureRow& row, size_t row_idx, const std::vector<FeatureSpec>& inputs,

@@ -24,10 +24,13 @@ struct ModelMetadata {
   std::vector<FeatureSpec> inputs;
   // label.classes, when the model is a classifier with named classes.
   std::vector<std::string> classes;
+  // preprocessing.impute: the value that replaces a missing input, one per input (NaN = none:
+  // a missing value there is an error). Empty when the metadata has none.
+  std::vector<double> impute;
 };
 
 // InvalidArgument naming the field when metadata.json is not a JSON object, format_version is
-// not 1, kind or task is missing or unknown, or inputs is malformed.
+// not 1, kind or task is missing or unknown, or inputs or preprocessing.impute is malformed.
 Result<ModelMetadata> ParseMetadata(std::string_view json);
 
 // Writes row `row_idx`'s values as numbers into out[0..inputs.size()). A string is parsed as a
@@ -39,6 +42,12 @@ Status RowToNumbers(const FeatureRow& row, size_t row_idx, const std::vector<Fea
 
 // The artifact's model file: metadata.model_file if set, else `fallback`. NotFound naming the
 // model, version and file when it is not among artifact.files.
+// Replaces NaN in out[i] by impute[i] (when impute is non-empty); InvalidArgument naming the row
+// and column for a missing value without a fill. REQUIRES: impute empty or impute.size() ==
+// inputs.size() <= out.size().
+Status FillMissing(const std::vector<double>& impute, size_t row_idx,
+                   const std::vector<FeatureSpec>& inputs, std::span<double> out);
+
 Result<const std::string*> ModelFile(const ModelArtifact& artifact, const ModelMetadata& metadata,
                                      std::string_view fallback);
 

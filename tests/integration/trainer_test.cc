@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "daemon/trainer/registry_files.h"
+#include "models/serving/builtin_kinds.h"
 #include "models/ml/served.h"
 #include "tests/integration/subprocess.h"
 #include "tests/testing/fake_clock.h"
@@ -82,8 +83,7 @@ std::vector<models::Prediction> ServePredictions(const std::string& registry,
   EXPECT_TRUE(artifact.ok()) << artifact.status().ToString();
   if (!artifact.ok()) return {};
   models::ModelKindRegistry kinds;
-  models::ml::RegisterModelKinds(kinds);
-  models::ml::RegisterFallbackLoaders(kinds);
+  models::RegisterBuiltinKinds(kinds);
   const models::ModelLoader* loader = kinds.Find(artifact->kind);
   EXPECT_NE(loader, nullptr) << artifact->kind;
   if (loader == nullptr) return {};

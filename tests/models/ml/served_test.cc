@@ -1,4 +1,5 @@
 #include "models/ml/served.h"
+#include "models/serving/builtin_kinds.h"
 
 #include <cmath>
 #include <limits>
@@ -7,6 +8,8 @@
 
 namespace osprey::models::ml {
 namespace {
+
+using ::osprey::models::RegisterBuiltinKinds;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
@@ -94,7 +97,7 @@ TEST(ServedModelTest, CorruptOrMissingFilesAreErrors) {
           .ok());
 }
 
-TEST(ServedLinearTest, FallbackLoaderServesTheTrainerFormat) {
+TEST(ServedLinearTest, TheDaemonsLoaderServesTheTrainerFormatWithItsImputation) {
   LinearModel m;
   m.task = ModelTask::kBinary;
   m.link = LinkFunction::kLogistic;
@@ -102,21 +105,32 @@ TEST(ServedLinearTest, FallbackLoaderServesTheTrainerFormat) {
   m.weights << 1, -1;
   m.bias = Eigen::VectorXd::Constant(1, 0.5);
   ModelKindRegistry registry;
-  RegisterFallbackLoaders(registry);
-  RegisterFallbackLoaders(registry);  // idempotent
-  auto model = (*registry.Find("linear"))(
-      Artifact("linear", "model.json", m.ToJson(),
-               "{\"inputs\": [{\"name\": \"a\", \"type\": \"numeric\"}, {\"name\": \"b\"}]}"));
+  RegisterBuiltinKinds(registry);
+  const std::string metadata =
+      "{\"format_version\": 1, \"kind\": \"linear\", \"task\": \"binary\", \"inputs\": "
+      "[{\"name\": \"a\", \"type\": \"numeric\"}, {\"name\": \"b\"}], "
+      "\"preprocessing\": {\"impute\": [1.5, null]}}";
+  auto model = (*registry.Find("linear"))(Artifact("linear", "model.json", m.ToJson(), metadata));
   ASSERT_TRUE(model.ok()) << model.status().ToString();
-  std::vector<FeatureRow> rows{{2.0, 0.0}, {0.0, 3.0}};
+  std::vector<FeatureRow> rows{{2.0, 0.0}, {0.0, 3.0}, {std::monostate{}, 0.0}};
   auto preds = (*model)->Predict(rows);
-  ASSERT_TRUE(preds.ok());
+  ASSERT_TRUE(preds.ok()) << preds.status().ToString();
   EXPECT_NEAR((*preds)[0].score, 1 / (1 + std::exp(-2.5)), 1e-12);
   EXPECT_EQ((*preds)[0].predicted_label, 1);
   EXPECT_EQ((*preds)[1].predicted_label, 0);
+  // A missing 'a' takes the trainer's fill value 1.5: margin 1.5 - 0 + 0.5.
+  EXPECT_NEAR((*preds)[2].score, 1 / (1 + std::exp(-2.0)), 1e-12);
+  // 'b' has no fill value: a missing 'b' is an error naming the row and the column.
+  std::vector<FeatureRow> bad{{2.0, 0.0}, {2.0, std::monostate{}}};
+  auto refused = (*model)->Predict(bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("row 1"), std::string::npos);
+  EXPECT_NE(refused.status().message().find("'b'"), std::string::npos);
   // Inputs and weights must agree.
-  EXPECT_FALSE(LoadLinearModel(Artifact("linear", "model.json", m.ToJson(),
-                                        "{\"inputs\": [{\"name\": \"a\"}]}"))
+  EXPECT_FALSE((*registry.Find("linear"))(
+                   Artifact("linear", "model.json", m.ToJson(),
+                            "{\"format_version\": 1, \"kind\": \"linear\", \"task\": "
+                            "\"binary\", \"inputs\": [{\"name\": \"a\"}]}"))
                    .ok());
 }
 
