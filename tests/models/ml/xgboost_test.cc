@@ -7,6 +7,7 @@
 
 #include "models/ml/metrics.h"
 #include "models/ml/served.h"
+#include "models/serving/builtin_kinds.h"
 
 namespace osprey::models::ml {
 namespace {
@@ -72,9 +73,12 @@ TEST(XGBoostTest, BinaryWithEarlyStoppingAndJsonRoundTrip) {
   ModelArtifact artifact;
   artifact.kind = "xgboost";
   artifact.metadata_json =
-      "{\"task\": \"binary\", \"inputs\": [{\"name\": \"a\"}, {\"name\": \"b\"}]}";
+      "{\"format_version\": 1, \"kind\": \"xgboost\", \"task\": \"binary\", "
+      "\"inputs\": [{\"name\": \"a\"}, {\"name\": \"b\"}]}";
   artifact.files["model.json"] = *json;
-  auto served = LoadXGBoostModel(artifact);
+  ModelKindRegistry kinds;
+  RegisterBuiltinKinds(kinds);  // the daemon's loaders
+  auto served = (*kinds.Find("xgboost"))(artifact);
   ASSERT_TRUE(served.ok()) << served.status().ToString();
   std::vector<FeatureRow> rows;
   for (Eigen::Index r = 0; r < 20; ++r) rows.push_back({test.x(r, 0), test.x(r, 1)});

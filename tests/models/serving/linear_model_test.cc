@@ -169,7 +169,7 @@ TEST(MetadataTest, ParsesFieldsAndRejectsBadOnes) {
 TEST(BuiltinKindsTest, RegistersTheServedKinds) {
   ModelKindRegistry registry;
   RegisterBuiltinKinds(registry);
-  EXPECT_EQ(registry.kinds(), (std::vector<std::string>{"linear", "rcf", "xgboost"}));
+  EXPECT_EQ(registry.kinds(), (std::vector<std::string>{"kmeans", "linear", "pca", "rcf", "xgboost"}));
   EXPECT_NE(registry.Find("linear"), nullptr);
   EXPECT_EQ(registry.Find("nope"), nullptr);
 }
