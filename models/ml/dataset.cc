@@ -276,6 +276,14 @@ Result<Dataset> ParseCsv(std::string_view text, const CsvOptions& options) {
     }
     it->type = ColumnType::kCategorical;
   }
+  for (const auto& name : options.text_columns) {
+    auto it = std::find_if(ds.columns.begin(), ds.columns.end(),
+                           [&](const Column& c) { return c.name == name; });
+    if (it == ds.columns.end()) {
+      return Status::InvalidArgument("text column " + Quote(name) + " is not a feature");
+    }
+    it->type = ColumnType::kText;
+  }
   std::vector<Coder> coders(ds.columns.size());
   for (size_t f = 0; f < ds.columns.size(); ++f) coders[f].categories = &ds.columns[f].categories;
 
@@ -305,7 +313,9 @@ Result<Dataset> ParseCsv(std::string_view text, const CsvOptions& options) {
       }
       double v = kNaN;
       if (!IsMissingToken(cell)) {
-        if (ds.columns[static_cast<size_t>(f)].type == ColumnType::kCategorical) {
+        if (ds.columns[static_cast<size_t>(f)].type == ColumnType::kText) {
+          v = coders[static_cast<size_t>(f)].Code(cell);
+        } else if (ds.columns[static_cast<size_t>(f)].type == ColumnType::kCategorical) {
           v = coders[static_cast<size_t>(f)].Code(Trim(cell));
         } else if (!ParseNumber(cell, &v)) {
           return Status::InvalidArgument("line " + std::to_string(line) + ", column " +
@@ -350,6 +360,13 @@ Result<Dataset> ParseJsonLines(std::string_view text, const JsonLinesOptions& op
         return Status::InvalidArgument("categorical column " + Quote(name) + " is not a feature");
       }
       ds.columns[it->second].type = ColumnType::kCategorical;
+    }
+    for (const auto& name : options.text_columns) {
+      auto it = index.find(name);
+      if (it == index.end()) {
+        return Status::InvalidArgument("text column " + Quote(name) + " is not a feature");
+      }
+      ds.columns[it->second].type = ColumnType::kText;
     }
     coders.resize(ds.columns.size());
     for (size_t f = 0; f < ds.columns.size(); ++f) coders[f].categories = &ds.columns[f].categories;
@@ -422,7 +439,8 @@ Result<Dataset> ParseJsonLines(std::string_view text, const JsonLinesOptions& op
         d = v.get_bool().value_unsafe() ? 1.0 : 0.0;
       } else if (v.is_string()) {
         std::string_view s = v.get_string().value_unsafe();
-        if (ds.columns[f].type == ColumnType::kCategorical) {
+        if (ds.columns[f].type == ColumnType::kCategorical ||
+            ds.columns[f].type == ColumnType::kText) {
           if (!IsMissingToken(s)) d = coders[f].Code(s);
         } else if (!IsMissingToken(s) && !ParseNumber(s, &d)) {
           return Status::InvalidArgument(at + ": not a number: " + Quote(s));
