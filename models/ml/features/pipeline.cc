@@ -980,8 +980,13 @@ Result<FeaturePipeline> FeaturePipeline::Fit(const std::vector<config::FeatureSt
     if (Status st = (*step)->Fit(f, label); !st.ok()) return fail(st);
     if (Status st = (*step)->Transform(&f); !st.ok()) return fail(st);
     p.steps_.push_back(std::move(*step));
+    std::set<std::string_view> names;
+    for (const auto& c : f.columns) {
+      if (!names.insert(c.name).second) {
+        return fail(Status::InvalidArgument("two columns are named '" + c.name + "'"));
+      }
+    }
   }
-  std::set<std::string> names;
   for (const auto& c : f.columns) {
     if (c.type != FeatureType::kNumeric) {
       return Status::InvalidArgument(
@@ -989,9 +994,6 @@ Result<FeaturePipeline> FeaturePipeline::Fit(const std::vector<config::FeatureSt
           " after the last step (" +
           (c.type == FeatureType::kText ? "add a text step" : "add a one_hot step") +
           " or drop it)");
-    }
-    if (!names.insert(c.name).second) {
-      return Status::InvalidArgument("features: two output columns are named '" + c.name + "'");
     }
     p.outputs_.push_back(c.name);
   }
