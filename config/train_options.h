@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "config/feature_options.h"
 #include "config/options.h"
 
 namespace osprey::config {
@@ -34,6 +35,10 @@ struct TrainDataOptions {
   std::vector<std::string> features;
   // csv: field delimiter (one character). Default: ",".
   char delimiter = ',';
+  // Columns holding categories / free text (strings); they need a `features` step (one_hot,
+  // text) that turns them into numbers. Default: none.
+  std::vector<std::string> categorical;
+  std::vector<std::string> text;
 };
 
 struct TrainPreparationOptions {
@@ -72,6 +77,9 @@ struct TrainConfig {
   std::string algorithm_name;
   std::map<std::string, Hyperparameter> hyperparameters;
   SourceLocation hyperparameters_location;
+  // The feature pipeline, fitted on the training split and saved with the model
+  // (config/feature_options.h). Default: none.
+  std::vector<FeatureStepOptions> features;
 };
 
 }  // namespace osprey::config

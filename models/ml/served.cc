@@ -10,6 +10,7 @@
 #include <simdjson.h>
 
 #include "config/base/bytes.h"
+#include "models/ml/features/served_pipeline.h"
 
 namespace osprey::models::ml {
 
@@ -428,14 +429,20 @@ Result<std::unique_ptr<const ServedModel>> LoadXGBoostModel(const ModelArtifact&
       std::make_unique<XGBoostServed>(std::move(model), std::move(inputs)));
 }
 
+// Each loader also serves artifacts trained behind a feature pipeline (metadata
+// "preprocessing": {"file": ...}): features::WithFeaturePipeline is transparent otherwise.
 void RegisterModelKinds(ModelKindRegistry& registry) {
-  registry.Register("kmeans", LoadKMeansModel);
-  registry.Register("pca", LoadPcaModel);
+  registry.Register("kmeans", features::WithFeaturePipeline(LoadKMeansModel));
+  registry.Register("pca", features::WithFeaturePipeline(LoadPcaModel));
 }
 
 void RegisterFallbackLoaders(ModelKindRegistry& registry) {
-  if (registry.Find("linear") == nullptr) registry.Register("linear", LoadLinearModel);
-  if (registry.Find("xgboost") == nullptr) registry.Register("xgboost", LoadXGBoostModel);
+  if (registry.Find("linear") == nullptr) {
+    registry.Register("linear", features::WithFeaturePipeline(LoadLinearModel));
+  }
+  if (registry.Find("xgboost") == nullptr) {
+    registry.Register("xgboost", features::WithFeaturePipeline(LoadXGBoostModel));
+  }
 }
 
 }  // namespace osprey::models::ml
