@@ -710,9 +710,13 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
     trained->files[ml::features::kPipelineFile] = trained->prep.features.pipeline_json;
     bool recorded = false;  // the linear learner records it beside its imputation
     for (const auto& e : trained->extra_json) recorded |= e.rfind("\"preprocessing\":", 0) == 0;
-    if (!recorded) {
-      trained->extra_json.push_back(std::string("\"preprocessing\":{\"file\":\"") +
-                                    ml::features::kPipelineFile + "\"}");
+    if (!recorded) {  // with the imputer's fill per pipeline output, applied when serving
+      std::string pre;
+      JsonWriter j(&pre);
+      j.BeginObject().Key("file").String(ml::features::kPipelineFile).Key("impute").BeginArray();
+      for (double v : trained->prep.fill) j.Double(v);
+      j.EndArray().EndObject();
+      trained->extra_json.push_back("\"preprocessing\":" + pre);
     }
   }
   const double load_seconds = std::chrono::duration<double>(loaded - started).count();

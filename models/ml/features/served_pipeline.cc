@@ -1,6 +1,7 @@
 #include "models/ml/features/served_pipeline.h"
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -19,8 +20,9 @@ using Eigen::Index;
 
 class PipelineServed final : public ServedModel {
  public:
-  PipelineServed(FeaturePipeline pipeline, std::unique_ptr<const ServedModel> inner)
-      : pipeline_(std::move(pipeline)), inner_(std::move(inner)) {}
+  PipelineServed(FeaturePipeline pipeline, std::unique_ptr<const ServedModel> inner,
+                 std::vector<double> fill)
+      : pipeline_(std::move(pipeline)), inner_(std::move(inner)), fill_(std::move(fill)) {}
 
   std::string_view kind() const override { return inner_->kind(); }
   ModelTask task() const override { return inner_->task(); }
@@ -33,7 +35,8 @@ class PipelineServed final : public ServedModel {
       FeatureRow& row = features[r];
       row.resize(static_cast<size_t>(x.cols()));
       for (Index c = 0; c < x.cols(); ++c) {
-        const double v = x(static_cast<Index>(r), c);
+        double v = x(static_cast<Index>(r), c);
+        if (std::isnan(v) && !fill_.empty()) v = fill_[static_cast<size_t>(c)];
         if (!std::isnan(v)) row[static_cast<size_t>(c)] = v;  // NaN stays missing
       }
     }
@@ -44,6 +47,7 @@ class PipelineServed final : public ServedModel {
  private:
   const FeaturePipeline pipeline_;
   const std::unique_ptr<const ServedModel> inner_;
+  const std::vector<double> fill_;  // per output (NaN = none); empty = no imputation
 };
 
 // The metadata the inner loader sees: "inputs" = the pipeline's outputs, "preprocessing"
@@ -70,7 +74,8 @@ std::string InnerMetadata(dom::object doc, const FeaturePipeline& pipeline) {
         if (!first_pre) out += ",";
         first_pre = false;
         AppendJsonString(out, p.key);
-        out += ":" + simdjson::minify(p.value);
+        out.push_back(':');
+        out += simdjson::minify(p.value);
       }
       out += "}";
       continue;
@@ -126,6 +131,22 @@ Result<std::unique_ptr<const ServedModel>> LoadWithPipeline(const ModelArtifact&
       return Status::Corruption(where + "metadata inputs differ from the pipeline's");
     }
   }
+  // The trainer's imputation of the pipeline's outputs (null = none), applied here for every
+  // inner kind (XGBoost's loader, for one, would pass missing values on as missing).
+  std::vector<double> fill;
+  dom::array impute;
+  if (!doc["preprocessing"]["impute"].get(impute)) {
+    for (dom::element v : impute) {
+      double d = std::numeric_limits<double>::quiet_NaN();
+      if (!v.is_null() && v.get(d)) return Status::Corruption(where + "preprocessing.impute");
+      fill.push_back(d);
+    }
+    if (fill.size() != pipeline->outputs().size()) {
+      return Status::Corruption(where + "preprocessing.impute has " + std::to_string(fill.size()) +
+                                " values for " + std::to_string(pipeline->outputs().size()) +
+                                " pipeline outputs");
+    }
+  }
   ModelArtifact inner_artifact = artifact;
   inner_artifact.metadata_json = InnerMetadata(top, *pipeline);
   OSPREY_ASSIGN_OR_RETURN(std::unique_ptr<const ServedModel> model, inner(inner_artifact));
@@ -134,14 +155,16 @@ Result<std::unique_ptr<const ServedModel>> LoadWithPipeline(const ModelArtifact&
                               " inputs, the pipeline makes " +
                               std::to_string(pipeline->outputs().size()));
   }
-  return MakePipelineModel(std::move(*pipeline), std::move(model));
+  return std::unique_ptr<const ServedModel>(
+      std::make_unique<PipelineServed>(std::move(*pipeline), std::move(model), std::move(fill)));
 }
 
 }  // namespace
 
 std::unique_ptr<const ServedModel> MakePipelineModel(FeaturePipeline pipeline,
                                                      std::unique_ptr<const ServedModel> inner) {
-  return std::make_unique<PipelineServed>(std::move(pipeline), std::move(inner));
+  return std::make_unique<PipelineServed>(std::move(pipeline), std::move(inner),
+                                          std::vector<double>{});
 }
 
 ModelLoader WithFeaturePipeline(ModelLoader inner) {

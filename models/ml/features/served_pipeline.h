@@ -4,8 +4,9 @@
 // missing values) of metadata "inputs", running the fitted pipeline (pipeline.h) and then the
 // inner model on its numeric outputs. Artifacts without a pipeline go to the inner loader as
 // they are. The inner loader sees the same artifact with "inputs" replaced by the pipeline's
-// output columns (numeric) and "preprocessing" without "file" (so "impute" still applies, to
-// the outputs).
+// output columns (numeric) and "preprocessing" without "file". "preprocessing": {"impute":
+// [...]}, when present, holds the trainer's fill value per pipeline output (null = none); the
+// wrapper fills missing outputs with it for every inner kind.
 // Thread-safe: the wrapper is immutable; Predict may run concurrently.
 #pragma once
 
