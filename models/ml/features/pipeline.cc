@@ -664,7 +664,10 @@ class TreeLeavesStep final : public FeatureStep {
   }
   Status Transform(Frame* f) const override {
     OSPREY_ASSIGN_OR_RETURN(Matrix x, Gather(*f));
-    OSPREY_ASSIGN_OR_RETURN(Matrix leaves, model_->PredictLeaves(x));
+    Matrix leaves(0, static_cast<Index>(trees_));
+    if (x.rows() > 0) {
+      OSPREY_ASSIGN_OR_RETURN(leaves, model_->PredictLeaves(x));
+    }
     if (static_cast<size_t>(leaves.cols()) != trees_ || leaves.rows() != x.rows()) {
       return Status::Internal("tree_leaves: unexpected leaf matrix shape");
     }

@@ -57,9 +57,9 @@ bool IsEnglishStopWord(std::string_view word) {
 }
 
 std::vector<std::string> PorterStem(const std::vector<std::string>& words) {
-  // One stemmer per call: libstemmer's objects are not thread-safe, and creating one is cheap
-  // next to a batch of documents.
-  std::unique_ptr<sb_stemmer, StemmerDeleter> stemmer(sb_stemmer_new("porter", "UTF_8"));
+  // One stemmer per thread: libstemmer's objects are not thread-safe.
+  thread_local const std::unique_ptr<sb_stemmer, StemmerDeleter> stemmer(
+      sb_stemmer_new("porter", "UTF_8"));
   std::vector<std::string> out;
   out.reserve(words.size());
   for (const auto& w : words) {

@@ -1,7 +1,7 @@
 // Text features: a tokenizer (lowercasing, ASCII punctuation removal, an English stop-word list,
 // Porter stemming through Snowball's libstemmer, n-grams) and TF-IDF (sub-linear tf, smoothed
 // idf, document-frequency cut-offs, L2-normalised rows). Pure computation on strings.
-// Thread-safe: TextTokenizer creates its stemmer per call; TfIdf is immutable once fitted.
+// Thread-safe: each thread stems with its own libstemmer object; TfIdf is immutable once fitted.
 #pragma once
 
 #include <cstddef>

@@ -2,6 +2,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -382,6 +383,25 @@ TEST(ServedPipelineTest, LinearModelServesWhatTheTrainerPredicts) {
   for (size_t r = 0; r < rows.size(); ++r) {
     EXPECT_EQ((*preds)[r].score, expected(static_cast<Eigen::Index>(r), 0)) << r;
   }
+  // Concurrent callers (each thread stems with its own libstemmer object) get the same.
+  std::vector<std::thread> threads;
+  std::vector<int> mismatches(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 5; ++round) {
+        auto again = (*served)->Predict(rows);
+        if (!again.ok()) {
+          ++mismatches[static_cast<size_t>(t)];
+          continue;
+        }
+        for (size_t r = 0; r < rows.size(); ++r) {
+          mismatches[static_cast<size_t>(t)] += (*again)[r].score != (*preds)[r].score;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches, std::vector<int>(4, 0));
   // A category never seen and a numeric string are served; a non-number for spend is an error.
   std::vector<FeatureRow> odd{{std::string("12.5"), std::string("platinum"), std::string("ok")}};
   EXPECT_TRUE((*served)->Predict(odd).ok());
@@ -434,6 +454,9 @@ TEST(ServedPipelineTest, TreeLeavesAndXGBoostServeWhatTheTrainerPredicts) {
   for (size_t r = 0; r < preds->size(); ++r) {
     EXPECT_EQ((*preds)[r].score, (*expected)(static_cast<Eigen::Index>(r), 0)) << r;
   }
+  auto none = (*served)->Predict({});
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_TRUE(none->empty());
 }
 
 TEST(ServedPipelineTest, ArtifactsWithoutAPipelineAndBrokenOnesAreReported) {
