@@ -11,6 +11,11 @@ Result<FeatureStage> ApplyFeatures(const config::TrainConfig& cfg, ml::Dataset* 
                                    ml::Dataset* validation, ml::Dataset* test) {
   FeatureStage out;
   if (cfg.features.empty()) return out;
+  if (cfg.preparation.missing_indicators) {
+    // Indicator columns would be model inputs that the served pipeline does not produce.
+    return Status::InvalidArgument(
+        "preparation.missing_indicators is not supported together with features");
+  }
   const ml::Vector* label = train->has_label ? &train->y : nullptr;
   auto pipeline = ml::features::FeaturePipeline::Fit(
       cfg.features, ml::features::FrameFromDataset(*train), label);

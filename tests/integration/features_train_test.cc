@@ -190,6 +190,24 @@ hyperparameters: {predictor_type: binary_classifier}
   EXPECT_NE(output.find("train.yaml:7:5: features[1]: column 'review' is text, expected numeric"),
             std::string::npos)
       << output;
+
+  // Missing-value indicator columns would be inputs the served pipeline cannot produce.
+  WriteFile(dir.path() + "/train.yaml", R"(name: churn
+registry: ./registry
+data: {format: csv, path: data.csv, header: true, label: churn, categorical: [plan], text: [review]}
+preparation: {missing_indicators: true}
+features:
+  - {step: text, columns: [review]}
+  - {step: one_hot}
+algorithm: linear_learner
+hyperparameters: {predictor_type: binary_classifier}
+)");
+  auto [code2, output2] =
+      testing::RunCommand("cd " + dir.path() + " && " + kOsprey + " train --config train.yaml");
+  EXPECT_EQ(code2, 1);
+  EXPECT_NE(output2.find("missing_indicators is not supported together with features"),
+            std::string::npos)
+      << output2;
 }
 
 }  // namespace
