@@ -910,7 +910,7 @@ Frame FrameFromDataset(const Dataset& data) {
 }
 
 Result<Frame> FrameFromRows(std::span<const FeatureRow> rows,
-                            const std::vector<FeatureSpec>& inputs) {
+                            const std::vector<FeatureSpec>& inputs, size_t first_row) {
   Frame f;
   f.rows = rows.size();
   for (const auto& in : inputs) {
@@ -924,7 +924,7 @@ Result<Frame> FrameFromRows(std::span<const FeatureRow> rows,
   }
   for (size_t r = 0; r < rows.size(); ++r) {
     if (rows[r].size() != inputs.size()) {
-      return Status::InvalidArgument("row " + std::to_string(r) + ": " +
+      return Status::InvalidArgument("row " + std::to_string(first_row + r) + ": " +
                                      std::to_string(rows[r].size()) + " values, expected " +
                                      std::to_string(inputs.size()));
     }
@@ -935,7 +935,7 @@ Result<Frame> FrameFromRows(std::span<const FeatureRow> rows,
       if (c.type == FeatureType::kNumeric) {
         if (const double* d = std::get_if<double>(&v)) {
           if (!std::isfinite(*d)) {
-            return Status::InvalidArgument("row " + std::to_string(r) + ", column '" + c.name +
+            return Status::InvalidArgument("row " + std::to_string(first_row + r) + ", column '" + c.name +
                                            "': not a finite number");
           }
           c.numbers[r] = *d;
@@ -946,7 +946,7 @@ Result<Frame> FrameFromRows(std::span<const FeatureRow> rows,
         auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
         if (ec != std::errc() || ptr != s.data() + s.size() || !std::isfinite(d)) {
           if (IsMissingToken(s)) continue;
-          return Status::InvalidArgument("row " + std::to_string(r) + ", column '" + c.name +
+          return Status::InvalidArgument("row " + std::to_string(first_row + r) + ", column '" + c.name +
                                          "': not a number: '" + s + "'");
         }
         c.numbers[r] = d;

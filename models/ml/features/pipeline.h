@@ -47,8 +47,10 @@ struct Frame {
 Frame FrameFromDataset(const Dataset& data);
 // Request rows in the order of `inputs`. Numbers and numeric strings go to numeric columns
 // (other strings are an error naming the row and column, missing tokens are NaN); numbers sent
-// for categorical or text columns become their shortest decimal text.
-Result<Frame> FrameFromRows(std::span<const FeatureRow> rows, const std::vector<FeatureSpec>& inputs);
+// for categorical or text columns become their shortest decimal text. Errors number rows from
+// `first_row` (for callers that pass a request in parts).
+Result<Frame> FrameFromRows(std::span<const FeatureRow> rows, const std::vector<FeatureSpec>& inputs,
+                            size_t first_row = 0);
 
 // One fitted step. Implementations are in pipeline.cc.
 class FeatureStep {

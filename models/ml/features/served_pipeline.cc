@@ -1,5 +1,6 @@
 #include "models/ml/features/served_pipeline.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -28,7 +29,28 @@ class PipelineServed final : public ServedModel {
   ModelTask task() const override { return inner_->task(); }
   const std::vector<FeatureSpec>& inputs() const override { return pipeline_.inputs(); }
   Result<std::vector<Prediction>> Predict(std::span<const FeatureRow> rows) const override {
-    OSPREY_ASSIGN_OR_RETURN(Frame frame, FrameFromRows(rows, pipeline_.inputs()));
+    // In chunks: the inner model takes FeatureRows (a variant per value), which for wide
+    // outputs (TF-IDF terms, one-hot columns) would otherwise hold the whole batch several
+    // times over.
+    std::vector<Prediction> out;
+    out.reserve(rows.size());
+    for (size_t begin = 0; begin < rows.size(); begin += kChunkRows) {
+      const size_t n = std::min(kChunkRows, rows.size() - begin);
+      OSPREY_ASSIGN_OR_RETURN(std::vector<Prediction> part, PredictChunk(rows, begin, n));
+      for (auto& p : part) out.push_back(std::move(p));
+    }
+    return out;
+  }
+  size_t memory_bytes() const override { return sizeof(*this) + inner_->memory_bytes(); }
+
+ private:
+  static constexpr size_t kChunkRows = 256;
+
+  // Rows [begin, begin + n) of `all`; errors number rows within `all`.
+  Result<std::vector<Prediction>> PredictChunk(std::span<const FeatureRow> all, size_t begin,
+                                               size_t n) const {
+    const std::span<const FeatureRow> rows = all.subspan(begin, n);
+    OSPREY_ASSIGN_OR_RETURN(Frame frame, FrameFromRows(rows, pipeline_.inputs(), begin));
     OSPREY_ASSIGN_OR_RETURN(Matrix x, pipeline_.Transform(std::move(frame)));
     std::vector<FeatureRow> features(rows.size());
     for (size_t r = 0; r < rows.size(); ++r) {
@@ -42,9 +64,7 @@ class PipelineServed final : public ServedModel {
     }
     return inner_->Predict(features);
   }
-  size_t memory_bytes() const override { return sizeof(*this) + inner_->memory_bytes(); }
 
- private:
   const FeaturePipeline pipeline_;
   const std::unique_ptr<const ServedModel> inner_;
   const std::vector<double> fill_;  // per output (NaN = none); empty = no imputation

@@ -409,6 +409,17 @@ TEST(ServedPipelineTest, LinearModelServesWhatTheTrainerPredicts) {
   auto err = (*served)->Predict(bad);
   ASSERT_FALSE(err.ok());
   EXPECT_EQ(err.status().message(), "row 0, column 'spend': not a number: 'lots'");
+  // Large requests run in parts; an error still names the row of the whole request.
+  std::vector<FeatureRow> many(1000, odd[0]);
+  many[700] = bad[0];
+  auto late = (*served)->Predict(many);
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.status().message(), "row 700, column 'spend': not a number: 'lots'");
+  many[700] = odd[0];
+  auto all = (*served)->Predict(many);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 1000u);
+  EXPECT_EQ((*all)[999].score, (*all)[0].score);
 }
 
 TEST(ServedPipelineTest, TreeLeavesAndXGBoostServeWhatTheTrainerPredicts) {
