@@ -77,7 +77,12 @@ features:
   // The imputer's fill values (per pipeline output) are recorded and applied when serving, for
   // XGBoost too (whose own loader would pass missing values on as missing).
   y.replace(y.find("MISSING"), 7, "mean");
-  if (algorithm == "xgboost") {
+  if (algorithm == "kmeans") {
+    y += R"(  - step: one_hot
+algorithm: kmeans
+hyperparameters: {k: 3}
+)";
+  } else if (algorithm == "xgboost") {
     y += R"(  - step: tree_leaves
     columns: [spend]
     hyperparameters: {num_round: 3, max_depth: 2, objective: "binary:logistic"}
@@ -114,8 +119,11 @@ TEST_P(FeaturesTrainTest, PublishedPipelineServesWhatTheTrainerPredicted) {
   o.text_columns = {"review"};
   auto test = models::ml::ParseCsv(*bytes, o);
   ASSERT_TRUE(test.ok()) << test.status().ToString();
-  ASSERT_EQ(test->cols(), 4u);
-  ASSERT_EQ(test->columns[3].name, "score");
+  // The served score: the classifier's P(1), or k-means' distance to the closest cluster.
+  const bool kmeans = GetParam() == "kmeans";
+  const size_t score_col = kmeans ? 4 : 3;
+  ASSERT_EQ(test->cols(), score_col + 1);
+  ASSERT_EQ(test->columns[score_col].name, kmeans ? "distance_to_cluster" : "score");
   ASSERT_EQ(test->rows(), 300u);
 
   auto artifact = daemon::trainer::ReadArtifact(dir.path() + "/registry", "churn");
@@ -155,9 +163,13 @@ TEST_P(FeaturesTrainTest, PublishedPipelineServesWhatTheTrainerPredicted) {
   auto preds = (*model)->Predict(rows);
   ASSERT_TRUE(preds.ok()) << preds.status().ToString();
   for (size_t r = 0; r < rows.size(); ++r) {
-    const double trainer = test->x(static_cast<Eigen::Index>(r), 3);
+    const double trainer = test->x(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(score_col));
     EXPECT_NEAR((*preds)[r].score, trainer, 1e-12 * std::max(1.0, std::abs(trainer))) << r;
+    if (kmeans) {
+      EXPECT_EQ((*preds)[r].predicted_label, static_cast<int>(test->x(static_cast<Eigen::Index>(r), 3)));
+    }
   }
+  if (kmeans) return;  // evaluate reports classifier metrics on labelled data
 
   auto [ecode, eout] = testing::RunCommand(kOsprey + " evaluate -r " + dir.path() +
                                            "/registry -m churn -d " + dir.path() +
@@ -168,7 +180,7 @@ TEST_P(FeaturesTrainTest, PublishedPipelineServesWhatTheTrainerPredicted) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Algorithms, FeaturesTrainTest,
-                         ::testing::Values("linear_learner", "xgboost"));
+                         ::testing::Values("linear_learner", "xgboost", "kmeans"));
 
 TEST(FeaturesTrainFailureTest, AnUnconvertedTextColumnFailsWithItsPosition) {
   testing::TempDir dir;

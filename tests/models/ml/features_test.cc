@@ -220,6 +220,37 @@ TEST(TextTest, TfIdfByHand) {
   EXPECT_EQ(TfIdf::Fit(docs, top).terms(), (std::vector<std::string>{"apple"}));
 }
 
+TEST(FeaturePipelineTest, ParsersKeepTextColumnsAsStrings) {
+  JsonLinesOptions jo;
+  jo.label = "y";
+  jo.categorical_columns = {"plan"};
+  jo.text_columns = {"note"};
+  auto j = ParseJsonLines(
+      "{\"n\": 1, \"plan\": \"gold\", \"note\": \"Fast, friendly\", \"y\": 1}\n"
+      "{\"n\": 2, \"plan\": null, \"note\": null, \"y\": 0}\n",
+      jo);
+  ASSERT_TRUE(j.ok()) << j.status().ToString();
+  EXPECT_EQ(j->columns[2].type, ColumnType::kText);
+  CsvOptions co;
+  co.header = true;
+  co.label_column = "y";
+  co.text_columns = {"note"};
+  auto c = ParseCsv("n,note,y\n1,\" Fast, friendly \",1\n2,,0\n", co);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  for (const Frame& f : {FrameFromDataset(*j), FrameFromDataset(*c)}) {
+    const int note = f.Find("note");
+    ASSERT_GE(note, 0);
+    const FrameColumn& col = f.columns[static_cast<size_t>(note)];
+    EXPECT_EQ(col.type, FeatureType::kText);
+    ASSERT_TRUE(col.strings[0].has_value());
+    EXPECT_NE(col.strings[0]->find("Fast, friendly"), std::string::npos);
+    EXPECT_FALSE(col.strings[1].has_value());  // missing
+  }
+  co.text_columns = {"nope"};
+  EXPECT_EQ(ParseCsv("n,note,y\n1,a,1\n", co).status().message(),
+            "text column 'nope' is not a feature");
+}
+
 TEST(FeaturePipelineTest, ErrorsNameTheStepAndColumn) {
   const Frame f = MakeFrame({Numeric("a", {1, 2}), Category("t", {"x y", "z"}, FeatureType::kText)});
   FeatureStepOptions s = Step(FeatureStepKind::kStandardize, {"nope"});
