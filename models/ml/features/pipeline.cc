@@ -954,9 +954,8 @@ Result<Frame> FrameFromRows(std::span<const FeatureRow> rows,
         c.strings[r] = NumberText(*d);
       } else {
         const std::string& s = std::get<std::string>(v);
-        // Categories are compared as the trainer's parsers keep them: missing tokens are
-        // missing; text is taken as it is.
-        if (c.type == FeatureType::kCategorical && IsMissingToken(s)) continue;
+        // As the trainer's parsers read them: missing tokens (NA, null, ?, ...) are missing.
+        if (IsMissingToken(s)) continue;
         c.strings[r] = s;
       }
     }
