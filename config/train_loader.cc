@@ -21,6 +21,7 @@ namespace {
 
 using internal::Context;
 using internal::EnumName;
+using internal::ForEachElement;
 using internal::MapReader;
 using internal::Need;
 using internal::Range;
@@ -40,6 +41,102 @@ constexpr EnumName<MissingValues> kMissing[] = {{"keep", MissingValues::kKeep},
                                                 {"median", MissingValues::kMedian},
                                                 {"most_frequent", MissingValues::kMostFrequent}};
 
+constexpr EnumName<FeatureStepKind> kFeatureSteps[] = {
+    {"standardize", FeatureStepKind::kStandardize}, {"log", FeatureStepKind::kLog},
+    {"power", FeatureStepKind::kPower},             {"polynomial", FeatureStepKind::kPolynomial},
+    {"bin", FeatureStepKind::kBin},                 {"cross", FeatureStepKind::kCross},
+    {"quadratic", FeatureStepKind::kQuadratic},     {"one_hot", FeatureStepKind::kOneHot},
+    {"text", FeatureStepKind::kText},               {"tree_leaves", FeatureStepKind::kTreeLeaves},
+    {"drop", FeatureStepKind::kDrop}};
+
+// One `features` element: {step: kind, columns: [...], <the kind's own keys>}. Keys of other
+// kinds are unknown keys (reported by Finish).
+void ReadFeatureStep(Context& ctx, const Value& v, FeatureStepOptions* s) {
+  MapReader m(ctx, Value{v.node, v.mark, v.path, v.key_mark});
+  if (!m.ok()) return;
+  s->location = ctx.Location(v.mark);
+  if (!m.Enum("step", &s->kind, kFeatureSteps, Need::kRequired)) {
+    m.Finish(/*check_unknown=*/false);
+    return;
+  }
+  m.StringList("columns", &s->columns, Need::kNonEmpty);
+  switch (s->kind) {
+    case FeatureStepKind::kLog:
+      m.Double("offset", &s->offset, Range{-1e300, 1e300});
+      break;
+    case FeatureStepKind::kPower:
+      m.Double("exponent", &s->exponent, Range{-1e6, 1e6});
+      break;
+    case FeatureStepKind::kPolynomial:
+      m.Int("degree", &s->degree, 2, 10);
+      break;
+    case FeatureStepKind::kBin: {
+      if (auto e = m.Get("edges")) {
+        std::vector<double> edges;
+        bool ok = true;
+        ForEachElement(ctx, *e, [&](const Value& element) {
+          auto d = internal::ReadDouble(ctx, element, Range{-1e300, 1e300});
+          if (!d) {
+            ok = false;
+          } else if (!edges.empty() && !(*d > edges.back())) {
+            ctx.Error(element.mark, element.path, "edges must be strictly increasing");
+            ok = false;
+          } else {
+            edges.push_back(*d);
+          }
+        });
+        if (ok && edges.empty()) ctx.Error(e->mark, e->path, "must not be empty");
+        s->edges = std::move(edges);
+      }
+      m.Int("quantiles", &s->quantiles, 2, 1000);
+      if (m.Get("edges").has_value() == m.Get("quantiles").has_value()) {
+        ctx.Error(v.mark, v.path, "bin: give either edges or quantiles");
+      }
+      break;
+    }
+    case FeatureStepKind::kCross:
+      if (s->columns.size() != 2) ctx.Error(v.mark, m.ChildPath("columns"), "cross takes two columns");
+      break;
+    case FeatureStepKind::kText: {
+      if (s->columns.empty()) ctx.Error(v.mark, m.ChildPath("columns"), "name the text columns");
+      m.Bool("lowercase", &s->lowercase);
+      m.Bool("strip_punctuation", &s->strip_punctuation);
+      m.Bool("stop_words", &s->stop_words);
+      m.Bool("stem", &s->stem);
+      m.Int("ngram_max", &s->ngram_max, 1, 16);
+      m.Bool("sublinear_tf", &s->sublinear_tf);
+      m.Bool("smooth_idf", &s->smooth_idf);
+      m.Bool("l2_normalize", &s->l2_normalize);
+      m.Double("min_df", &s->min_df, Range{0.0, 1.0});
+      m.Double("max_df", &s->max_df, Range{0.0, 1.0});
+      m.Int("max_terms", &s->max_terms, 0, 1 << 24);
+      if (s->min_df > s->max_df) {
+        ctx.Error(v.mark, m.ChildPath("min_df"), "must not exceed max_df");
+      }
+      break;
+    }
+    case FeatureStepKind::kTreeLeaves:
+      m.Properties("hyperparameters", &s->hyperparameters);
+      break;
+    case FeatureStepKind::kDrop:
+      if (s->columns.empty()) ctx.Error(v.mark, m.ChildPath("columns"), "name the columns to drop");
+      break;
+    case FeatureStepKind::kStandardize:
+    case FeatureStepKind::kQuadratic:
+    case FeatureStepKind::kOneHot:
+      break;
+  }
+  m.Finish();
+}
+
+void ReadFeatures(MapReader& top, std::vector<FeatureStepOptions>* features) {
+  auto v = top.Get("features");
+  if (!v) return;
+  ForEachElement(top.ctx(), *v, [&](const Value& element) {
+    ReadFeatureStep(top.ctx(), element, &features->emplace_back());
+  });
+}
+
 void ReadData(MapReader& top, TrainDataOptions* data) {
   auto v = top.Require("data");
   if (!v) return;
@@ -51,6 +148,8 @@ void ReadData(MapReader& top, TrainDataOptions* data) {
   d.Int("label_index", &data->label_index, -1, 1 << 20);
   d.String("label", &data->label);
   d.StringList("features", &data->features, Need::kNonEmpty);
+  d.StringList("categorical", &data->categorical, Need::kNonEmpty);
+  d.StringList("text", &data->text, Need::kNonEmpty);
   std::string delimiter = ",";
   if (d.String("delimiter", &delimiter) && delimiter.size() != 1) {
     d.ctx().Error(d.Get("delimiter")->mark, d.ChildPath("delimiter"), "must be one character");
@@ -251,6 +350,12 @@ void ReadTrainConfig(Context& ctx, const YAML::Node& root, TrainConfig* cfg) {
   }
   ReadHyperparameters(top, cfg);
   ReadTuning(top, cfg);
+  ReadFeatures(top, &cfg->features);
+  if (cfg->features.empty() && (!cfg->data.categorical.empty() || !cfg->data.text.empty())) {
+    ctx.Error(top.Get("data") ? top.Get("data")->mark : root.Mark(), "data",
+              "categorical and text columns need a 'features' list (one_hot, text) to become "
+              "numbers");
+  }
   top.Finish();
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "config/feature_options.h"
 #include "config/options.h"
 #include "config/tuning_options.h"
 
@@ -35,6 +36,10 @@ struct TrainDataOptions {
   std::vector<std::string> features;
   // csv: field delimiter (one character). Default: ",".
   char delimiter = ',';
+  // Columns holding categories / free text (strings); they need a `features` step (one_hot,
+  // text) that turns them into numbers. Default: none.
+  std::vector<std::string> categorical;
+  std::vector<std::string> text;
 };
 
 struct TrainPreparationOptions {
@@ -75,6 +80,9 @@ struct TrainConfig {
   SourceLocation hyperparameters_location;
   // Automatic model tuning (the `tuning:` section); off unless given.
   TuningOptions tuning;
+  // The feature pipeline, fitted on the training split and saved with the model
+  // (config/feature_options.h). Default: none.
+  std::vector<FeatureStepOptions> features;
 };
 
 }  // namespace osprey::config

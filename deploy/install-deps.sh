@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   librdkafka-dev libboost-dev librocksdb-dev libeigen3-dev libyaml-cpp-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev libsimdjson-dev libxgboost-dev libssl-dev
-  libcli11-dev nlohmann-json3-dev
+  libcli11-dev nlohmann-json3-dev libstemmer-dev
   kcat curl python3
   chromium  # the dashboard's browser test (tests/browser), driven headless
   python3-xgboost wrk

@@ -24,6 +24,7 @@
 
 #include "config/base/json_writer.h"
 #include "config/train_loader.h"
+#include "daemon/trainer/feature_stage.h"
 #include "daemon/trainer/registry_files.h"
 #include "daemon/trainer/tuning_report.h"
 #include "models/serving/builtin_kinds.h"
@@ -169,11 +170,15 @@ Result<ml::Dataset> LoadData(const config::TrainConfig& cfg, const std::string& 
     o.label_index = cfg.data.label_index;
     o.label_column = cfg.data.label;
     o.delimiter = cfg.data.delimiter;
+    o.categorical_columns = cfg.data.categorical;
+    o.text_columns = cfg.data.text;
     ds = ml::ParseCsv(bytes, o);
   } else {
     ml::JsonLinesOptions o;
     o.label = cfg.data.label;
     o.features = cfg.data.features;
+    o.categorical_columns = cfg.data.categorical;
+    o.text_columns = cfg.data.text;
     ds = ml::ParseJsonLines(bytes, o);
   }
   if (!ds.ok()) return Status::InvalidArgument(path + ": " + ds.status().message());
@@ -183,9 +188,10 @@ Result<ml::Dataset> LoadData(const config::TrainConfig& cfg, const std::string& 
 struct Prepared {
   ml::Dataset train, validation, test;
   std::vector<double> fill;  // per input column of the prepared data (NaN = none)
+  FeatureStage features;     // the fitted `features` pipeline, if any
 };
 
-Prepared Prepare(const config::TrainConfig& cfg, const ml::Dataset& all, bool classifier) {
+Result<Prepared> Prepare(const config::TrainConfig& cfg, const ml::Dataset& all, bool classifier) {
   const auto& p = cfg.preparation;
   ml::Dataset dropped;
   if (p.missing == config::MissingValues::kDrop) dropped = ml::DropMissingRows(all);
@@ -194,7 +200,9 @@ Prepared Prepare(const config::TrainConfig& cfg, const ml::Dataset& all, bool cl
   std::vector<int> classes;
   if (classifier && p.stratify && data.has_label) classes = ml::ClassesOf(data);
   const ml::Split split = ml::TrainValidationTestSplit(data.rows(), fr, p.seed, classes);
-  Prepared out{data.Rows(split.train), data.Rows(split.validation), data.Rows(split.test), {}};
+  Prepared out{data.Rows(split.train), data.Rows(split.validation), data.Rows(split.test), {}, {}};
+  OSPREY_ASSIGN_OR_RETURN(out.features,
+                          ApplyFeatures(cfg, &out.train, &out.validation, &out.test));
   if (p.missing != config::MissingValues::kDrop) {
     ml::ImputerOptions io;
     io.add_indicators = p.missing_indicators;
@@ -280,8 +288,19 @@ Status WritePredictions(const std::string& path, const ml::Dataset& test, const 
   for (size_t c = 0; c < test.cols(); ++c) f << test.columns[c].name << ",";
   for (size_t c = 0; c < pred_names.size(); ++c)
     f << pred_names[c] << (c + 1 < pred_names.size() ? "," : "\n");
+  const bool strings = std::any_of(test.columns.begin(), test.columns.end(), [](const auto& c) {
+    return c.type != ml::ColumnType::kNumeric;
+  });
+  const std::vector<std::vector<std::string>> cells = strings ? RawCells(test)
+                                                              : std::vector<std::vector<std::string>>{};
   for (Index r = 0; r < test.x.rows(); ++r) {
-    for (Index c = 0; c < test.x.cols(); ++c) f << test.x(r, c) << ",";
+    for (Index c = 0; c < test.x.cols(); ++c) {
+      if (strings) {
+        f << cells[static_cast<size_t>(r)][static_cast<size_t>(c)] << ",";
+      } else {
+        f << test.x(r, c) << ",";
+      }
+    }
     for (Index c = 0; c < pred.cols(); ++c) f << pred(r, c) << (c + 1 < pred.cols() ? "," : "\n");
   }
   return f.good() ? Status::Ok() : Status::IOError(path + ": write failed");
@@ -319,7 +338,7 @@ Result<Trained> TrainLinear(const config::TrainConfig& cfg, const ml::Hyperparam
   if (!all.has_label) return Status::InvalidArgument("linear_learner needs a label column");
   const bool classifier = options->predictor_type != ml::PredictorType::kRegressor;
   Trained t;
-  t.prep = Prepare(cfg, all, classifier);
+  OSPREY_ASSIGN_OR_RETURN(t.prep, Prepare(cfg, all, classifier));
   const Prepared& prep = t.prep;
   if (cfg.preparation.cross_validation_folds != 0) {
     // Folds over train + validation; the test split stays untouched.
@@ -385,7 +404,9 @@ Result<Trained> TrainLinear(const config::TrainConfig& cfg, const ml::Hyperparam
   // The linear serving format has no imputation: the fitted fill values are recorded here.
   std::string pre;
   JsonWriter j(&pre);
-  j.BeginObject().Key("impute").BeginArray();
+  j.BeginObject();
+  if (!prep.features.pipeline_json.empty()) j.Key("file").String(ml::features::kPipelineFile);
+  j.Key("impute").BeginArray();
   for (double v : prep.fill) j.Double(v);
   j.EndArray().EndObject();
   t.extra_json.push_back("\"preprocessing\":" + pre);
@@ -398,7 +419,7 @@ Result<Trained> TrainKMeans(const config::TrainConfig& cfg, const ml::Hyperparam
   auto options = ml::KMeansOptions::FromHyperparameters(hp, &problems);
   if (!options.ok()) return HyperparameterStatus(cfg, problems, options.status());
   Trained t;
-  t.prep = Prepare(cfg, all, false);
+  OSPREY_ASSIGN_OR_RETURN(t.prep, Prepare(cfg, all, false));
   ProgressBar bar(err, options->mini_batch_size > 0 ? "epochs" : "iterations");
   auto model = ml::FitKMeans(t.prep.train.x, *options,
                              [&](int d, int total, double loss) { bar.Update(d, total, loss); });
@@ -429,7 +450,7 @@ Result<Trained> TrainPca(const config::TrainConfig& cfg, const ml::Hyperparamete
   auto options = ml::PcaOptions::FromHyperparameters(hp, &problems);
   if (!options.ok()) return HyperparameterStatus(cfg, problems, options.status());
   Trained t;
-  t.prep = Prepare(cfg, all, false);
+  OSPREY_ASSIGN_OR_RETURN(t.prep, Prepare(cfg, all, false));
   ProgressBar bar(err, "pca");
   bar.Update(0, 1, std::nan(""));
   auto model = ml::FitPca(t.prep.train.x, *options);
@@ -509,7 +530,7 @@ Result<Trained> TrainXGBoost(const config::TrainConfig& cfg, const ml::Hyperpara
   Trained t;
   // XGBoost handles missing values itself: `missing: keep` is the natural choice, but the
   // configured policy is honoured.
-  t.prep = Prepare(cfg, all, options->task() != models::ModelTask::kRegression);
+  OSPREY_ASSIGN_OR_RETURN(t.prep, Prepare(cfg, all, options->task() != models::ModelTask::kRegression));
   int best = 0;
   ProgressBar bar(err, "rounds");
   auto model = ml::FitXGBoost(t.prep.train, &t.prep.validation, *options, &best,
@@ -559,8 +580,15 @@ std::string Metadata(const config::TrainConfig& cfg, const Trained& t, const std
   j.Key("created").String(NowRfc3339());
   j.Key("model_file").String(t.model_file);
   j.Key("inputs").BeginArray();
-  for (const auto& c : t.prep.train.columns) {
-    j.BeginObject().Key("name").String(c.name).Key("type").String("numeric").EndObject();
+  if (!t.prep.features.pipeline_json.empty()) {  // the raw columns the pipeline reads
+    for (const auto& in : t.prep.features.inputs) {
+      j.BeginObject().Key("name").String(in.name).Key("type").String(InputTypeName(in.type));
+      j.EndObject();
+    }
+  } else {
+    for (const auto& c : t.prep.train.columns) {
+      j.BeginObject().Key("name").String(c.name).Key("type").String("numeric").EndObject();
+    }
   }
   j.EndArray();
   if (t.prep.train.has_label && t.task != models::ModelTask::kClustering &&
@@ -808,6 +836,19 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
     return 1;
   }
   AddRows(*trained);
+  if (!trained->prep.features.pipeline_json.empty()) {
+    trained->files[ml::features::kPipelineFile] = trained->prep.features.pipeline_json;
+    bool recorded = false;  // the linear learner records it beside its imputation
+    for (const auto& e : trained->extra_json) recorded |= e.rfind("\"preprocessing\":", 0) == 0;
+    if (!recorded) {  // with the imputer's fill per pipeline output, applied when serving
+      std::string pre;
+      JsonWriter j(&pre);
+      j.BeginObject().Key("file").String(ml::features::kPipelineFile).Key("impute").BeginArray();
+      for (double v : trained->prep.fill) j.Double(v);
+      j.EndArray().EndObject();
+      trained->extra_json.push_back("\"preprocessing\":" + pre);
+    }
+  }
   const double load_seconds = std::chrono::duration<double>(loaded - started).count();
   const double train_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - loaded).count();
@@ -834,7 +875,11 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
     return 1;
   }
   if (!command.predictions_out.empty()) {
-    Status st = WritePredictions(command.predictions_out, trained->prep.test,
+    // With a feature pipeline, the raw test rows (what a client sends).
+    const ml::Dataset& rows = trained->prep.features.pipeline_json.empty()
+                                  ? trained->prep.test
+                                  : trained->prep.features.raw_test;
+    Status st = WritePredictions(command.predictions_out, rows,
                                  trained->test_predictions, trained->prediction_names);
     if (!st.ok()) {
       err << st.message() << "\n";
@@ -895,12 +940,14 @@ int RunEvaluate(const EvaluateCommand& command, std::ostream& out, std::ostream&
     ml::JsonLinesOptions o;
     o.label = command.label;
     for (const auto& in : (*model)->inputs()) o.features.push_back(in.name);
+    StringColumns((*model)->inputs(), &o.categorical_columns, &o.text_columns, false);
     data = ml::ParseJsonLines(*bytes, o);
   } else {
     ml::CsvOptions o;
     o.header = command.header;
     o.label_index = command.label_index;
     o.label_column = command.label;
+    StringColumns((*model)->inputs(), &o.categorical_columns, &o.text_columns, !o.header);
     data = ml::ParseCsv(*bytes, o);
   }
   if (!data.ok()) {
@@ -918,7 +965,12 @@ int RunEvaluate(const EvaluateCommand& command, std::ostream& out, std::ostream&
     rows[r].resize(inputs.size());
     for (size_t c = 0; c < inputs.size(); ++c) {
       const double v = data->x(static_cast<Index>(r), static_cast<Index>(c));
-      if (!std::isnan(v)) rows[r][c] = v;
+      if (std::isnan(v)) continue;
+      if (data->columns[c].type == ml::ColumnType::kNumeric) {
+        rows[r][c] = v;
+      } else {
+        rows[r][c] = data->columns[c].categories[static_cast<size_t>(v)];
+      }
     }
   }
   auto preds = (*model)->Predict(rows);

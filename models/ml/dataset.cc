@@ -290,6 +290,14 @@ Result<Dataset> ParseCsv(std::string_view text, const CsvOptions& options) {
     }
     it->type = ColumnType::kCategorical;
   }
+  for (const auto& name : options.text_columns) {
+    auto it = std::find_if(ds.columns.begin(), ds.columns.end(),
+                           [&](const Column& c) { return c.name == name; });
+    if (it == ds.columns.end()) {
+      return Status::InvalidArgument("text column " + Quote(name) + " is not a feature");
+    }
+    it->type = ColumnType::kText;
+  }
   std::vector<Coder> coders(ds.columns.size());
   for (size_t f = 0; f < ds.columns.size(); ++f) coders[f].categories = &ds.columns[f].categories;
 
@@ -331,7 +339,9 @@ Result<Dataset> ParseCsv(std::string_view text, const CsvOptions& options) {
           }
         }
       } else if (!IsMissingToken(cell)) {
-        v = coders[static_cast<size_t>(f)].Code(Trim(cell));
+        // Categories are trimmed; text is kept as written (its tokenizer splits on spaces).
+        const bool text = ds.columns[static_cast<size_t>(f)].type == ColumnType::kText;
+        v = coders[static_cast<size_t>(f)].Code(text ? cell : Trim(cell));
       }
       cells.push_back(v);
     }
@@ -370,6 +380,13 @@ Result<Dataset> ParseJsonLines(std::string_view text, const JsonLinesOptions& op
         return Status::InvalidArgument("categorical column " + Quote(name) + " is not a feature");
       }
       ds.columns[it->second].type = ColumnType::kCategorical;
+    }
+    for (const auto& name : options.text_columns) {
+      auto it = index.find(name);
+      if (it == index.end()) {
+        return Status::InvalidArgument("text column " + Quote(name) + " is not a feature");
+      }
+      ds.columns[it->second].type = ColumnType::kText;
     }
     coders.resize(ds.columns.size());
     for (size_t f = 0; f < ds.columns.size(); ++f) coders[f].categories = &ds.columns[f].categories;
@@ -442,7 +459,8 @@ Result<Dataset> ParseJsonLines(std::string_view text, const JsonLinesOptions& op
         d = v.get_bool().value_unsafe() ? 1.0 : 0.0;
       } else if (v.is_string()) {
         std::string_view s = v.get_string().value_unsafe();
-        if (ds.columns[f].type == ColumnType::kCategorical) {
+        if (ds.columns[f].type == ColumnType::kCategorical ||
+            ds.columns[f].type == ColumnType::kText) {
           if (!IsMissingToken(s)) d = coders[f].Code(s);
         } else if (!IsMissingToken(s) && !ParseNumber(s, &d)) {
           return Status::InvalidArgument(at + ": not a number: " + Quote(s));

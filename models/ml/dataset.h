@@ -26,12 +26,15 @@ enum class ColumnType {
   kNumeric,
   // Strings coded as 0, 1, 2, ... in order of first appearance (`categories`).
   kCategorical,
+  // Free text, stored as kCategorical is (each distinct text once in `categories`); turned into
+  // numbers only by a feature pipeline (models/ml/features/pipeline.h).
+  kText,
 };
 
 struct Column {
   std::string name;
   ColumnType type = ColumnType::kNumeric;
-  std::vector<std::string> categories;  // kCategorical only
+  std::vector<std::string> categories;  // kCategorical and kText only
 };
 
 struct Dataset {
@@ -69,6 +72,8 @@ struct CsvOptions {
   // Columns (by name; "x<k>" without a header, k 1-based over the feature columns) whose
   // values are categories rather than numbers.
   std::vector<std::string> categorical_columns;
+  // Columns (named as above) holding free text (ColumnType::kText).
+  std::vector<std::string> text_columns;
   char delimiter = ',';
 };
 
@@ -85,6 +90,8 @@ struct JsonLinesOptions {
   std::vector<std::string> features;
   // Keys whose string values are categories.
   std::vector<std::string> categorical_columns;
+  // Keys whose string values are free text (ColumnType::kText).
+  std::vector<std::string> text_columns;
 };
 
 // Parses one JSON object per line. Numbers, booleans (0/1), null (missing) and strings (in

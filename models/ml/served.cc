@@ -10,6 +10,7 @@
 #include <simdjson.h>
 
 #include "config/base/bytes.h"
+#include "models/ml/features/served_pipeline.h"
 
 namespace osprey::models::ml {
 
@@ -271,8 +272,8 @@ Result<std::unique_ptr<const ServedModel>> LoadPcaModel(const ModelArtifact& art
 }
 
 void RegisterModelKinds(ModelKindRegistry& registry) {
-  registry.Register("kmeans", LoadKMeansModel);
-  registry.Register("pca", LoadPcaModel);
+  registry.Register("kmeans", features::WithFeaturePipeline(LoadKMeansModel));
+  registry.Register("pca", features::WithFeaturePipeline(LoadPcaModel));
 }
 
 }  // namespace osprey::models::ml

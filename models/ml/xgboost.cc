@@ -197,6 +197,28 @@ Result<Matrix> XGBoostModel::Predict(const Matrix& x) const {
   return out;
 }
 
+Result<Matrix> XGBoostModel::PredictLeaves(const Matrix& x) const {
+  DMatrix d;
+  OSPREY_RETURN_IF_ERROR(d.Create(x, nullptr));
+  MutexLock lock(&mu_);
+  const bst_ulong* shape = nullptr;
+  bst_ulong dim = 0;
+  const float* result = nullptr;
+  // type 6: leaf indices; shape (rows, rounds, groups, parallel trees).
+  if (XGBoosterPredictFromDMatrix(
+          booster_, d.get(),
+          R"({"type": 6, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": true})",
+          &shape, &dim, &result) != 0) {
+    return XgbError("predict leaves");
+  }
+  const auto rows = static_cast<Index>(shape[0]);
+  Index cols = 1;
+  for (bst_ulong k = 1; k < dim; ++k) cols *= static_cast<Index>(shape[k]);
+  Matrix out(rows, cols);
+  for (Index idx = 0; idx < out.size(); ++idx) out.data()[idx] = result[idx];
+  return out;
+}
+
 Result<std::string> XGBoostModel::SaveJson() const {
   MutexLock lock(&mu_);
   bst_ulong len = 0;

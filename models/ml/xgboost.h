@@ -46,6 +46,9 @@ class XGBoostModel {
 
   // Per row: regression the value, binary P(1) (1 column), multiclass one column per class.
   Result<Matrix> Predict(const Matrix& x) const;
+  // Per row, the index of the leaf each tree sends it to (XGBoost's pred_leaf), one column
+  // per tree (rounds x trees per round).
+  Result<Matrix> PredictLeaves(const Matrix& x) const;
   // XGBoost's JSON model.
   Result<std::string> SaveJson() const;
   ModelTask task() const { return task_; }

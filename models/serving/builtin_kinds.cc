@@ -1,5 +1,6 @@
 #include "models/serving/builtin_kinds.h"
 
+#include "models/ml/features/served_pipeline.h"
 #include "models/ml/served.h"
 #include "models/serving/linear_model.h"
 #include "models/serving/rcf_model.h"
@@ -8,9 +9,11 @@
 namespace osprey::models {
 
 void RegisterBuiltinKinds(ModelKindRegistry& registry) {
-  registry.Register("linear", LoadLinearModel);
+  // A model trained behind a feature pipeline (metadata "preprocessing": {"file": ...}) takes
+  // raw inputs through it; WithFeaturePipeline is transparent for every other artifact.
+  registry.Register("linear", ml::features::WithFeaturePipeline(LoadLinearModel));
   registry.Register("rcf", LoadRcfModel);
-  registry.Register("xgboost", LoadXgboostModel);
+  registry.Register("xgboost", ml::features::WithFeaturePipeline(LoadXgboostModel));
   ml::RegisterModelKinds(registry);  // kmeans, pca
 }
 
