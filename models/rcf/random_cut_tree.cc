@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
 
 
 #include "config/base/check.h"
@@ -119,9 +120,21 @@ struct Lanes8<false> {
   }
 };
 
-inline void SetBoxToPoint(float* lo, float* hi, const float* p, int dims) {
-  std::memcpy(lo, p, sizeof(float) * dims);
-  std::memcpy(hi, p, sizeof(float) * dims);
+// dst[0, n) = src[0, n), inline (no library call for the few floats of a box).
+template <bool kWide>
+OSPREY_RCF_INLINE void CopyFloats(float* dst, const float* src, int n) {
+  int d = 0;
+  for (; d + 8 <= n; d += 8) Lanes8<kWide>::Load(src + d).Store(dst + d);
+  if (d + 4 <= n) {
+    Store(dst + d, Load<F4>(src + d));
+    d += 4;
+  }
+  for (; d < n; ++d) dst[d] = src[d];
+}
+template <bool kWide = false>
+OSPREY_RCF_INLINE void SetBoxToPoint(float* lo, float* hi, const float* p, int dims) {
+  CopyFloats<kWide>(lo, p, dims);
+  CopyFloats<kWide>(hi, p, dims);
 }
 inline void SetBoxEmpty(float* lo, float* hi, int dims) {
   std::fill(lo, lo + dims, kInf);
@@ -142,6 +155,7 @@ OSPREY_RCF_INLINE void UnionBox(float* lo, float* hi, const float* lo2, const fl
     Store(hi + d, Max(Load<F4>(hi + d), Load<F4>(hi2 + d)));
     d += 4;
   }
+#pragma GCC unroll 1  // at most 3 iterations: no vectorised copy with its set-up
   for (; d < dims; ++d) {
     lo[d] = std::min(lo[d], lo2[d]);
     hi[d] = std::max(hi[d], hi2[d]);
@@ -388,28 +402,29 @@ void RandomCutTree::CompactSlots() {
   free_slots_.clear();
 }
 
-template <bool kWide>
+template <bool kWide, int kDims>
 OSPREY_RCF_INLINE const float* RandomCutTree::AncestorBox(NodeRef n, NodeRef child,
                                                           const PointStore& store, float* lo,
                                                           float* hi) const {
   if (nodes_[n].box_slot != kNoSlot) return BoxLo(nodes_[n].box_slot);
-  UnionSubtree<kWide>(nodes_[n].child[0] == child ? nodes_[n].child[1] : nodes_[n].child[0],
+  UnionSubtree<kWide, kDims>(nodes_[n].child[0] == child ? nodes_[n].child[1] : nodes_[n].child[0],
                       store, lo, hi);
   return lo;
 }
 
-template <bool kWide>
+template <bool kWide, int kDims>
 OSPREY_RCF_INLINE void RandomCutTree::UnionSubtree(NodeRef r, const PointStore& store, float* lo,
                                                    float* hi) const {
+  const int dims = kDims > 0 ? kDims : dims_;
   ScratchStack<NodeRef, kInlinePath> pending;  // right children still to visit
   while (true) {
     if (IsLeaf(r)) {
-      UnionPoint<kWide>(lo, hi, store.Point(leaf_point_[LeafId(r)]), dims_);
+      UnionPoint<kWide>(lo, hi, store.Point(leaf_point_[LeafId(r)]), dims);
     } else {
       const Node& node = nodes_[r];
       if (node.box_slot != kNoSlot) {
         const float* blo = BoxLo(node.box_slot);
-        UnionBox<kWide>(lo, hi, blo, blo + dims_, dims_);
+        UnionBox<kWide>(lo, hi, blo, blo + dims, dims);
       } else {
         pending.push_back(node.child[1]);
         r = node.child[0];
@@ -501,8 +516,8 @@ OSPREY_RCF_INLINE uint16_t RandomCutTree::InsertImpl(uint32_t point, const Point
   ScratchArray<float, kInlineFloats> best_box(stride);
   float* lo = buf.data();
   float* hi = lo + dims_;
-  SetBoxToPoint(lo, hi, lp, dims_);
-  SetBoxToPoint(best_box.data(), best_box.data() + dims_, lp, dims_);
+  SetBoxToPoint<kWide>(lo, hi, lp, dims_);
+  SetBoxToPoint<kWide>(best_box.data(), best_box.data() + dims_, lp, dims_);
   size_t best_level = path.size();  // path.size() = at the leaf
   double best_u = rng.NextDouble();
   NodeRef child = node;
@@ -519,8 +534,8 @@ OSPREY_RCF_INLINE uint16_t RandomCutTree::InsertImpl(uint32_t point, const Point
     if (r < prob) {
       best_level = idx;
       best_u = r / prob;  // uniform in [0, 1) given r < prob
-      std::memcpy(best_box.data(), blo, sizeof(float) * dims_);
-      std::memcpy(best_box.data() + dims_, bhi, sizeof(float) * dims_);
+      CopyFloats<kWide>(best_box.data(), blo, dims_);
+      CopyFloats<kWide>(best_box.data() + dims_, bhi, dims_);
     }
   }
   const Cut best = CutInExtension(best_box.data(), best_box.data() + dims_, p, best_u);
@@ -625,7 +640,7 @@ OSPREY_RCF_INLINE uint32_t RandomCutTree::DeleteImpl(uint16_t leaf, const PointS
       boxes_stable = true;
       continue;
     }
-    std::memcpy(old_box.data(), blo, sizeof(float) * 2 * dims_);
+    CopyFloats<kWide>(old_box.data(), blo, 2 * dims_);
     ComputeBox<kWide>(n, store);
     boxes_stable = std::memcmp(old_box.data(), blo, sizeof(float) * 2 * dims_) == 0;
   }
@@ -665,31 +680,32 @@ RandomCutTree::NodeRef RandomCutTree::Descend(const float* q, Path* path) const 
   return node;
 }
 
-template <bool kWide, typename PathT>
+template <bool kWide, int kDims, typename PathT>
 OSPREY_RCF_INLINE double RandomCutTree::ScoreFromPath(const float* q, const PointStore& store,
                                                       const PathT& path, size_t depth,
                                                       NodeRef node) const {
+  const int dims = kDims > 0 ? kDims : dims_;
   const int tree_mass = mass();
   const uint16_t leaf = LeafId(node);
   const float* lp = store.Point(leaf_point_[leaf]);
   const int leaf_depth = static_cast<int>(depth);
-  if (SamePoint(q, lp, dims_)) {
+  if (SamePoint(q, lp, dims)) {
     int m = leaf_mass_[leaf];
     return Damp(m, tree_mass) * ScoreSeen(leaf_depth, m);
   }
   double score = ScoreUnseen(leaf_depth);
-  ScratchArray<float, kInlineFloats> buf(2 * static_cast<size_t>(dims_));
+  ScratchArray<float, kInlineFloats> buf(2 * static_cast<size_t>(dims));
   float* lo = buf.data();
-  float* hi = lo + dims_;
-  SetBoxToPoint(lo, hi, lp, dims_);
+  float* hi = lo + dims;
+  SetBoxToPoint<kWide>(lo, hi, lp, dims);
   NodeRef child = node;
   for (size_t idx = depth; idx-- > 0;) {
     NodeRef n = path[idx];
-    const float* blo = AncestorBox<kWide>(n, child, store, lo, hi);
-    const float* bhi = blo + dims_;
+    const float* blo = AncestorBox<kWide, kDims>(n, child, store, lo, hi);
+    const float* bhi = blo + dims;
     child = n;
     float range, ext;
-    RangeAndExtension<kWide>(blo, bhi, q, dims_, &range, &ext);
+    RangeAndExtension<kWide>(blo, bhi, q, dims, &range, &ext);
     // Branch before dividing: q inside this box (and every box above) ends the walk.
     if (ext == 0) break;
     const double prob = static_cast<double>(ext) / (static_cast<double>(range) + ext);
@@ -702,7 +718,7 @@ double RandomCutTree::RawScore(const float* q, const PointStore& store) const {
   if (root_ == kNull) return 0;
   Path path;
   NodeRef leaf = Descend(q, &path);
-  return ScoreFromPath<false>(q, store, path, path.size(), leaf);
+  return ScoreFromPath<false, 0>(q, store, path, path.size(), leaf);
 }
 
 void RandomCutTree::RawScoreBatch(const RandomCutTree* const* trees, int count, const float* q,
@@ -742,9 +758,29 @@ OSPREY_RCF_INLINE void RandomCutTree::ScorePaths(const RandomCutTree* const* tre
                                                  const NodeRef (*path)[kMaxBatchDepth],
                                                  const size_t* depth, const NodeRef* node,
                                                  double* out) {
-  for (int k = 0; k < count; ++k) {
-    const RandomCutTree& t = *trees[k];
-    out[k] = t.root_ == kNull ? 0 : t.ScoreFromPath<kWide>(q, store, path[k], depth[k], node[k]);
+  // The common dimension counts get walks with the count built in (loops unrolled, no tails).
+  // Always inlined, so that it is built for the caller's target.
+  auto score_all = [&](auto dims_constant) __attribute__((always_inline)) {
+    constexpr int kDims = decltype(dims_constant)::value;
+    for (int k = 0; k < count; ++k) {
+      const RandomCutTree& t = *trees[k];
+      out[k] = t.root_ == kNull
+                   ? 0
+                   : t.ScoreFromPath<kWide, kDims>(q, store, path[k], depth[k], node[k]);
+    }
+  };
+  switch (count > 0 ? trees[0]->dims_ : 0) {
+    case 1:
+      score_all(std::integral_constant<int, 1>{});
+      break;
+    case 8:
+      score_all(std::integral_constant<int, 8>{});
+      break;
+    case 16:
+      score_all(std::integral_constant<int, 16>{});
+      break;
+    default:
+      score_all(std::integral_constant<int, 0>{});
   }
 }
 

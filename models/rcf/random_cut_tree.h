@@ -139,12 +139,13 @@ class RandomCutTree {
   template <bool kWide>
   [[gnu::always_inline]] uint32_t DeleteImpl(uint16_t leaf, const PointStore& store);
   // Unions the box of subtree r into [lo, hi].
-  template <bool kWide>
+  // kDims > 0: dimensions() == kDims, built in.
+  template <bool kWide, int kDims = 0>
   [[gnu::always_inline]] void UnionSubtree(NodeRef r, const PointStore& store, float* lo, float* hi) const;
   // The box of `n` on a walk up from its child `child`: its cached box, or else the running box
   // (lo, hi = lo + dims, holding `child`'s box) widened by the sibling subtree. The returned
   // pointer's box spans [p, p + dims) low corner and [p + dims, p + 2 dims) high corner.
-  template <bool kWide>
+  template <bool kWide, int kDims = 0>
   [[gnu::always_inline]] const float* AncestorBox(NodeRef n, NodeRef child, const PointStore& store, float* lo,
                            float* hi) const;
   // Recomputes the cached box of n from its children. REQUIRES: n has a slot.
@@ -170,7 +171,7 @@ class RandomCutTree {
   using Path = internal::ScratchStack<NodeRef, 64>;
   // Walks from the root to the leaf q reaches, recording internal nodes. REQUIRES: non-empty.
   NodeRef Descend(const float* q, Path* path) const;
-  template <bool kWide, typename PathT>
+  template <bool kWide, int kDims, typename PathT>
   [[gnu::always_inline]] double ScoreFromPath(const float* q, const PointStore& store, const PathT& path, size_t depth,
                        NodeRef leaf_ref) const;
   // RawScoreBatch after the lockstep descent: out[k] from trees[k]'s path.
