@@ -231,8 +231,11 @@ OSPREY_RCF_INLINE void RangeAndExtension(const float* lo, const float* hi, const
     r += h4 - l4;
     e += Outside(l4, h4, x4);
   }
-  *range_out = (r[0] + r[1]) + (r[2] + r[3]);
-  *ext_out = (e[0] + e[1]) + (e[2] + e[3]);
+  // Both sums at once: s = (r0 + r1, r2 + r3, e0 + e1, e2 + e3), then s0 + s1 and s2 + s3.
+  F4 sums = __builtin_shufflevector(r, e, 0, 2, 4, 6) + __builtin_shufflevector(r, e, 1, 3, 5, 7);
+  sums += __builtin_shufflevector(sums, sums, 1, 0, 3, 2);
+  *range_out = sums[0];
+  *ext_out = sums[2];
 }
 // Probability that a random cut of box(lo, hi) grown by q separates q: extension / grown range.
 inline double SeparationProbability(const float* lo, const float* hi, const float* q, int dims) {
@@ -698,18 +701,37 @@ OSPREY_RCF_INLINE double RandomCutTree::ScoreFromPath(const float* q, const Poin
   float* lo = buf.data();
   float* hi = lo + dims;
   SetBoxToPoint<kWide>(lo, hi, lp, dims);
+  // Walk up: path[level] is the ancestor at depth `level`. The lowest ancestors have no cached
+  // box (the running box grows by each sibling subtree); above the first cached one all are cached
+  // (masses only grow upwards), which the second, tighter loop handles. q inside a box (and so
+  // inside every box above) ends the walk; the branch comes before the division.
   NodeRef child = node;
-  for (size_t idx = depth; idx-- > 0;) {
-    NodeRef n = path[idx];
-    const float* blo = AncestorBox<kWide, kDims>(n, child, store, lo, hi);
-    const float* bhi = blo + dims;
-    child = n;
-    float range, ext;
-    RangeAndExtension<kWide>(blo, bhi, q, dims, &range, &ext);
-    // Branch before dividing: q inside this box (and every box above) ends the walk.
-    if (ext == 0) break;
-    const double prob = static_cast<double>(ext) / (static_cast<double>(range) + ext);
-    score = prob * ScoreUnseen(static_cast<int>(idx)) + (1 - prob) * score;
+  size_t level = depth;
+  while (level > 0) {
+    for (; level > 0 && nodes_[path[level - 1]].box_slot == kNoSlot; --level) {
+      const Node& n = nodes_[path[level - 1]];
+      UnionSubtree<kWide, kDims>(n.child[0] == child ? n.child[1] : n.child[0], store, lo, hi);
+      child = path[level - 1];
+      float range, ext;
+      RangeAndExtension<kWide>(lo, hi, q, dims, &range, &ext);
+      if (ext == 0) return score;
+      const double prob = static_cast<double>(ext) / (static_cast<double>(range) + ext);
+      score = prob * ScoreUnseen(static_cast<int>(level - 1)) + (1 - prob) * score;
+    }
+    for (; level > 0; --level) {
+      const uint16_t slot = nodes_[path[level - 1]].box_slot;
+      if (slot == kNoSlot) break;
+      const float* blo = boxes_.data() + static_cast<size_t>(slot) * 2 * dims;
+      float range, ext;
+      RangeAndExtension<kWide>(blo, blo + dims, q, dims, &range, &ext);
+      if (ext == 0) return score;
+      const double prob = static_cast<double>(ext) / (static_cast<double>(range) + ext);
+      score = prob * ScoreUnseen(static_cast<int>(level - 1)) + (1 - prob) * score;
+    }
+    if (level > 0) {  // an uncached node above a cached one: not with a valid cache, exact anyway
+      child = path[level];
+      CopyFloats<kWide>(lo, BoxLo(nodes_[child].box_slot), 2 * dims);
+    }
   }
   return score;
 }
