@@ -165,6 +165,12 @@ template <bool kWide>
 OSPREY_RCF_INLINE void UnionPoint(float* lo, float* hi, const float* p, int dims) {
   UnionBox<kWide>(lo, hi, p, p, dims);
 }
+// Whether p has a value equal to the box's bound in some dimension (no early exit: vectorised).
+OSPREY_RCF_INLINE bool OnBoundary(const float* lo, const float* hi, const float* p, int dims) {
+  int on = 0;
+  for (int d = 0; d < dims; ++d) on |= static_cast<int>(p[d] == lo[d]) | (p[d] == hi[d]);
+  return on != 0;
+}
 inline bool SamePoint(const float* a, const float* b, int dims) {
   for (int d = 0; d < dims; ++d) {
     if (a[d] != b[d]) return false;
@@ -514,34 +520,65 @@ OSPREY_RCF_INLINE uint16_t RandomCutTree::InsertImpl(uint32_t point, const Point
   // Bottom-up: a fresh random cut of each box on the path grown by p separates p with probability
   // extension / grown range; the highest separating level wins, and given that it separates, its
   // cut is uniform over the extension. At the leaf the grown box is {leaf, p}: always separates.
+  // As in ScoreFromPath: first the uncached lowest levels with a running box (a winning box is
+  // copied, the running box changes), then the cached ones (a winning box is pointed to: no
+  // allocation happens during the walk).
   const size_t stride = 2 * static_cast<size_t>(dims_);
   ScratchArray<float, kInlineFloats> buf(stride);
-  ScratchArray<float, kInlineFloats> best_box(stride);
+  ScratchArray<float, kInlineFloats> best_copy(stride);
   float* lo = buf.data();
   float* hi = lo + dims_;
   SetBoxToPoint<kWide>(lo, hi, lp, dims_);
-  SetBoxToPoint<kWide>(best_box.data(), best_box.data() + dims_, lp, dims_);
+  SetBoxToPoint<kWide>(best_copy.data(), best_copy.data() + dims_, lp, dims_);
+  const float* best_box = best_copy.data();
   size_t best_level = path.size();  // path.size() = at the leaf
   double best_u = rng.NextDouble();
   NodeRef child = node;
-  for (size_t idx = path.size(); idx-- > 0;) {
-    NodeRef n = path[idx];
-    const float* blo = AncestorBox<kWide>(n, child, store, lo, hi);
-    const float* bhi = blo + dims_;
-    child = n;
-    float range, ext;
-    RangeAndExtension<kWide>(blo, bhi, p, dims_, &range, &ext);
-    if (ext == 0) break;  // p is inside this box and every box above
-    const double prob = static_cast<double>(ext) / (static_cast<double>(range) + ext);
-    double r = rng.NextDouble();
-    if (r < prob) {
-      best_level = idx;
-      best_u = r / prob;  // uniform in [0, 1) given r < prob
-      CopyFloats<kWide>(best_box.data(), blo, dims_);
-      CopyFloats<kWide>(best_box.data() + dims_, bhi, dims_);
+  size_t level = path.size();
+  while (level > 0) {
+    for (; level > 0 && nodes_[path[level - 1]].box_slot == kNoSlot; --level) {
+      const Node& n = nodes_[path[level - 1]];
+      UnionSubtree<kWide>(n.child[0] == child ? n.child[1] : n.child[0], store, lo, hi);
+      child = path[level - 1];
+      float range, ext;
+      RangeAndExtension<kWide>(lo, hi, p, dims_, &range, &ext);
+      if (ext == 0) {  // p is inside this box and every box above: the walk ends
+        level = 0;
+        break;
+      }
+      const double prob = static_cast<double>(ext) / (static_cast<double>(range) + ext);
+      double r = rng.NextDouble();
+      if (r < prob) {
+        best_level = level - 1;
+        best_u = r / prob;  // uniform in [0, 1) given r < prob
+        CopyFloats<kWide>(best_copy.data(), lo, 2 * dims_);
+        best_box = best_copy.data();
+      }
+    }
+    for (; level > 0; --level) {
+      const uint16_t slot = nodes_[path[level - 1]].box_slot;
+      if (slot == kNoSlot) break;
+      const float* blo = BoxLo(slot);
+      float range, ext;
+      RangeAndExtension<kWide>(blo, blo + dims_, p, dims_, &range, &ext);
+      if (ext == 0) {
+        level = 0;
+        break;
+      }
+      const double prob = static_cast<double>(ext) / (static_cast<double>(range) + ext);
+      double r = rng.NextDouble();
+      if (r < prob) {
+        best_level = level - 1;
+        best_u = r / prob;
+        best_box = blo;
+      }
+    }
+    if (level > 0) {  // an uncached node above a cached one: not with a valid cache, exact anyway
+      child = path[level];
+      CopyFloats<kWide>(lo, BoxLo(nodes_[child].box_slot), 2 * dims_);
     }
   }
-  const Cut best = CutInExtension(best_box.data(), best_box.data() + dims_, p, best_u);
+  const Cut best = CutInExtension(best_box, best_box + dims_, p, best_u);
 
   const uint16_t new_leaf = AllocLeaf(point);
   const NodeRef old = best_level == path.size() ? node : path[best_level];
@@ -635,11 +672,7 @@ OSPREY_RCF_INLINE uint32_t RandomCutTree::DeleteImpl(uint16_t leaf, const PointS
     }
     if (boxes_stable) continue;
     float* blo = BoxLo(nodes_[n].box_slot);
-    bool on_boundary = false;
-    for (int d = 0; d < dims_ && !on_boundary; ++d) {
-      on_boundary = p[d] == blo[d] || p[d] == blo[dims_ + d];
-    }
-    if (!on_boundary) {
+    if (!OnBoundary(blo, blo + dims_, p, dims_)) {
       boxes_stable = true;
       continue;
     }
