@@ -782,22 +782,21 @@ void RandomCutTree::RawScoreBatch(const RandomCutTree* const* trees, int count, 
   NodeRef path[kBatch][kMaxBatchDepth];
   size_t depth[kBatch] = {};
   NodeRef node[kBatch];
-  bool deep = false;
   for (int k = 0; k < count; ++k) node[k] = trees[k]->root_;
-  for (int live = count; live > 0;) {
-    live = 0;
+  for (size_t level = 0; level < kMaxBatchDepth; ++level) {
+    bool live = false;
     for (int k = 0; k < count; ++k) {
-      NodeRef n = node[k];
+      const NodeRef n = node[k];
       if (IsLeaf(n)) continue;  // also kNull (empty tree)
-      if (depth[k] == kMaxBatchDepth) {
-        deep = true;
-        continue;
-      }
-      path[k][depth[k]++] = n;
+      path[k][level] = n;
+      depth[k] = level + 1;
       node[k] = trees[k]->Child(n, q);
-      ++live;
+      live = true;
     }
+    if (!live) break;
   }
+  bool deep = false;  // a tree deeper than the buffer
+  for (int k = 0; k < count; ++k) deep |= !IsLeaf(node[k]);
   if (deep) {  // deeper than the lockstep buffer: score from the root with an unbounded path
     for (int k = 0; k < count; ++k) out[k] = trees[k]->RawScore(q, store);
   } else if (UseWideKernels()) {
