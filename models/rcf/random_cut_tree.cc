@@ -8,7 +8,6 @@
 #include <string>
 #include <type_traits>
 
-
 #include "config/base/check.h"
 #include "models/rcf/internal/small_buffer.h"
 
@@ -183,8 +182,8 @@ inline bool SamePoint(const float* a, const float* b, int dims) {
 // last dims % 4 go to lanes 0..; the result is (lane0 + lane1) + (lane2 + lane3). Fewer than 4
 // dimensions: one lane each.
 template <bool kWide>
-OSPREY_RCF_INLINE void RangeAndExtension(const float* lo, const float* hi, const float* q,
-                                         int dims, float* range_out, float* ext_out) {
+OSPREY_RCF_INLINE void RangeAndExtension(const float* lo, const float* hi, const float* q, int dims,
+                                         float* range_out, float* ext_out) {
   if (dims < 4) {
     float range[3] = {0, 0, 0};
     float ext[3] = {0, 0, 0};
@@ -417,7 +416,7 @@ OSPREY_RCF_INLINE const float* RandomCutTree::AncestorBox(NodeRef n, NodeRef chi
                                                           float* hi) const {
   if (nodes_[n].box_slot != kNoSlot) return BoxLo(nodes_[n].box_slot);
   UnionSubtree<kWide, kDims>(nodes_[n].child[0] == child ? nodes_[n].child[1] : nodes_[n].child[0],
-                      store, lo, hi);
+                             store, lo, hi);
   return lo;
 }
 
@@ -949,8 +948,8 @@ RandomCutTree::ImputeResult RandomCutTree::ImputeVisit(NodeRef r, int depth,
       std::memcpy(lo, BoxLo(nodes_[r].box_slot), sizeof(float) * stride);
     } else {
       std::memcpy(lo, ctx.boxes.data() + (depth + 1) * stride, sizeof(float) * stride);
-      UnionSubtree<false>(next == nodes_[r].child[0] ? nodes_[r].child[1] : nodes_[r].child[0], ctx.store,
-                   lo, lo + dims_);
+      UnionSubtree<false>(next == nodes_[r].child[0] ? nodes_[r].child[1] : nodes_[r].child[0],
+                          ctx.store, lo, lo + dims_);
     }
   }
   // Probability of separation on the known dimensions only.

@@ -141,13 +141,14 @@ class RandomCutTree {
   // Unions the box of subtree r into [lo, hi].
   // kDims > 0: dimensions() == kDims, built in.
   template <bool kWide, int kDims = 0>
-  [[gnu::always_inline]] void UnionSubtree(NodeRef r, const PointStore& store, float* lo, float* hi) const;
+  [[gnu::always_inline]] void UnionSubtree(NodeRef r, const PointStore& store, float* lo,
+                                           float* hi) const;
   // The box of `n` on a walk up from its child `child`: its cached box, or else the running box
   // (lo, hi = lo + dims, holding `child`'s box) widened by the sibling subtree. The returned
   // pointer's box spans [p, p + dims) low corner and [p + dims, p + 2 dims) high corner.
   template <bool kWide, int kDims = 0>
-  [[gnu::always_inline]] const float* AncestorBox(NodeRef n, NodeRef child, const PointStore& store, float* lo,
-                           float* hi) const;
+  [[gnu::always_inline]] const float* AncestorBox(NodeRef n, NodeRef child, const PointStore& store,
+                                                  float* lo, float* hi) const;
   // Recomputes the cached box of n from its children. REQUIRES: n has a slot.
   template <bool kWide>
   [[gnu::always_inline]] void ComputeBox(NodeRef n, const PointStore& store);
@@ -172,14 +173,17 @@ class RandomCutTree {
   // Walks from the root to the leaf q reaches, recording internal nodes. REQUIRES: non-empty.
   NodeRef Descend(const float* q, Path* path) const;
   template <bool kWide, int kDims, typename PathT>
-  [[gnu::always_inline]] double ScoreFromPath(const float* q, const PointStore& store, const PathT& path, size_t depth,
-                       NodeRef leaf_ref) const;
+  [[gnu::always_inline]] double ScoreFromPath(const float* q, const PointStore& store,
+                                              const PathT& path, size_t depth,
+                                              NodeRef leaf_ref) const;
   // RawScoreBatch after the lockstep descent: out[k] from trees[k]'s path.
   static constexpr size_t kMaxBatchDepth = 64;
   template <bool kWide>
-  [[gnu::always_inline]] static void ScorePaths(const RandomCutTree* const* trees, int count, const float* q,
-                         const PointStore& store, const NodeRef (*path)[kMaxBatchDepth],
-                         const size_t* depth, const NodeRef* node, double* out);
+  [[gnu::always_inline]] static void ScorePaths(const RandomCutTree* const* trees, int count,
+                                                const float* q, const PointStore& store,
+                                                const NodeRef (*path)[kMaxBatchDepth],
+                                                const size_t* depth, const NodeRef* node,
+                                                double* out);
   struct ImputeContext;
   struct ImputeResult {
     double score;

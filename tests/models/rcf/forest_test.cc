@@ -231,9 +231,8 @@ TEST(RandomCutForestTest, WideAndBaselineKernelsAgreeBitForBit) {
     Run base = run(dims, false);
     Run wide = run(dims, true);
     ASSERT_EQ(base.scores.size(), wide.scores.size());
-    EXPECT_EQ(std::memcmp(base.scores.data(), wide.scores.data(),
-                          base.scores.size() * sizeof(double)),
-              0)
+    EXPECT_EQ(
+        std::memcmp(base.scores.data(), wide.scores.data(), base.scores.size() * sizeof(double)), 0)
         << dims << " dimensions";
     EXPECT_TRUE(base.snapshot == wide.snapshot) << dims << " dimensions";
   }
