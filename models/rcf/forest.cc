@@ -87,6 +87,7 @@ Status RandomCutForest::Update(std::span<const double> input) {
   const int64_t seq = updates_++;
   uint32_t point = PointStore::kNone;
   for (size_t t = 0; t < trees_.size(); ++t) {
+    if (samplers_[t].SkipsWithoutChange(seq)) continue;  // most points, most trees: no call
     Sampler::Decision decision = samplers_[t].Offer(seq, rngs_[t]);
     if (!decision.accepted) continue;
     if (point == PointStore::kNone) {

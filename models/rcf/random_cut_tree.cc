@@ -1,14 +1,12 @@
 #include "models/rcf/random_cut_tree.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <string>
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
+#include <type_traits>
 
 #include "config/base/check.h"
 #include "models/rcf/internal/small_buffer.h"
@@ -23,37 +21,154 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr size_t kInlineFloats = 512;  // boxes of up to 256 dimensions stay on the stack
 constexpr size_t kInlinePath = 64;
 
-inline void SetBoxToPoint(float* lo, float* hi, const float* p, int dims) {
-  std::memcpy(lo, p, sizeof(float) * dims);
-  std::memcpy(hi, p, sizeof(float) * dims);
+// Box kernels on GCC/Clang vector types, always inlined. The hot paths are compiled twice (see
+// RandomCutTree::Wide): kWide = false for the baseline target (SSE2 on x86-64) and kWide = true
+// inside functions compiled for AVX2, where eight float lanes are one register instead of two.
+// Both perform the same IEEE operations in the same order: results are bit-identical.
+#define OSPREY_RCF_INLINE __attribute__((always_inline)) inline
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define OSPREY_RCF_X86_DISPATCH 1
+#define OSPREY_RCF_TARGET_AVX2 __attribute__((target("avx2")))
+#else
+#define OSPREY_RCF_X86_DISPATCH 0
+#define OSPREY_RCF_TARGET_AVX2
+#endif
+// For the whole file (GCC reports it at the end of the unit): the vector types never cross a
+// call that is not inlined, so the ABI note about passing them does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+using F4 = float __attribute__((vector_size(16)));
+using F8 = float __attribute__((vector_size(32)));
+
+template <typename V>
+OSPREY_RCF_INLINE V Load(const float* p) {
+  V v;
+  std::memcpy(&v, p, sizeof(V));
+  return v;
+}
+template <typename V>
+OSPREY_RCF_INLINE void Store(float* p, V v) {
+  std::memcpy(p, &v, sizeof(V));
+}
+// std::min(a, b) is (b < a ? b : a), std::max(a, b) is (a < b ? b : a): minps(b, a) and
+// maxps(b, a) (the second operand when unordered or equal), so the vector forms keep the scalar
+// results bit for bit, signed zeros and NaN included. MaxPs(a, b) is maxps(a, b).
+template <typename V>
+OSPREY_RCF_INLINE V Min(V a, V b) {
+  return b < a ? b : a;
+}
+template <typename V>
+OSPREY_RCF_INLINE V Max(V a, V b) {
+  return a < b ? b : a;
+}
+template <typename V>
+OSPREY_RCF_INLINE V MaxPs(V a, V b) {
+  return a > b ? a : b;
+}
+// Distance of x outside [l, h] per lane, maxps(maxps(l - x, x - h), +0): for l <= h it equals
+// maxps(l - x, +0) + maxps(x - h, +0) bit for bit (at most one term is not +0; NaN and infinite
+// x included), with one operation less. Never -0.
+template <typename V>
+OSPREY_RCF_INLINE V Outside(V l, V h, V x) {
+  return MaxPs(MaxPs(l - x, x - h), V{});
+}
+
+// Eight float lanes: one 256-bit vector (kWide) or two 128-bit halves.
+template <bool kWide>
+struct Lanes8;
+template <>
+struct Lanes8<true> {
+  F8 v;
+  static OSPREY_RCF_INLINE Lanes8 Load(const float* p) { return {rcf::Load<F8>(p)}; }
+  OSPREY_RCF_INLINE void Store(float* p) const { rcf::Store(p, v); }
+  OSPREY_RCF_INLINE F4 low() const { return __builtin_shufflevector(v, v, 0, 1, 2, 3); }
+  OSPREY_RCF_INLINE F4 high() const { return __builtin_shufflevector(v, v, 4, 5, 6, 7); }
+  friend OSPREY_RCF_INLINE Lanes8 operator+(Lanes8 a, Lanes8 b) { return {a.v + b.v}; }
+  friend OSPREY_RCF_INLINE Lanes8 operator-(Lanes8 a, Lanes8 b) { return {a.v - b.v}; }
+  friend OSPREY_RCF_INLINE Lanes8 Min(Lanes8 a, Lanes8 b) { return {rcf::Min(a.v, b.v)}; }
+  friend OSPREY_RCF_INLINE Lanes8 Max(Lanes8 a, Lanes8 b) { return {rcf::Max(a.v, b.v)}; }
+  friend OSPREY_RCF_INLINE Lanes8 Outside(Lanes8 l, Lanes8 h, Lanes8 x) {
+    return {rcf::Outside(l.v, h.v, x.v)};
+  }
+};
+template <>
+struct Lanes8<false> {
+  F4 lo, hi;
+  static OSPREY_RCF_INLINE Lanes8 Load(const float* p) {
+    return {rcf::Load<F4>(p), rcf::Load<F4>(p + 4)};
+  }
+  OSPREY_RCF_INLINE void Store(float* p) const {
+    rcf::Store(p, lo);
+    rcf::Store(p + 4, hi);
+  }
+  OSPREY_RCF_INLINE F4 low() const { return lo; }
+  OSPREY_RCF_INLINE F4 high() const { return hi; }
+  friend OSPREY_RCF_INLINE Lanes8 operator+(Lanes8 a, Lanes8 b) {
+    return {a.lo + b.lo, a.hi + b.hi};
+  }
+  friend OSPREY_RCF_INLINE Lanes8 operator-(Lanes8 a, Lanes8 b) {
+    return {a.lo - b.lo, a.hi - b.hi};
+  }
+  friend OSPREY_RCF_INLINE Lanes8 Min(Lanes8 a, Lanes8 b) {
+    return {rcf::Min(a.lo, b.lo), rcf::Min(a.hi, b.hi)};
+  }
+  friend OSPREY_RCF_INLINE Lanes8 Max(Lanes8 a, Lanes8 b) {
+    return {rcf::Max(a.lo, b.lo), rcf::Max(a.hi, b.hi)};
+  }
+  friend OSPREY_RCF_INLINE Lanes8 Outside(Lanes8 l, Lanes8 h, Lanes8 x) {
+    return {rcf::Outside(l.lo, h.lo, x.lo), rcf::Outside(l.hi, h.hi, x.hi)};
+  }
+};
+
+// dst[0, n) = src[0, n), inline (no library call for the few floats of a box).
+template <bool kWide>
+OSPREY_RCF_INLINE void CopyFloats(float* dst, const float* src, int n) {
+  int d = 0;
+  for (; d + 8 <= n; d += 8) Lanes8<kWide>::Load(src + d).Store(dst + d);
+  if (d + 4 <= n) {
+    Store(dst + d, Load<F4>(src + d));
+    d += 4;
+  }
+  for (; d < n; ++d) dst[d] = src[d];
+}
+template <bool kWide = false>
+OSPREY_RCF_INLINE void SetBoxToPoint(float* lo, float* hi, const float* p, int dims) {
+  CopyFloats<kWide>(lo, p, dims);
+  CopyFloats<kWide>(hi, p, dims);
 }
 inline void SetBoxEmpty(float* lo, float* hi, int dims) {
   std::fill(lo, lo + dims, kInf);
   std::fill(hi, hi + dims, -kInf);
 }
-// std::min(a, b) is (b < a ? b : a) = _mm_min_ps(b, a), std::max(a, b) is (a < b ? b : a) =
-// _mm_max_ps(b, a): the SIMD forms keep the scalar results bit for bit (signed zeros included).
-inline void UnionBox(float* lo, float* hi, const float* lo2, const float* hi2, int dims) {
+// lo = min(lo, lo2), hi = max(hi, hi2) per dimension.
+template <bool kWide>
+OSPREY_RCF_INLINE void UnionBox(float* lo, float* hi, const float* lo2, const float* hi2,
+                                int dims) {
+  using L = Lanes8<kWide>;
   int d = 0;
-#if defined(__SSE2__)
-  for (; d + 4 <= dims; d += 4) {
-    _mm_storeu_ps(lo + d, _mm_min_ps(_mm_loadu_ps(lo2 + d), _mm_loadu_ps(lo + d)));
-    _mm_storeu_ps(hi + d, _mm_max_ps(_mm_loadu_ps(hi2 + d), _mm_loadu_ps(hi + d)));
+  for (; d + 8 <= dims; d += 8) {
+    Min(L::Load(lo + d), L::Load(lo2 + d)).Store(lo + d);
+    Max(L::Load(hi + d), L::Load(hi2 + d)).Store(hi + d);
   }
-#endif
+  if (d + 4 <= dims) {
+    Store(lo + d, Min(Load<F4>(lo + d), Load<F4>(lo2 + d)));
+    Store(hi + d, Max(Load<F4>(hi + d), Load<F4>(hi2 + d)));
+    d += 4;
+  }
+#pragma GCC unroll 1  // at most 3 iterations: no vectorised copy with its set-up
   for (; d < dims; ++d) {
     lo[d] = std::min(lo[d], lo2[d]);
     hi[d] = std::max(hi[d], hi2[d]);
   }
 }
-inline void UnionPoint(float* lo, float* hi, const float* p, int dims) {
-  UnionBox(lo, hi, p, p, dims);
+template <bool kWide>
+OSPREY_RCF_INLINE void UnionPoint(float* lo, float* hi, const float* p, int dims) {
+  UnionBox<kWide>(lo, hi, p, p, dims);
 }
-inline bool Contains(const float* lo, const float* hi, const float* p, int dims) {
-  for (int d = 0; d < dims; ++d) {
-    if (p[d] < lo[d] || p[d] > hi[d]) return false;
-  }
-  return true;
+// Whether p has a value equal to the box's bound in some dimension (no early exit: vectorised).
+OSPREY_RCF_INLINE bool OnBoundary(const float* lo, const float* hi, const float* p, int dims) {
+  int on = 0;
+  for (int d = 0; d < dims; ++d) on |= static_cast<int>(p[d] == lo[d]) | (p[d] == hi[d]);
+  return on != 0;
 }
 inline bool SamePoint(const float* a, const float* b, int dims) {
   for (int d = 0; d < dims; ++d) {
@@ -62,15 +177,17 @@ inline bool SamePoint(const float* a, const float* b, int dims) {
   return true;
 }
 // Sums over dimensions of the box's range and of how far q lies outside it, in float lanes summed
-// in a fixed order: deterministic for a given build.
-inline void RangeAndExtension(const float* lo, const float* hi, const float* q, int dims,
-                              float* range_out, float* ext_out) {
-  int d = 0;
-#if defined(__SSE2__)
-  if (dims < 4) {  // scalar lanes, as below
+// in a fixed order (deterministic for every build and target): dimension d goes to lane d % 8 of
+// two 4-lane halves while 8 remain, then a group of 4 to the low half, the halves are added, the
+// last dims % 4 go to lanes 0..; the result is (lane0 + lane1) + (lane2 + lane3). Fewer than 4
+// dimensions: one lane each.
+template <bool kWide>
+OSPREY_RCF_INLINE void RangeAndExtension(const float* lo, const float* hi, const float* q, int dims,
+                                         float* range_out, float* ext_out) {
+  if (dims < 4) {
     float range[3] = {0, 0, 0};
     float ext[3] = {0, 0, 0};
-    for (; d < dims; ++d) {
+    for (int d = 0; d < dims; ++d) {
       float l = lo[d], h = hi[d], x = q[d];
       range[d] += h - l;
       ext[d] += std::max(l - x, 0.0f) + std::max(x - h, 0.0f);
@@ -79,61 +196,56 @@ inline void RangeAndExtension(const float* lo, const float* hi, const float* q, 
     *ext_out = (ext[0] + ext[1]) + (ext[2] + 0.0f);
     return;
   }
-  const __m128 zero = _mm_setzero_ps();
-  __m128 r0 = zero, e0 = zero, r1 = zero, e1 = zero;
-  for (; d + 8 <= dims; d += 8) {
-    __m128 l0 = _mm_loadu_ps(lo + d), h0 = _mm_loadu_ps(hi + d), x0 = _mm_loadu_ps(q + d);
-    __m128 l1 = _mm_loadu_ps(lo + d + 4), h1 = _mm_loadu_ps(hi + d + 4);
-    __m128 x1 = _mm_loadu_ps(q + d + 4);
-    r0 = _mm_add_ps(r0, _mm_sub_ps(h0, l0));
-    r1 = _mm_add_ps(r1, _mm_sub_ps(h1, l1));
-    e0 = _mm_add_ps(
-        e0, _mm_add_ps(_mm_max_ps(_mm_sub_ps(l0, x0), zero), _mm_max_ps(_mm_sub_ps(x0, h0), zero)));
-    e1 = _mm_add_ps(
-        e1, _mm_add_ps(_mm_max_ps(_mm_sub_ps(l1, x1), zero), _mm_max_ps(_mm_sub_ps(x1, h1), zero)));
+  // Range lanes start at +0 (+0 + v is v except for v = -0). Outside is never -0: extension
+  // lanes start at their first value.
+  using L = Lanes8<kWide>;
+  const F4 zero4 = {};
+  int d = 0;
+  F4 r, e;
+  if (dims >= 8) {
+    L l = L::Load(lo), h = L::Load(hi), x = L::Load(q);
+    L r8 = L{} + (h - l), e8 = Outside(l, h, x);
+    for (d = 8; d + 8 <= dims; d += 8) {
+      l = L::Load(lo + d), h = L::Load(hi + d), x = L::Load(q + d);
+      r8 = r8 + (h - l);
+      e8 = e8 + Outside(l, h, x);
+    }
+    F4 rl = r8.low(), el = e8.low();
+    if (d + 4 <= dims) {
+      F4 l4 = Load<F4>(lo + d), h4 = Load<F4>(hi + d), x4 = Load<F4>(q + d);
+      rl += h4 - l4;
+      el += Outside(l4, h4, x4);
+      d += 4;
+    }
+    r = rl + r8.high();
+    e = el + e8.high();
+  } else {  // 4 to 7 dimensions: the high half is +0
+    F4 l4 = Load<F4>(lo), h4 = Load<F4>(hi), x4 = Load<F4>(q);
+    r = zero4 + (h4 - l4);
+    e = Outside(l4, h4, x4);
+    d = 4;
   }
-  for (; d + 4 <= dims; d += 4) {
-    __m128 l0 = _mm_loadu_ps(lo + d), h0 = _mm_loadu_ps(hi + d), x0 = _mm_loadu_ps(q + d);
-    r0 = _mm_add_ps(r0, _mm_sub_ps(h0, l0));
-    e0 = _mm_add_ps(
-        e0, _mm_add_ps(_mm_max_ps(_mm_sub_ps(l0, x0), zero), _mm_max_ps(_mm_sub_ps(x0, h0), zero)));
-  }
-  __m128 r = _mm_add_ps(r0, r1);
-  __m128 e = _mm_add_ps(e0, e1);
   if (d < dims) {
     // The last dims % 4 values go to lanes 0.. (zero padding adds +0: sums are >= +0, unchanged).
-    alignas(16) float tl[4] = {0, 0, 0, 0}, th[4] = {0, 0, 0, 0}, tq[4] = {0, 0, 0, 0};
+    F4 l4 = zero4, h4 = zero4, x4 = zero4;
     for (int lane = 0; d < dims; ++d, ++lane) {
-      tl[lane] = lo[d];
-      th[lane] = hi[d];
-      tq[lane] = q[d];
+      l4[lane] = lo[d];
+      h4[lane] = hi[d];
+      x4[lane] = q[d];
     }
-    __m128 l0 = _mm_load_ps(tl), h0 = _mm_load_ps(th), x0 = _mm_load_ps(tq);
-    r = _mm_add_ps(r, _mm_sub_ps(h0, l0));
-    e = _mm_add_ps(
-        e, _mm_add_ps(_mm_max_ps(_mm_sub_ps(l0, x0), zero), _mm_max_ps(_mm_sub_ps(x0, h0), zero)));
+    r += h4 - l4;
+    e += Outside(l4, h4, x4);
   }
-  // (lane0 + lane1) + (lane2 + lane3), in registers.
-  __m128 rs = _mm_add_ps(r, _mm_shuffle_ps(r, r, _MM_SHUFFLE(2, 3, 0, 1)));
-  __m128 es = _mm_add_ps(e, _mm_shuffle_ps(e, e, _MM_SHUFFLE(2, 3, 0, 1)));
-  *range_out = _mm_cvtss_f32(_mm_add_ss(rs, _mm_movehl_ps(rs, rs)));
-  *ext_out = _mm_cvtss_f32(_mm_add_ss(es, _mm_movehl_ps(es, es)));
-#else
-  float range[4] = {0, 0, 0, 0};
-  float ext[4] = {0, 0, 0, 0};
-  for (int lane = 0; d < dims; ++d, lane = (lane + 1) & 3) {
-    float l = lo[d], h = hi[d], x = q[d];
-    range[lane] += h - l;
-    ext[lane] += std::max(l - x, 0.0f) + std::max(x - h, 0.0f);
-  }
-  *range_out = (range[0] + range[1]) + (range[2] + range[3]);
-  *ext_out = (ext[0] + ext[1]) + (ext[2] + ext[3]);
-#endif
+  // Both sums at once: s = (r0 + r1, r2 + r3, e0 + e1, e2 + e3), then s0 + s1 and s2 + s3.
+  F4 sums = __builtin_shufflevector(r, e, 0, 2, 4, 6) + __builtin_shufflevector(r, e, 1, 3, 5, 7);
+  sums += __builtin_shufflevector(sums, sums, 1, 0, 3, 2);
+  *range_out = sums[0];
+  *ext_out = sums[2];
 }
 // Probability that a random cut of box(lo, hi) grown by q separates q: extension / grown range.
 inline double SeparationProbability(const float* lo, const float* hi, const float* q, int dims) {
   float range, ext;
-  RangeAndExtension(lo, hi, q, dims, &range, &ext);
+  RangeAndExtension<false>(lo, hi, q, dims, &range, &ext);
   return ext == 0 ? 0.0 : static_cast<double>(ext) / (static_cast<double>(range) + ext);
 }
 // AWS scoring functions.
@@ -151,7 +263,55 @@ inline double ScoreUnseen(int depth) {
 }
 inline double Damp(int leaf_mass, int tree_mass) { return 1.0 - leaf_mass / (2.0 * tree_mass); }
 
+// Which build of the hot paths runs: -1 not decided yet, 0 baseline, 1 AVX2.
+std::atomic<int> g_wide_kernels{-1};
+
+bool CpuHasAvx2() {
+#if OSPREY_RCF_X86_DISPATCH
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") != 0;
+#else
+  return false;
+#endif
+}
+
+bool UseWideKernels() {
+  int wide = g_wide_kernels.load(std::memory_order_relaxed);
+  if (wide < 0) {
+    wide = CpuHasAvx2() ? 1 : 0;
+    g_wide_kernels.store(wide, std::memory_order_relaxed);
+  }
+  return wide != 0;
+}
+
 }  // namespace
+
+bool RandomCutTree::WideKernelsSupported() { return CpuHasAvx2(); }
+
+void RandomCutTree::SetWideKernelsForTesting(bool on) {
+  OSPREY_CHECK(!on || CpuHasAvx2()) << "AVX2 kernels requested on a CPU without AVX2";
+  g_wide_kernels.store(on ? 1 : 0, std::memory_order_relaxed);
+}
+
+// The hot paths compiled for AVX2: each inlines the kWide = true templates (and every kernel they
+// call) into a function built for that target. Only called when the CPU has AVX2.
+struct RandomCutTree::Wide {
+  OSPREY_RCF_TARGET_AVX2 static uint16_t Insert(RandomCutTree& tree, uint32_t point,
+                                                const PointStore& store, Rng& rng) {
+    return tree.InsertImpl<true>(point, store, rng);
+  }
+  OSPREY_RCF_TARGET_AVX2 static uint32_t Delete(RandomCutTree& tree, uint16_t leaf,
+                                                const PointStore& store) {
+    return tree.DeleteImpl<true>(leaf, store);
+  }
+  OSPREY_RCF_TARGET_AVX2 static void ScorePaths(const RandomCutTree* const* trees, int count,
+                                                const float* q, const PointStore& store,
+                                                const NodeRef (*path)[kMaxBatchDepth],
+                                                const size_t* depth, const NodeRef* node,
+                                                double* out) {
+    RandomCutTree::ScorePaths<true>(trees, count, q, store, path, depth, node, out);
+  }
+};
 
 RandomCutTree::RandomCutTree(int dims, int capacity, int box_cache_min_mass)
     : dims_(dims), capacity_(capacity), min_cache_mass_(box_cache_min_mass) {
@@ -250,24 +410,29 @@ void RandomCutTree::CompactSlots() {
   free_slots_.clear();
 }
 
-const float* RandomCutTree::AncestorBox(NodeRef n, NodeRef child, const PointStore& store,
-                                       float* lo, float* hi) const {
+template <bool kWide, int kDims>
+OSPREY_RCF_INLINE const float* RandomCutTree::AncestorBox(NodeRef n, NodeRef child,
+                                                          const PointStore& store, float* lo,
+                                                          float* hi) const {
   if (nodes_[n].box_slot != kNoSlot) return BoxLo(nodes_[n].box_slot);
-  UnionSubtree(nodes_[n].child[0] == child ? nodes_[n].child[1] : nodes_[n].child[0], store, lo,
-               hi);
+  UnionSubtree<kWide, kDims>(nodes_[n].child[0] == child ? nodes_[n].child[1] : nodes_[n].child[0],
+                             store, lo, hi);
   return lo;
 }
 
-void RandomCutTree::UnionSubtree(NodeRef r, const PointStore& store, float* lo, float* hi) const {
+template <bool kWide, int kDims>
+OSPREY_RCF_INLINE void RandomCutTree::UnionSubtree(NodeRef r, const PointStore& store, float* lo,
+                                                   float* hi) const {
+  const int dims = kDims > 0 ? kDims : dims_;
   ScratchStack<NodeRef, kInlinePath> pending;  // right children still to visit
   while (true) {
     if (IsLeaf(r)) {
-      UnionPoint(lo, hi, store.Point(leaf_point_[LeafId(r)]), dims_);
+      UnionPoint<kWide>(lo, hi, store.Point(leaf_point_[LeafId(r)]), dims);
     } else {
       const Node& node = nodes_[r];
       if (node.box_slot != kNoSlot) {
         const float* blo = BoxLo(node.box_slot);
-        UnionBox(lo, hi, blo, blo + dims_, dims_);
+        UnionBox<kWide>(lo, hi, blo, blo + dims, dims);
       } else {
         pending.push_back(node.child[1]);
         r = node.child[0];
@@ -280,12 +445,13 @@ void RandomCutTree::UnionSubtree(NodeRef r, const PointStore& store, float* lo, 
   }
 }
 
-void RandomCutTree::ComputeBox(NodeRef n, const PointStore& store) {
+template <bool kWide>
+OSPREY_RCF_INLINE void RandomCutTree::ComputeBox(NodeRef n, const PointStore& store) {
   float* lo = BoxLo(nodes_[n].box_slot);
   float* hi = lo + dims_;
   SetBoxEmpty(lo, hi, dims_);
-  UnionSubtree(nodes_[n].child[0], store, lo, hi);
-  UnionSubtree(nodes_[n].child[1], store, lo, hi);
+  UnionSubtree<kWide>(nodes_[n].child[0], store, lo, hi);
+  UnionSubtree<kWide>(nodes_[n].child[1], store, lo, hi);
 }
 
 RandomCutTree::Cut RandomCutTree::CutInExtension(const float* lo, const float* hi, const float* p,
@@ -320,7 +486,9 @@ RandomCutTree::Cut RandomCutTree::CutInExtension(const float* lo, const float* h
   return Cut{last, std::nextafter(below ? lo[last] : p[last], -kInf)};
 }
 
-uint16_t RandomCutTree::Insert(uint32_t point, const PointStore& store, Rng& rng) {
+template <bool kWide>
+OSPREY_RCF_INLINE uint16_t RandomCutTree::InsertImpl(uint32_t point, const PointStore& store,
+                                                     Rng& rng) {
   const float* p = store.Point(point);
   if (root_ == kNull) {
     uint16_t leaf = AllocLeaf(point);
@@ -342,7 +510,7 @@ uint16_t RandomCutTree::Insert(uint32_t point, const PointStore& store, Rng& rng
       NodeRef n = path[idx];
       if (++mass_[n] >= min_cache_mass_ && nodes_[n].box_slot == kNoSlot) {
         AllocSlot(n);
-        ComputeBox(n, store);
+        ComputeBox<kWide>(n, store);
       }
     }
     return leaf;
@@ -351,34 +519,65 @@ uint16_t RandomCutTree::Insert(uint32_t point, const PointStore& store, Rng& rng
   // Bottom-up: a fresh random cut of each box on the path grown by p separates p with probability
   // extension / grown range; the highest separating level wins, and given that it separates, its
   // cut is uniform over the extension. At the leaf the grown box is {leaf, p}: always separates.
+  // As in ScoreFromPath: first the uncached lowest levels with a running box (a winning box is
+  // copied, the running box changes), then the cached ones (a winning box is pointed to: no
+  // allocation happens during the walk).
   const size_t stride = 2 * static_cast<size_t>(dims_);
   ScratchArray<float, kInlineFloats> buf(stride);
-  ScratchArray<float, kInlineFloats> best_box(stride);
+  ScratchArray<float, kInlineFloats> best_copy(stride);
   float* lo = buf.data();
   float* hi = lo + dims_;
-  SetBoxToPoint(lo, hi, lp, dims_);
-  SetBoxToPoint(best_box.data(), best_box.data() + dims_, lp, dims_);
+  SetBoxToPoint<kWide>(lo, hi, lp, dims_);
+  SetBoxToPoint<kWide>(best_copy.data(), best_copy.data() + dims_, lp, dims_);
+  const float* best_box = best_copy.data();
   size_t best_level = path.size();  // path.size() = at the leaf
   double best_u = rng.NextDouble();
   NodeRef child = node;
-  for (size_t idx = path.size(); idx-- > 0;) {
-    NodeRef n = path[idx];
-    const float* blo = AncestorBox(n, child, store, lo, hi);
-    const float* bhi = blo + dims_;
-    child = n;
-    float range, ext;
-    RangeAndExtension(blo, bhi, p, dims_, &range, &ext);
-    if (ext == 0) break;  // p is inside this box and every box above
-    const double prob = static_cast<double>(ext) / (static_cast<double>(range) + ext);
-    double r = rng.NextDouble();
-    if (r < prob) {
-      best_level = idx;
-      best_u = r / prob;  // uniform in [0, 1) given r < prob
-      std::memcpy(best_box.data(), blo, sizeof(float) * dims_);
-      std::memcpy(best_box.data() + dims_, bhi, sizeof(float) * dims_);
+  size_t level = path.size();
+  while (level > 0) {
+    for (; level > 0 && nodes_[path[level - 1]].box_slot == kNoSlot; --level) {
+      const Node& n = nodes_[path[level - 1]];
+      UnionSubtree<kWide>(n.child[0] == child ? n.child[1] : n.child[0], store, lo, hi);
+      child = path[level - 1];
+      float range, ext;
+      RangeAndExtension<kWide>(lo, hi, p, dims_, &range, &ext);
+      if (ext == 0) {  // p is inside this box and every box above: the walk ends
+        level = 0;
+        break;
+      }
+      const double prob = static_cast<double>(ext) / (static_cast<double>(range) + ext);
+      double r = rng.NextDouble();
+      if (r < prob) {
+        best_level = level - 1;
+        best_u = r / prob;  // uniform in [0, 1) given r < prob
+        CopyFloats<kWide>(best_copy.data(), lo, 2 * dims_);
+        best_box = best_copy.data();
+      }
+    }
+    for (; level > 0; --level) {
+      const uint16_t slot = nodes_[path[level - 1]].box_slot;
+      if (slot == kNoSlot) break;
+      const float* blo = BoxLo(slot);
+      float range, ext;
+      RangeAndExtension<kWide>(blo, blo + dims_, p, dims_, &range, &ext);
+      if (ext == 0) {
+        level = 0;
+        break;
+      }
+      const double prob = static_cast<double>(ext) / (static_cast<double>(range) + ext);
+      double r = rng.NextDouble();
+      if (r < prob) {
+        best_level = level - 1;
+        best_u = r / prob;
+        best_box = blo;
+      }
+    }
+    if (level > 0) {  // an uncached node above a cached one: not with a valid cache, exact anyway
+      child = path[level];
+      CopyFloats<kWide>(lo, BoxLo(nodes_[child].box_slot), 2 * dims_);
     }
   }
-  const Cut best = CutInExtension(best_box.data(), best_box.data() + dims_, p, best_u);
+  const Cut best = CutInExtension(best_box, best_box + dims_, p, best_u);
 
   const uint16_t new_leaf = AllocLeaf(point);
   const NodeRef old = best_level == path.size() ? node : path[best_level];
@@ -401,24 +600,25 @@ uint16_t RandomCutTree::Insert(uint32_t point, const PointStore& store, Rng& rng
   }
   if (mass_[n] >= min_cache_mass_) {
     AllocSlot(n);
-    ComputeBox(n, store);
+    ComputeBox<kWide>(n, store);
   }
   for (size_t idx = best_level; idx-- > 0;) {
     NodeRef m = path[idx];
     if (++mass_[m] >= min_cache_mass_) {
       if (nodes_[m].box_slot != kNoSlot) {
         float* blo = BoxLo(nodes_[m].box_slot);
-        UnionPoint(blo, blo + dims_, p, dims_);
+        UnionPoint<kWide>(blo, blo + dims_, p, dims_);
       } else {
         AllocSlot(m);
-        ComputeBox(m, store);
+        ComputeBox<kWide>(m, store);
       }
     }
   }
   return new_leaf;
 }
 
-uint32_t RandomCutTree::Delete(uint16_t leaf, const PointStore& store) {
+template <bool kWide>
+OSPREY_RCF_INLINE uint32_t RandomCutTree::DeleteImpl(uint16_t leaf, const PointStore& store) {
   OSPREY_CHECK(leaf < capacity_ && leaf_mass_[leaf] > 0) << "delete of a free leaf " << leaf;
   const uint32_t point = leaf_point_[leaf];
   const float* p = store.Point(point);
@@ -471,19 +671,24 @@ uint32_t RandomCutTree::Delete(uint16_t leaf, const PointStore& store) {
     }
     if (boxes_stable) continue;
     float* blo = BoxLo(nodes_[n].box_slot);
-    bool on_boundary = false;
-    for (int d = 0; d < dims_ && !on_boundary; ++d) {
-      on_boundary = p[d] == blo[d] || p[d] == blo[dims_ + d];
-    }
-    if (!on_boundary) {
+    if (!OnBoundary(blo, blo + dims_, p, dims_)) {
       boxes_stable = true;
       continue;
     }
-    std::memcpy(old_box.data(), blo, sizeof(float) * 2 * dims_);
-    ComputeBox(n, store);
+    CopyFloats<kWide>(old_box.data(), blo, 2 * dims_);
+    ComputeBox<kWide>(n, store);
     boxes_stable = std::memcmp(old_box.data(), blo, sizeof(float) * 2 * dims_) == 0;
   }
   return point;
+}
+
+uint16_t RandomCutTree::Insert(uint32_t point, const PointStore& store, Rng& rng) {
+  return UseWideKernels() ? Wide::Insert(*this, point, store, rng)
+                          : InsertImpl<false>(point, store, rng);
+}
+
+uint32_t RandomCutTree::Delete(uint16_t leaf, const PointStore& store) {
+  return UseWideKernels() ? Wide::Delete(*this, leaf, store) : DeleteImpl<false>(leaf, store);
 }
 
 void RandomCutTree::MarkPoints(std::vector<uint32_t>* table, int input_dim) const {
@@ -510,34 +715,55 @@ RandomCutTree::NodeRef RandomCutTree::Descend(const float* q, Path* path) const 
   return node;
 }
 
-template <typename PathT>
-double RandomCutTree::ScoreFromPath(const float* q, const PointStore& store, const PathT& path,
-                                    size_t depth, NodeRef node) const {
+template <bool kWide, int kDims, typename PathT>
+OSPREY_RCF_INLINE double RandomCutTree::ScoreFromPath(const float* q, const PointStore& store,
+                                                      const PathT& path, size_t depth,
+                                                      NodeRef node) const {
+  const int dims = kDims > 0 ? kDims : dims_;
   const int tree_mass = mass();
   const uint16_t leaf = LeafId(node);
   const float* lp = store.Point(leaf_point_[leaf]);
   const int leaf_depth = static_cast<int>(depth);
-  if (SamePoint(q, lp, dims_)) {
+  if (SamePoint(q, lp, dims)) {
     int m = leaf_mass_[leaf];
     return Damp(m, tree_mass) * ScoreSeen(leaf_depth, m);
   }
   double score = ScoreUnseen(leaf_depth);
-  ScratchArray<float, kInlineFloats> buf(2 * static_cast<size_t>(dims_));
+  ScratchArray<float, kInlineFloats> buf(2 * static_cast<size_t>(dims));
   float* lo = buf.data();
-  float* hi = lo + dims_;
-  SetBoxToPoint(lo, hi, lp, dims_);
+  float* hi = lo + dims;
+  SetBoxToPoint<kWide>(lo, hi, lp, dims);
+  // Walk up: path[level] is the ancestor at depth `level`. The lowest ancestors have no cached
+  // box (the running box grows by each sibling subtree); above the first cached one all are cached
+  // (masses only grow upwards), which the second, tighter loop handles. q inside a box (and so
+  // inside every box above) ends the walk; the branch comes before the division.
   NodeRef child = node;
-  for (size_t idx = depth; idx-- > 0;) {
-    NodeRef n = path[idx];
-    const float* blo = AncestorBox(n, child, store, lo, hi);
-    const float* bhi = blo + dims_;
-    child = n;
-    float range, ext;
-    RangeAndExtension(blo, bhi, q, dims_, &range, &ext);
-    // Branch before dividing: q inside this box (and every box above) ends the walk.
-    if (ext == 0) break;
-    const double prob = static_cast<double>(ext) / (static_cast<double>(range) + ext);
-    score = prob * ScoreUnseen(static_cast<int>(idx)) + (1 - prob) * score;
+  size_t level = depth;
+  while (level > 0) {
+    for (; level > 0 && nodes_[path[level - 1]].box_slot == kNoSlot; --level) {
+      const Node& n = nodes_[path[level - 1]];
+      UnionSubtree<kWide, kDims>(n.child[0] == child ? n.child[1] : n.child[0], store, lo, hi);
+      child = path[level - 1];
+      float range, ext;
+      RangeAndExtension<kWide>(lo, hi, q, dims, &range, &ext);
+      if (ext == 0) return score;
+      const double prob = static_cast<double>(ext) / (static_cast<double>(range) + ext);
+      score = prob * ScoreUnseen(static_cast<int>(level - 1)) + (1 - prob) * score;
+    }
+    for (; level > 0; --level) {
+      const uint16_t slot = nodes_[path[level - 1]].box_slot;
+      if (slot == kNoSlot) break;
+      const float* blo = boxes_.data() + static_cast<size_t>(slot) * 2 * dims;
+      float range, ext;
+      RangeAndExtension<kWide>(blo, blo + dims, q, dims, &range, &ext);
+      if (ext == 0) return score;
+      const double prob = static_cast<double>(ext) / (static_cast<double>(range) + ext);
+      score = prob * ScoreUnseen(static_cast<int>(level - 1)) + (1 - prob) * score;
+    }
+    if (level > 0) {  // an uncached node above a cached one: not with a valid cache, exact anyway
+      child = path[level];
+      CopyFloats<kWide>(lo, BoxLo(nodes_[child].box_slot), 2 * dims);
+    }
   }
   return score;
 }
@@ -546,41 +772,68 @@ double RandomCutTree::RawScore(const float* q, const PointStore& store) const {
   if (root_ == kNull) return 0;
   Path path;
   NodeRef leaf = Descend(q, &path);
-  return ScoreFromPath(q, store, path, path.size(), leaf);
+  return ScoreFromPath<false, 0>(q, store, path, path.size(), leaf);
 }
 
 void RandomCutTree::RawScoreBatch(const RandomCutTree* const* trees, int count, const float* q,
                                   const PointStore& store, double* out) {
   OSPREY_CHECK(count <= kBatch);
-  constexpr size_t kMaxDepth = 64;
-  NodeRef path[kBatch][kMaxDepth];
+  NodeRef path[kBatch][kMaxBatchDepth];
   size_t depth[kBatch] = {};
   NodeRef node[kBatch];
-  bool deep = false;
   for (int k = 0; k < count; ++k) node[k] = trees[k]->root_;
-  for (int live = count; live > 0;) {
-    live = 0;
+  for (size_t level = 0; level < kMaxBatchDepth; ++level) {
+    bool live = false;
     for (int k = 0; k < count; ++k) {
-      NodeRef n = node[k];
+      const NodeRef n = node[k];
       if (IsLeaf(n)) continue;  // also kNull (empty tree)
-      if (depth[k] == kMaxDepth) {
-        deep = true;
-        continue;
-      }
-      path[k][depth[k]++] = n;
+      path[k][level] = n;
+      depth[k] = level + 1;
       node[k] = trees[k]->Child(n, q);
-      ++live;
+      live = true;
     }
+    if (!live) break;
   }
-  for (int k = 0; k < count; ++k) {
-    const RandomCutTree& t = *trees[k];
-    if (t.root_ == kNull) {
-      out[k] = 0;
-    } else if (deep && !IsLeaf(node[k])) {
-      out[k] = t.RawScore(q, store);  // deeper than the lockstep buffer
-    } else {
-      out[k] = t.ScoreFromPath(q, store, path[k], depth[k], node[k]);
+  bool deep = false;  // a tree deeper than the buffer
+  for (int k = 0; k < count; ++k) deep |= !IsLeaf(node[k]);
+  if (deep) {  // deeper than the lockstep buffer: score from the root with an unbounded path
+    for (int k = 0; k < count; ++k) out[k] = trees[k]->RawScore(q, store);
+  } else if (UseWideKernels()) {
+    Wide::ScorePaths(trees, count, q, store, path, depth, node, out);
+  } else {
+    ScorePaths<false>(trees, count, q, store, path, depth, node, out);
+  }
+}
+
+template <bool kWide>
+OSPREY_RCF_INLINE void RandomCutTree::ScorePaths(const RandomCutTree* const* trees, int count,
+                                                 const float* q, const PointStore& store,
+                                                 const NodeRef (*path)[kMaxBatchDepth],
+                                                 const size_t* depth, const NodeRef* node,
+                                                 double* out) {
+  // The common dimension counts get walks with the count built in (loops unrolled, no tails).
+  // Always inlined, so that it is built for the caller's target.
+  auto score_all = [&](auto dims_constant) __attribute__((always_inline)) {
+    constexpr int kDims = decltype(dims_constant)::value;
+    for (int k = 0; k < count; ++k) {
+      const RandomCutTree& t = *trees[k];
+      out[k] = t.root_ == kNull
+                   ? 0
+                   : t.ScoreFromPath<kWide, kDims>(q, store, path[k], depth[k], node[k]);
     }
+  };
+  switch (count > 0 ? trees[0]->dims_ : 0) {
+    case 1:
+      score_all(std::integral_constant<int, 1>{});
+      break;
+    case 8:
+      score_all(std::integral_constant<int, 8>{});
+      break;
+    case 16:
+      score_all(std::integral_constant<int, 16>{});
+      break;
+    default:
+      score_all(std::integral_constant<int, 0>{});
   }
 }
 
@@ -627,7 +880,7 @@ void RandomCutTree::AddAttribution(const float* q, const PointStore& store, doub
   NodeRef child = node;
   for (size_t idx = path.size(); idx-- > 0;) {
     NodeRef n = path[idx];
-    const float* blo = AncestorBox(n, child, store, lo, hi);
+    const float* blo = AncestorBox<false>(n, child, store, lo, hi);
     const float* bhi = blo + dims_;
     child = n;
     // The same probability as RawScore, split across dimensions in proportion to the extension.
@@ -685,7 +938,7 @@ RandomCutTree::ImputeResult RandomCutTree::ImputeVisit(NodeRef r, int depth,
     ImputeResult b = ImputeVisit(nodes_[r].child[1], depth + 1, ctx);
     lo = ctx.boxes.data() + depth * stride;
     const float* child = ctx.boxes.data() + (depth + 1) * stride;
-    UnionBox(lo, lo + dims_, child, child + dims_, dims_);
+    UnionBox<false>(lo, lo + dims_, child, child + dims_, dims_);
     result = b.score < a.score ? b : a;
   } else {
     NodeRef next = Child(r, ctx.q);
@@ -695,8 +948,8 @@ RandomCutTree::ImputeResult RandomCutTree::ImputeVisit(NodeRef r, int depth,
       std::memcpy(lo, BoxLo(nodes_[r].box_slot), sizeof(float) * stride);
     } else {
       std::memcpy(lo, ctx.boxes.data() + (depth + 1) * stride, sizeof(float) * stride);
-      UnionSubtree(next == nodes_[r].child[0] ? nodes_[r].child[1] : nodes_[r].child[0], ctx.store,
-                   lo, lo + dims_);
+      UnionSubtree<false>(next == nodes_[r].child[0] ? nodes_[r].child[1] : nodes_[r].child[0],
+                          ctx.store, lo, lo + dims_);
     }
   }
   // Probability of separation on the known dimensions only.
@@ -823,7 +1076,7 @@ Status RandomCutTree::CheckNode(NodeRef r, const PointStore& store, float* lo, f
   if (!(child[d] > nodes_[r].cut_val)) {
     return Status::Corruption("rcf tree: right subtree crosses its cut");
   }
-  UnionBox(lo, hi, child.data(), child.data() + dims_, dims_);
+  UnionBox<false>(lo, hi, child.data(), child.data() + dims_, dims_);
   if (nodes_[r].box_slot != kNoSlot &&
       std::memcmp(BoxLo(nodes_[r].box_slot), lo, sizeof(float) * 2 * dims_) != 0) {
     return Status::Corruption("rcf tree: cached box differs from its subtree's box");
@@ -844,7 +1097,7 @@ void RandomCutTree::RebuildBoxes(NodeRef r, const PointStore& store) {
   RebuildBoxes(nodes_[r].child[1], store);
   if (mass_[r] >= min_cache_mass_) {
     AllocSlot(r);
-    ComputeBox(r, store);
+    ComputeBox<false>(r, store);
   }
 }
 

@@ -66,6 +66,13 @@ class RandomCutTree {
                             const PointStore& store, double* out);
 
   static double Normalizer(int mass);
+
+  // The hot paths (Insert, Delete, RawScoreBatch) exist in two builds: the baseline one and, on
+  // x86-64 CPUs with AVX2, one compiled for AVX2 (picked at first use). Both do the same float
+  // operations in the same order: results are bit-identical. Tests may switch between them; not
+  // to be called while other threads use trees. REQUIRES for on: WideKernelsSupported().
+  static bool WideKernelsSupported();
+  static void SetWideKernelsForTesting(bool on);
   // Adds this tree's score of `q`, split per dimension into the part due to q being above (high)
   // and below (low) the data, to high[] and low[]; the parts sum to Score(q).
   void AddAttribution(const float* q, const PointStore& store, double* high, double* low) const;
@@ -124,15 +131,27 @@ class RandomCutTree {
   void FreeSlot(NodeRef n);
   // Moves boxes out of free slots at the end and releases the memory once enough are free.
   void CompactSlots();
+  // The templates on kWide below are always inlined: kWide = true only inside the AVX2 build
+  // (struct Wide, random_cut_tree.cc), false everywhere else.
+  struct Wide;
+  template <bool kWide>
+  [[gnu::always_inline]] uint16_t InsertImpl(uint32_t point, const PointStore& store, Rng& rng);
+  template <bool kWide>
+  [[gnu::always_inline]] uint32_t DeleteImpl(uint16_t leaf, const PointStore& store);
   // Unions the box of subtree r into [lo, hi].
-  void UnionSubtree(NodeRef r, const PointStore& store, float* lo, float* hi) const;
+  // kDims > 0: dimensions() == kDims, built in.
+  template <bool kWide, int kDims = 0>
+  [[gnu::always_inline]] void UnionSubtree(NodeRef r, const PointStore& store, float* lo,
+                                           float* hi) const;
   // The box of `n` on a walk up from its child `child`: its cached box, or else the running box
   // (lo, hi = lo + dims, holding `child`'s box) widened by the sibling subtree. The returned
   // pointer's box spans [p, p + dims) low corner and [p + dims, p + 2 dims) high corner.
-  const float* AncestorBox(NodeRef n, NodeRef child, const PointStore& store, float* lo,
-                           float* hi) const;
+  template <bool kWide, int kDims = 0>
+  [[gnu::always_inline]] const float* AncestorBox(NodeRef n, NodeRef child, const PointStore& store,
+                                                  float* lo, float* hi) const;
   // Recomputes the cached box of n from its children. REQUIRES: n has a slot.
-  void ComputeBox(NodeRef n, const PointStore& store);
+  template <bool kWide>
+  [[gnu::always_inline]] void ComputeBox(NodeRef n, const PointStore& store);
   // The cut at position u in [0, 1) of the region between box [lo, hi] and p (outside it),
   // dimensions in order, each weighted by its extension. It separates p from the box.
   Cut CutInExtension(const float* lo, const float* hi, const float* p, double u) const;
@@ -153,9 +172,18 @@ class RandomCutTree {
   using Path = internal::ScratchStack<NodeRef, 64>;
   // Walks from the root to the leaf q reaches, recording internal nodes. REQUIRES: non-empty.
   NodeRef Descend(const float* q, Path* path) const;
-  template <typename PathT>
-  double ScoreFromPath(const float* q, const PointStore& store, const PathT& path, size_t depth,
-                       NodeRef leaf_ref) const;
+  template <bool kWide, int kDims, typename PathT>
+  [[gnu::always_inline]] double ScoreFromPath(const float* q, const PointStore& store,
+                                              const PathT& path, size_t depth,
+                                              NodeRef leaf_ref) const;
+  // RawScoreBatch after the lockstep descent: out[k] from trees[k]'s path.
+  static constexpr size_t kMaxBatchDepth = 64;
+  template <bool kWide>
+  [[gnu::always_inline]] static void ScorePaths(const RandomCutTree* const* trees, int count,
+                                                const float* q, const PointStore& store,
+                                                const NodeRef (*path)[kMaxBatchDepth],
+                                                const size_t* depth, const NodeRef* node,
+                                                double* out);
   struct ImputeContext;
   struct ImputeResult {
     double score;

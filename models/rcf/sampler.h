@@ -34,6 +34,9 @@ class Sampler {
   // caller removes `evicted_leaf` from its tree (if evicts), inserts the point, and calls
   // Commit with the leaf now holding it, before the next Offer.
   Decision Offer(int64_t seq, Rng& rng);
+  // True when Offer(seq, ...) would certainly reject without changing anything (a full sample
+  // whose next acceptance is already scheduled later): the caller may skip the call.
+  bool SkipsWithoutChange(int64_t seq) const { return scheduled_ && seq < next_accept_ && full(); }
   void Commit(uint16_t leaf);
 
   int size() const { return static_cast<int>(leaves_.size()); }

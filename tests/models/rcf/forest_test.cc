@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "models/rcf/random_cut_tree.h"
 #include "models/rcf/rng.h"
 
 namespace osprey::models::rcf {
@@ -191,6 +194,49 @@ TEST(RandomCutForestTest, SameSeedSameInputBitIdentical) {
   Walk wc(5);
   for (int idx = 0; idx < 1500; ++idx) ASSERT_TRUE(c->Update(std::vector<double>{wc.Next()}).ok());
   EXPECT_TRUE(a->Save() != c->Save());
+}
+
+// The AVX2 build of the hot paths agrees bit for bit with the baseline build on every shape of
+// dimension count the box kernels handle (scalar lanes, a group of 4, blocks of 8, their tails),
+// with repeated points and signed zeros in the input.
+TEST(RandomCutForestTest, WideAndBaselineKernelsAgreeBitForBit) {
+  if (!RandomCutTree::WideKernelsSupported()) GTEST_SKIP() << "CPU without AVX2: one build only";
+  struct Run {
+    std::vector<double> scores;
+    std::string snapshot;
+  };
+  auto run = [](int input_dim, bool wide) {
+    RandomCutTree::SetWideKernelsForTesting(wide);
+    RcfOptions o = SmallOptions(input_dim, 1);
+    o.number_of_trees = 8;
+    auto forest = MakeForest(o);
+    Rng rng(40 + input_dim);
+    std::vector<double> level(input_dim, 0.0), p(input_dim, 0.0);
+    Run r;
+    for (int idx = 0; idx < 800; ++idx) {
+      if (rng.NextDouble() >= 0.05) {  // else the previous point again
+        for (int d = 0; d < input_dim; ++d) {
+          level[d] += 0.1 * Gaussian(rng);
+          double u = rng.NextDouble();
+          p[d] = u < 0.03 ? 0.0 : u < 0.06 ? -0.0 : level[d] + (idx % 97 == 0 ? 8.0 : 0.0);
+        }
+      }
+      r.scores.push_back(forest->Score(p));
+      EXPECT_TRUE(forest->Update(p).ok());
+    }
+    r.snapshot = forest->Save();
+    return r;
+  };
+  for (int dims : {1, 2, 3, 4, 6, 8, 12, 16, 21}) {
+    Run base = run(dims, false);
+    Run wide = run(dims, true);
+    ASSERT_EQ(base.scores.size(), wide.scores.size());
+    EXPECT_EQ(
+        std::memcmp(base.scores.data(), wide.scores.data(), base.scores.size() * sizeof(double)), 0)
+        << dims << " dimensions";
+    EXPECT_TRUE(base.snapshot == wide.snapshot) << dims << " dimensions";
+  }
+  RandomCutTree::SetWideKernelsForTesting(true);  // the default on this CPU
 }
 
 TEST(RandomCutForestTest, SaveRestoreContinuesBitIdentical) {

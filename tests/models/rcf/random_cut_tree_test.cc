@@ -144,5 +144,42 @@ TEST(RandomCutTreeTest, IsolatedPointOutscoresInlierAndAttributionSums) {
   EXPECT_GT(high[0], 10 * (high[1] + low[0] + low[1]));  // x, upwards
 }
 
+// The lockstep batch scores equal the one-tree scores bit for bit, also when a tree is deeper
+// than the batch's path buffer (values growing geometrically make a chain-like tree), in both
+// builds of the hot paths.
+TEST(RandomCutTreeTest, BatchScoresEqualSingleScoresIncludingDeepTrees) {
+  PointStore store(1, 1);
+  RandomCutTree deep(1, 400, 10), shallow(1, 400, 10);
+  Rng rng(77);
+  int64_t seq = 0;
+  float grow = 1;
+  for (int idx = 0; idx < 390; ++idx, grow *= 1.25f) {
+    deep.Insert(store.Add(&grow, seq++), store, rng);
+    const auto noise = static_cast<float>(rng.NextDouble());
+    shallow.Insert(store.Add(&noise, seq++), store, rng);
+  }
+  ASSERT_GT(deep.Depth(), 64);
+  ASSERT_LT(shallow.Depth(), 64);
+  std::vector<bool> builds{false};
+  if (RandomCutTree::WideKernelsSupported()) builds.push_back(true);
+  for (bool wide : builds) {
+    RandomCutTree::SetWideKernelsForTesting(wide);
+    for (float x : {0.5f, 3.0f, 1e20f, 1e37f, -2.0f}) {
+      const double want_shallow = shallow.RawScore(&x, store);
+      const double want_deep = deep.RawScore(&x, store);
+      EXPECT_GT(want_deep, 0);
+      const RandomCutTree* trees[3] = {&shallow, &deep, &shallow};
+      double out[3];
+      RandomCutTree::RawScoreBatch(trees, 1, &x, store, out);  // lockstep path
+      EXPECT_EQ(out[0], want_shallow) << x;
+      RandomCutTree::RawScoreBatch(trees, 3, &x, store, out);  // one tree too deep
+      EXPECT_EQ(out[0], want_shallow) << x;
+      EXPECT_EQ(out[1], want_deep) << x;
+      EXPECT_EQ(out[2], want_shallow) << x;
+    }
+  }
+  RandomCutTree::SetWideKernelsForTesting(RandomCutTree::WideKernelsSupported());
+}
+
 }  // namespace
 }  // namespace osprey::models::rcf
