@@ -106,6 +106,14 @@ void HyperLogLog::ToDense() {
   sparse_.shrink_to_fit();
 }
 
+void HyperLogLog::Clear() {
+  sparse_.clear();
+  if (!dense_.empty()) {
+    dense_.clear();
+    dense_.shrink_to_fit();
+  }
+}
+
 double HyperLogLog::Estimate() const {
   const int q = 64 - precision_;
   const double m = static_cast<double>(uint64_t{1} << precision_);
@@ -117,7 +125,11 @@ double HyperLogLog::Estimate() const {
     for (uint8_t r : dense_) ++histogram[r];
   }
   double z = m * Tau(1.0 - static_cast<double>(histogram[q + 1]) / m);
-  for (int k = q; k >= 1; --k) z = 0.5 * (z + static_cast<double>(histogram[k]));
+  int k = q;
+  if (z == 0.0) {  // halving 0 is exact: start at the highest non-empty register value
+    while (k >= 1 && histogram[k] == 0) --k;
+  }
+  for (; k >= 1; --k) z = 0.5 * (z + static_cast<double>(histogram[k]));
   z += m * Sigma(static_cast<double>(histogram[0]) / m);
   constexpr double kAlphaInf = 0.7213475204444817;  // 1 / (2 ln 2)
   return kAlphaInf * m * m / z;

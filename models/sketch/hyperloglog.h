@@ -30,6 +30,9 @@ class HyperLogLog {
   void AddDouble(double v) { AddHash(HashDouble(v)); }
   void AddString(std::string_view v) { AddHash(HashString(v)); }
 
+  // Back to the empty sketch (same precision), keeping the sparse buffer's capacity.
+  void Clear();
+
   // Estimated number of distinct values added. O(2^p) dense, O(set registers) sparse.
   double Estimate() const;
   // Folds `other` in (register-wise max). InvalidArgument when precisions differ.

@@ -12,6 +12,8 @@
 
 #include "tests/testing/fake_clock.h"
 
+#include "tests/operators/window_snapshot_v1.inc"
+
 namespace osprey::operators {
 namespace {
 
@@ -658,6 +660,98 @@ TEST(WindowOperatorTest, SnapshotRestoreContinuesIdentically) {
     }
     std::string bad = store.begin()->second.substr(0, 7);
     EXPECT_EQ(b.window->Restore(store.begin()->first, bad).code(), Status::Code::kCorruption);
+  }
+}
+
+// The stream the format-v1 snapshots in window_snapshot_v1.inc were written from (after its
+// first 120 events), with the options they were written under.
+std::vector<Event> V1Stream() {
+  std::mt19937_64 rng(57);
+  std::vector<Event> events;
+  for (int step = 0; step < 240; ++step) {
+    std::string key = "k" + std::to_string(rng() % 3);
+    int64_t t = 1000 + step * 3 + static_cast<int64_t>(rng() % 30);
+    double v = static_cast<double>(rng() % 100);
+    events.push_back(Ev(key, t, v, static_cast<int32_t>(rng() % 2)));
+  }
+  return events;
+}
+
+std::string Unhex(std::string_view hex) {
+  std::string out;
+  for (size_t idx = 0; idx + 1 < hex.size(); idx += 2) {
+    out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(idx, 2)), nullptr, 16)));
+  }
+  return out;
+}
+
+TEST(WindowOperatorTest, RestoresFormatV1Snapshots) {
+  struct Case {
+    WindowKind kind;
+    const char* const (*snapshots)[2];
+    size_t count;
+  };
+  const Case cases[] = {
+      {WindowKind::kTumbling, kV1Tumbling, std::size(kV1Tumbling)},
+      {WindowKind::kHopping, kV1Hopping, std::size(kV1Hopping)},
+      {WindowKind::kSession, kV1Session, std::size(kV1Session)},
+  };
+  const std::vector<Event> events = V1Stream();
+  for (const Case& c : cases) {
+    const std::string context = "kind " + std::to_string(static_cast<int>(c.kind));
+    WindowOptions o = Tumbling(50);
+    o.kind = c.kind;
+    o.slide_ms = 20;  // panes of gcd(50, 20) = 10 ms
+    o.gap_ms = 15;
+    o.allowed_lateness_ms = 30;
+    o.max_out_of_orderness_ms = 10;
+    o.aggregates = FullAggregateSet();
+    // a: the whole stream; b: restored from the v1 snapshot of the first half, then the rest.
+    Harness a(o);
+    for (int step = 0; step < 120; ++step) a.Send(events[static_cast<size_t>(step)]);
+    Harness b(o);
+    for (size_t idx = 0; idx < c.count; ++idx) {
+      std::string snapshot = Unhex(c.snapshots[idx][1]);
+      ASSERT_EQ(static_cast<uint8_t>(snapshot[0]), 1) << context;
+      Status st = b.window->Restore(Unhex(c.snapshots[idx][0]), snapshot);
+      ASSERT_TRUE(st.ok()) << context << ": " << st.ToString();
+    }
+    ASSERT_EQ(b.window->key_count(), a.window->key_count()) << context;
+    ASSERT_GT(b.window->open_windows(), 0u) << context;
+    EXPECT_EQ(b.window->open_windows(), a.window->open_windows()) << context;
+    EXPECT_EQ(b.window->watermark_ms(), a.window->watermark_ms()) << context;
+    EXPECT_EQ(b.window->stats().final_results, a.window->stats().final_results) << context;
+    a.out.events.clear();
+    for (size_t step = 120; step < events.size(); ++step) {
+      a.Send(events[step]);
+      b.Send(events[step]);
+    }
+    a.window->OnWatermark(INT64_MAX, a.out);
+    b.window->OnWatermark(INT64_MAX, b.out);
+    ASSERT_FALSE(a.out.events.empty()) << context;
+    ASSERT_EQ(b.out.events.size(), a.out.events.size()) << context;
+    for (size_t idx = 0; idx < a.out.events.size(); ++idx) {
+      const Event& x = a.out.events[idx];
+      const Event& y = b.out.events[idx];
+      EXPECT_EQ(y.key, x.key) << context;
+      EXPECT_EQ(y.annotations, x.annotations) << context;
+      ASSERT_EQ(y.values.size(), x.values.size()) << context;
+      for (size_t v = 0; v < x.values.size(); ++v) {
+        if (std::isnan(x.values[v])) {
+          EXPECT_TRUE(std::isnan(y.values[v])) << context;
+        } else {
+          EXPECT_NEAR(y.values[v], x.values[v], 1e-9 * (1 + std::abs(x.values[v])))
+              << context << " " << FullAggregateSet()[v].OutputName() << " " << x.annotations;
+        }
+      }
+    }
+    // And what b writes now is format 2, which restores again.
+    std::map<std::string, std::string> store;
+    b.window->SnapshotDirty(
+        [&](std::string_view key, std::string s) { store[std::string(key)] = std::move(s); });
+    for (const auto& [key, snapshot] : store) {
+      EXPECT_EQ(static_cast<uint8_t>(snapshot[0]), WindowOperator::kFormatVersion);
+    }
   }
 }
 
