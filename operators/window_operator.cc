@@ -109,20 +109,20 @@ WindowOperator::Window WindowOperator::NewWindow(int64_t start, int64_t end,
   w.end = end;
   w.uses_panes = uses_panes;
   if (!uses_panes) w.agg = NewAgg();
-  w.last_emit_ms = clock_.NowMillis();
+  if (options_.early_every_ms > 0) w.last_emit_ms = clock_.NowMillis();  // only read then
   return w;
 }
 
 void WindowOperator::BuildSketches(size_t f, FieldAgg& agg) const {
-  if (agg.sketched) return;
-  agg.sketched = true;
+  if (agg.sketches) return;
+  agg.sketches = std::make_unique<Sketches>();
   if (field_specs_[f].distinct) {
-    agg.distinct.emplace(options_.hll_precision);
-    for (double x : agg.raw) agg.distinct->AddDouble(x);
+    auto& hll = agg.sketches->distinct.emplace(options_.hll_precision);
+    for (double x : agg.raw) hll.AddDouble(x);
   }
   if (field_specs_[f].quantiles) {
-    agg.quantiles.emplace(options_.quantile_k);
-    for (double x : agg.raw) agg.quantiles->Add(x);
+    auto& kll = agg.sketches->quantiles.emplace(options_.quantile_k);
+    for (double x : agg.raw) kll.Add(x);
   }
   agg.raw.clear();
   agg.raw.shrink_to_fit();
@@ -137,14 +137,14 @@ void WindowOperator::AddToAgg(Agg& agg, int64_t ingest_nanos, int64_t time_ms, i
     FieldAgg& fa = agg.fields[f];
     fa.stats.Add(x, time_ms, seq);
     if (!field_specs_[f].distinct && !field_specs_[f].quantiles) continue;
-    if (!fa.sketched) {
+    if (!fa.sketches) {
       if (fa.raw.capacity() == 0) fa.raw.reserve(4);
       fa.raw.push_back(x);
       if (fa.raw.size() > kRawValues) BuildSketches(f, fa);
       continue;
     }
-    if (fa.distinct) fa.distinct->AddDouble(x);
-    if (fa.quantiles) fa.quantiles->Add(x);
+    if (fa.sketches->distinct) fa.sketches->distinct->AddDouble(x);
+    if (fa.sketches->quantiles) fa.sketches->quantiles->Add(x);
   }
 }
 
@@ -156,22 +156,24 @@ void WindowOperator::MergeAgg(Agg& into, Agg& from) const {
     FieldAgg& b = from.fields[f];
     a.stats.Merge(b.stats);
     if (!field_specs_[f].distinct && !field_specs_[f].quantiles) continue;
-    if (!b.sketched) {
+    if (!b.sketches) {
       for (double x : b.raw) {
-        if (!a.sketched) {
+        if (!a.sketches) {
           a.raw.push_back(x);
           if (a.raw.size() > kRawValues) BuildSketches(f, a);
         } else {
-          if (a.distinct) a.distinct->AddDouble(x);
-          if (a.quantiles) a.quantiles->Add(x);
+          if (a.sketches->distinct) a.sketches->distinct->AddDouble(x);
+          if (a.sketches->quantiles) a.sketches->quantiles->Add(x);
         }
       }
       continue;
     }
     BuildSketches(f, a);
     // Same precision and k by construction: merging cannot fail.
-    if (a.distinct && b.distinct) a.distinct->Merge(*b.distinct).IgnoreError();
-    if (a.quantiles && b.quantiles) a.quantiles->Merge(*b.quantiles).IgnoreError();
+    Sketches& sa = *a.sketches;
+    const Sketches& sb = *b.sketches;
+    if (sa.distinct && sb.distinct) sa.distinct->Merge(*sb.distinct).IgnoreError();
+    if (sa.quantiles && sb.quantiles) sa.quantiles->Merge(*sb.quantiles).IgnoreError();
   }
 }
 
@@ -186,8 +188,20 @@ void WindowOperator::MergeInto(Window& into, Window& from) const {
 }
 
 void WindowOperator::ScheduleTimers(const std::string& key, const Window& w) {
-  if (!w.closed) fire_timers_[w.end].push_back(key);
-  purge_timers_[w.end + options_.allowed_lateness_ms].push_back(key);
+  // Consecutive windows mostly share their end (one per key and slide): cache the bucket.
+  if (!w.closed) {
+    if (fire_bucket_ == nullptr || fire_bucket_time_ != w.end) {
+      fire_bucket_time_ = w.end;
+      fire_bucket_ = &fire_timers_[w.end];
+    }
+    fire_bucket_->push_back(key);
+  }
+  const int64_t purge = w.end + options_.allowed_lateness_ms;
+  if (purge_bucket_ == nullptr || purge_bucket_time_ != purge) {
+    purge_bucket_time_ = purge;
+    purge_bucket_ = &purge_timers_[purge];
+  }
+  purge_bucket_->push_back(key);
 }
 
 void WindowOperator::MarkDirty(const std::string& key, KeyState& ks) {
@@ -226,7 +240,17 @@ void WindowOperator::Process(Event event, Emitter& out) {
   auto state_for_key = [&]() -> KeyState& {
     if (state == nullptr) {
       auto it = keys_.find(event.key);
-      if (it == keys_.end()) it = keys_.emplace(event.key, KeyState{}).first;
+      if (it == keys_.end()) {
+        it = keys_.emplace(event.key, KeyState{}).first;
+        if (options_.kind != WindowKind::kSession) {  // the usual number of live windows
+          const int64_t per_event = options_.size_ms / slide_ms_ + 1;
+          it->second.windows.reserve(static_cast<size_t>(std::min<int64_t>(per_event, 16)));
+          if (options_.kind == WindowKind::kHopping) {
+            const int64_t panes = options_.size_ms / pane_ms_ + 1;
+            it->second.panes.reserve(static_cast<size_t>(std::min<int64_t>(panes, 16)));
+          }
+        }
+      }
       state = &it->second;
       key = &it->first;
     }
@@ -370,15 +394,15 @@ void WindowOperator::EmitWindow(const std::string& key, KeyState& ks, Window& w,
     }
     double distinct = kNaN;
     if (field_specs_[f].distinct) {
-      if (parts_.size() == 1 && parts_[0]->fields[f].sketched) {
-        distinct = parts_[0]->fields[f].distinct->Estimate();
+      if (parts_.size() == 1 && parts_[0]->fields[f].sketches) {
+        distinct = parts_[0]->fields[f].sketches->distinct->Estimate();
       } else {
         if (!hll_scratch_) hll_scratch_.emplace(options_.hll_precision);
         hll_scratch_->Clear();
         for (const Agg* part : parts_) {
           const FieldAgg& fa = part->fields[f];
-          if (fa.sketched) {
-            hll_scratch_->Merge(*fa.distinct).IgnoreError();  // same precision
+          if (fa.sketches) {
+            hll_scratch_->Merge(*fa.sketches->distinct).IgnoreError();  // same precision
           } else {
             for (double x : fa.raw) hll_scratch_->AddDouble(x);
           }
@@ -395,8 +419,8 @@ void WindowOperator::EmitWindow(const std::string& key, KeyState& ks, Window& w,
       double hi = -std::numeric_limits<double>::infinity();
       for (const Agg* part : parts_) {
         const FieldAgg& fa = part->fields[f];
-        if (fa.sketched) {
-          const models::QuantileSketch& q = *fa.quantiles;
+        if (fa.sketches) {
+          const models::QuantileSketch& q = *fa.sketches->quantiles;
           if (q.empty()) continue;
           n += q.count();
           lo = std::min(lo, q.min());
@@ -463,13 +487,19 @@ void WindowOperator::EmitWindow(const std::string& key, KeyState& ks, Window& w,
     if (spec_field_[a] < 0) e.values[a] = static_cast<double>(count);
   }
   const bool update = !early && w.emitted_final;
-  // "window":{"start":S,"end":E,"update":U,"early":X}
+  // "window":{"start":S,"end":E,"update":U,"early":X}; results of one window for many keys
+  // come together, so the prefix is cached.
+  if (annotation_prefix_.empty() || annotation_start_ != w.start || annotation_end_ != w.end) {
+    annotation_start_ = w.start;
+    annotation_end_ = w.end;
+    annotation_prefix_ = "\"window\":{\"start\":";
+    AppendInt(annotation_prefix_, w.start);
+    annotation_prefix_ += ",\"end\":";
+    AppendInt(annotation_prefix_, w.end);
+  }
   std::string& ann = e.annotations;
-  ann.reserve(96);
-  ann = "\"window\":{\"start\":";
-  AppendInt(ann, w.start);
-  ann += ",\"end\":";
-  AppendInt(ann, w.end);
+  ann.reserve(annotation_prefix_.size() + 32);
+  ann = annotation_prefix_;
   ann += update ? ",\"update\":true" : ",\"update\":false";
   ann += early ? ",\"early\":true}" : ",\"early\":false}";
   if (early) {
@@ -485,7 +515,7 @@ void WindowOperator::EmitWindow(const std::string& key, KeyState& ks, Window& w,
   }
   w.changed = false;
   w.events_since_emit = 0;
-  w.last_emit_ms = clock_.NowMillis();
+  if (options_.early_every_ms > 0) w.last_emit_ms = clock_.NowMillis();
   MarkDirty(key, ks);
   watermark_dirty_ = true;  // counters
   out.Emit(std::move(e));
@@ -530,14 +560,25 @@ void WindowOperator::FireDue(Emitter& out) {
   }
   if (wm != before) watermark_dirty_ = true;
   if (wm == WatermarkTracker::kNoWatermark) return;
-  // Due windows fire in (time, key, start) order whatever the order they were created in.
+  // Due windows fire in (time, key hash, key, start) order whatever the order they were created
+  // in (so a restored operator emits as the original would).
   while (!fire_timers_.empty() && fire_timers_.begin()->first <= wm) {
     auto node = fire_timers_.extract(fire_timers_.begin());
+    fire_bucket_ = nullptr;
     const int64_t time = node.key();
-    std::vector<std::string>& keys = node.mapped();
-    std::sort(keys.begin(), keys.end());
-    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-    for (const std::string& key : keys) {
+    order_.clear();
+    for (const std::string& key : node.mapped()) {
+      order_.emplace_back(std::hash<std::string>{}(key), &key);
+    }
+    std::sort(order_.begin(), order_.end(), [](const auto& x, const auto& y) {
+      return x.first != y.first ? x.first < y.first : *x.second < *y.second;
+    });
+    for (size_t idx = 0; idx < order_.size(); ++idx) {
+      const std::string& key = *order_[idx].second;
+      if (idx > 0 && order_[idx - 1].first == order_[idx].first &&
+          *order_[idx - 1].second == key) {
+        continue;  // duplicate
+      }
       auto it = keys_.find(key);
       if (it == keys_.end()) continue;
       for (Window& w : it->second.windows) {
@@ -547,11 +588,9 @@ void WindowOperator::FireDue(Emitter& out) {
   }
   while (!purge_timers_.empty() && purge_timers_.begin()->first <= wm) {
     auto node = purge_timers_.extract(purge_timers_.begin());
+    purge_bucket_ = nullptr;
     const int64_t time = node.key();
-    std::vector<std::string>& keys = node.mapped();
-    std::sort(keys.begin(), keys.end());
-    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-    for (const std::string& key : keys) {
+    for (const std::string& key : node.mapped()) {  // no output: any order
       auto it = keys_.find(key);
       if (it == keys_.end()) continue;
       KeyState& ks = it->second;
@@ -606,15 +645,16 @@ void WindowOperator::SaveFields(const Agg& agg, ByteWriter& w) const {
     const bool distinct = field_specs_[f].distinct;
     const bool quantiles = field_specs_[f].quantiles;
     w.Put<uint8_t>(static_cast<uint8_t>((distinct ? 1 : 0) | (quantiles ? 2 : 0)));
-    if (fa.sketched || (!distinct && !quantiles)) {
-      if (distinct) fa.distinct->Save(w);
-      if (quantiles) fa.quantiles->Save(w);
-      continue;
+    if (!distinct && !quantiles) continue;
+    const Sketches* sketches = fa.sketches.get();
+    FieldAgg built;  // the sketches of the buffered values, as if they had been built
+    if (sketches == nullptr) {
+      built.raw = fa.raw;
+      BuildSketches(f, built);
+      sketches = built.sketches.get();
     }
-    FieldAgg copy = fa;  // the sketches of the buffered values, as if they had been built
-    BuildSketches(f, copy);
-    if (distinct) copy.distinct->Save(w);
-    if (quantiles) copy.quantiles->Save(w);
+    if (distinct) sketches->distinct->Save(w);
+    if (quantiles) sketches->quantiles->Save(w);
   }
 }
 
@@ -631,21 +671,22 @@ Status WindowOperator::LoadFields(ByteReader& r, Agg* agg) const {
     FieldAgg& fa = agg->fields[f];
     uint8_t has = 0;
     if (!fa.stats.Load(r) || !r.Get(&has)) return Status::Corruption("truncated aggregate");
+    auto sketches = std::make_unique<Sketches>();
     if ((has & 1) != 0) {
       auto hll = models::HyperLogLog::Load(r);
       if (!hll.ok()) return Status::Corruption(hll.status().message());
-      fa.distinct.emplace(std::move(hll).value());
+      sketches->distinct.emplace(std::move(hll).value());
     }
     if ((has & 2) != 0) {
       auto q = models::QuantileSketch::Load(r);
       if (!q.ok()) return Status::Corruption(q.status().message());
-      fa.quantiles.emplace(std::move(q).value());
+      sketches->quantiles.emplace(std::move(q).value());
     }
-    if (fa.distinct.has_value() != field_specs_[f].distinct ||
-        fa.quantiles.has_value() != field_specs_[f].quantiles) {
+    if (sketches->distinct.has_value() != field_specs_[f].distinct ||
+        sketches->quantiles.has_value() != field_specs_[f].quantiles) {
       return Status::Corruption("aggregates do not match the configuration");
     }
-    fa.sketched = true;
+    if (has != 0) fa.sketches = std::move(sketches);
   }
   return Status::Ok();
 }

@@ -99,13 +99,15 @@ class WindowOperator final : public Operator {
   // so quantiles from the buffer equal the KLL sketch's exact results).
   static constexpr size_t kRawValues = 16;
 
+  struct Sketches {
+    std::optional<models::HyperLogLog> distinct;     // if the field has a distinct count
+    std::optional<models::QuantileSketch> quantiles;  // if the field has quantiles
+  };
   struct FieldAgg {
     models::RunningStats stats;
-    // Distinct/quantile fields: the values added so far while `sketched` is false.
+    // Distinct/quantile fields: the values added so far while `sketches` is null.
     std::vector<double> raw;
-    bool sketched = false;
-    std::optional<models::HyperLogLog> distinct;     // once sketched, if the field needs it
-    std::optional<models::QuantileSketch> quantiles;  // once sketched, if the field needs it
+    std::unique_ptr<Sketches> sketches;
   };
   // The aggregates of a set of events: a tumbling window, a session, or a hopping pane.
   struct Agg {
@@ -140,8 +142,8 @@ class WindowOperator final : public Operator {
     bool distinct = false;
     bool quantiles = false;
   };
-  // Timers by time; each entry lists keys with a window due then (duplicates and stale entries
-  // are harmless: firing checks the windows).
+  // Timers by time; each entry lists keys with a window due then. Duplicates and stale entries
+  // are harmless: firing checks the windows.
   using Timers = std::map<int64_t, std::vector<std::string>>;
 
   WindowOperator(std::string name, const config::WindowOptions& options, const Clock& clock,
@@ -189,6 +191,11 @@ class WindowOperator final : public Operator {
   std::unordered_map<std::string, KeyState> keys_;
   Timers fire_timers_;   // at end
   Timers purge_timers_;  // at end + allowed lateness
+  std::vector<std::string>* fire_bucket_ = nullptr;  // fire_timers_[fire_bucket_time_], or null
+  int64_t fire_bucket_time_ = 0;
+  std::vector<std::string>* purge_bucket_ = nullptr;  // likewise
+  int64_t purge_bucket_time_ = 0;
+  std::vector<std::pair<size_t, const std::string*>> order_;  // scratch: keys by (hash, key)
   std::vector<std::string> dirty_keys_;  // keys changed (or dropped) since the last snapshot
   bool watermark_dirty_ = false;
   int64_t seq_ = 0;
@@ -202,6 +209,9 @@ class WindowOperator final : public Operator {
   std::vector<models::RunningStats> merged_stats_;  // per field
   std::optional<models::HyperLogLog> hll_scratch_;
   std::vector<std::pair<double, int64_t>> items_scratch_;
+  int64_t annotation_start_ = 0;  // the window whose annotation prefix is cached
+  int64_t annotation_end_ = 0;
+  std::string annotation_prefix_;  // "window":{"start":S,"end":E
 };
 
 }  // namespace osprey::operators

@@ -118,15 +118,21 @@ double HyperLogLog::Estimate() const {
   const int q = 64 - precision_;
   const double m = static_cast<double>(uint64_t{1} << precision_);
   int64_t histogram[66] = {};
+  int top = q;  // no register value above this
   if (dense_.empty()) {
     histogram[0] = static_cast<int64_t>(m) - static_cast<int64_t>(sparse_.size());
-    for (uint32_t e : sparse_) ++histogram[e & 0xFF];
+    top = 0;
+    for (uint32_t e : sparse_) {
+      ++histogram[e & 0xFF];
+      top = std::max(top, static_cast<int>(e & 0xFF));
+    }
   } else {
     for (uint8_t r : dense_) ++histogram[r];
   }
   double z = m * Tau(1.0 - static_cast<double>(histogram[q + 1]) / m);
   int k = q;
   if (z == 0.0) {  // halving 0 is exact: start at the highest non-empty register value
+    k = std::min(k, top);
     while (k >= 1 && histogram[k] == 0) --k;
   }
   for (; k >= 1; --k) z = 0.5 * (z + static_cast<double>(histogram[k]));
