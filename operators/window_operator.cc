@@ -71,9 +71,12 @@ WindowOperator::WindowOperator(std::string name, const config::WindowOptions& op
     slide_ms_ = options_.kind == WindowKind::kHopping ? options_.slide_ms : options_.size_ms;
     pane_ms_ = std::gcd(options_.size_ms, slide_ms_);
   }
+  empty_agg_ = NewAgg();
   values_.resize(field_specs_.size());
   present_.resize(field_specs_.size());
   merged_stats_.resize(field_specs_.size());
+  field_stats_.resize(field_specs_.size());
+  field_distinct_.resize(field_specs_.size());
 }
 
 size_t WindowOperator::open_windows() const {
@@ -189,13 +192,15 @@ void WindowOperator::MergeInto(Window& into, Window& from) const {
 
 void WindowOperator::ScheduleTimers(const std::string& key, const Window& w) {
   // Consecutive windows mostly share their end (one per key and slide): cache the bucket.
-  if (!w.closed) {
+  // Without allowed lateness a window is dropped when it fires: no purge timer.
+  if (!w.closed || options_.allowed_lateness_ms == 0) {
     if (fire_bucket_ == nullptr || fire_bucket_time_ != w.end) {
       fire_bucket_time_ = w.end;
       fire_bucket_ = &fire_timers_[w.end];
     }
     fire_bucket_->push_back(key);
   }
+  if (options_.allowed_lateness_ms == 0) return;
   const int64_t purge = w.end + options_.allowed_lateness_ms;
   if (purge_bucket_ == nullptr || purge_bucket_time_ != purge) {
     purge_bucket_time_ = purge;
@@ -285,6 +290,7 @@ void WindowOperator::Process(Event event, Emitter& out) {
   } else {
     const int64_t size = options_.size_ms;
     const bool hopping = options_.kind == WindowKind::kHopping;
+    const bool early = options_.emit == config::EmitMode::kEarly;
     bool in_pane = false;
     for (int64_t start = FloorDiv(t, slide_ms_) * slide_ms_; start > t - size;
          start -= slide_ms_) {
@@ -323,7 +329,9 @@ void WindowOperator::Process(Event event, Emitter& out) {
       if (!w.uses_panes) AddToAgg(w.agg, ingest, t, seq);
       w.changed = true;
       ++w.events_since_emit;
-      AfterChange(*key, ks, w, out);
+      if (early || (wm != WatermarkTracker::kNoWatermark && end <= wm)) {
+        AfterChange(*key, ks, w, out);
+      }
     }
   }
 
@@ -369,6 +377,7 @@ void WindowOperator::EmitWindow(const std::string& key, KeyState& ks, Window& w,
   } else {
     parts_.push_back(&w.agg);
   }
+  if (parts_.empty()) parts_.push_back(&empty_agg_);  // cannot happen: a window has an event
   Event e;
   e.key = key;
   e.event_time_ms = w.end - 1;
@@ -383,18 +392,30 @@ void WindowOperator::EmitWindow(const std::string& key, KeyState& ks, Window& w,
 
   for (size_t f = 0; f < field_specs_.size(); ++f) {
     // Merged running statistics (a copy only when there are several parts).
-    const models::RunningStats* s = nullptr;
     if (parts_.size() == 1) {
-      s = &parts_[0]->fields[f].stats;
+      field_stats_[f] = &parts_[0]->fields[f].stats;
     } else {
       models::RunningStats& m = merged_stats_[f];
-      m = models::RunningStats();
-      for (const Agg* part : parts_) m.Merge(part->fields[f].stats);
-      s = &m;
+      m = parts_[0]->fields[f].stats;
+      for (size_t p = 1; p < parts_.size(); ++p) m.Merge(parts_[p]->fields[f].stats);
+      field_stats_[f] = &m;
     }
-    double distinct = kNaN;
+    double& distinct = field_distinct_[f];
+    distinct = kNaN;
     if (field_specs_[f].distinct) {
-      if (parts_.size() == 1 && parts_[0]->fields[f].sketches) {
+      bool all_raw = true;
+      for (const Agg* part : parts_) all_raw = all_raw && !part->fields[f].sketches;
+      if (all_raw) {  // at most 16 values per part: count them exactly
+        hashes_.clear();
+        for (const Agg* part : parts_) {
+          for (double x : part->fields[f].raw) {
+            hashes_.push_back(models::HyperLogLog::HashDouble(x));
+          }
+        }
+        std::sort(hashes_.begin(), hashes_.end());
+        distinct = static_cast<double>(std::unique(hashes_.begin(), hashes_.end()) -
+                                       hashes_.begin());
+      } else if (parts_.size() == 1) {
         distinct = parts_[0]->fields[f].sketches->distinct->Estimate();
       } else {
         if (!hll_scratch_) hll_scratch_.emplace(options_.hll_precision);
@@ -465,26 +486,28 @@ void WindowOperator::EmitWindow(const std::string& key, KeyState& ks, Window& w,
         e.values[a] = v;
       }
     }
-    for (size_t a = 0; a < options_.aggregates.size(); ++a) {
-      if (spec_field_[a] != static_cast<int>(f)) continue;
-      double& v = e.values[a];
-      switch (options_.aggregates[a].fn) {
-        case AggregateFn::kCount: v = static_cast<double>(s->count()); break;
-        case AggregateFn::kSum: v = s->sum(); break;
-        case AggregateFn::kMean: v = s->mean(); break;
-        case AggregateFn::kMin: v = s->min(); break;
-        case AggregateFn::kMax: v = s->max(); break;
-        case AggregateFn::kVariance: v = s->variance(); break;
-        case AggregateFn::kStddev: v = s->stddev(); break;
-        case AggregateFn::kFirst: v = s->first(); break;
-        case AggregateFn::kLast: v = s->last(); break;
-        case AggregateFn::kDistinctCount: v = std::round(distinct); break;
-        case AggregateFn::kQuantile: break;  // above
-      }
-    }
   }
   for (size_t a = 0; a < options_.aggregates.size(); ++a) {
-    if (spec_field_[a] < 0) e.values[a] = static_cast<double>(count);
+    const int f = spec_field_[a];
+    double& v = e.values[a];
+    if (f < 0) {
+      v = static_cast<double>(count);
+      continue;
+    }
+    const models::RunningStats* s = field_stats_[static_cast<size_t>(f)];
+    switch (options_.aggregates[a].fn) {
+      case AggregateFn::kCount: v = static_cast<double>(s->count()); break;
+      case AggregateFn::kSum: v = s->sum(); break;
+      case AggregateFn::kMean: v = s->mean(); break;
+      case AggregateFn::kMin: v = s->min(); break;
+      case AggregateFn::kMax: v = s->max(); break;
+      case AggregateFn::kVariance: v = s->variance(); break;
+      case AggregateFn::kStddev: v = s->stddev(); break;
+      case AggregateFn::kFirst: v = s->first(); break;
+      case AggregateFn::kLast: v = s->last(); break;
+      case AggregateFn::kDistinctCount: v = std::round(field_distinct_[static_cast<size_t>(f)]); break;
+      case AggregateFn::kQuantile: break;  // above
+    }
   }
   const bool update = !early && w.emitted_final;
   // "window":{"start":S,"end":E,"update":U,"early":X}; results of one window for many keys
@@ -584,6 +607,7 @@ void WindowOperator::FireDue(Emitter& out) {
       for (Window& w : it->second.windows) {
         if (w.end == time && !w.closed) EmitWindow(it->first, it->second, w, false, out);
       }
+      if (options_.allowed_lateness_ms == 0) Purge(it, time);
     }
   }
   while (!purge_timers_.empty() && purge_timers_.begin()->first <= wm) {
@@ -592,19 +616,22 @@ void WindowOperator::FireDue(Emitter& out) {
     const int64_t time = node.key();
     for (const std::string& key : node.mapped()) {  // no output: any order
       auto it = keys_.find(key);
-      if (it == keys_.end()) continue;
-      KeyState& ks = it->second;
-      const size_t before_size = ks.windows.size();
-      std::erase_if(ks.windows, [&](const Window& x) {
-        return x.end + options_.allowed_lateness_ms == time;
-      });
-      if (ks.windows.size() == before_size) continue;  // stale (a session that merged)
-      DropDeadPanes(ks, time);
-      MarkDirty(it->first, ks);
-      // No window left: every pane's last window expired too.
-      if (ks.windows.empty()) keys_.erase(it);
+      if (it != keys_.end()) Purge(it, time);
     }
   }
+}
+
+void WindowOperator::Purge(std::unordered_map<std::string, KeyState>::iterator it, int64_t time) {
+  KeyState& ks = it->second;
+  const size_t before_size = ks.windows.size();
+  std::erase_if(ks.windows, [&](const Window& x) {
+    return x.end + options_.allowed_lateness_ms <= time;
+  });
+  if (ks.windows.size() == before_size) return;  // stale (a session that merged)
+  DropDeadPanes(ks, time);
+  MarkDirty(it->first, ks);
+  // No window left: every pane's last window expired too.
+  if (ks.windows.empty()) keys_.erase(it);
 }
 
 void WindowOperator::OnWatermark(int64_t watermark_ms, Emitter& out) {
@@ -634,7 +661,8 @@ void WindowOperator::Tick(Emitter& out) {
 // Format 1 (read only), per key: u8 version, varint windows, per window: i64 start, i64 end,
 //   i64 count, i64 max_ingest_nanos, u8 flags (1 closed, 2 emitted final, 4 changed),
 //   i64 events_since_emit, i64 last_emit_ms, fields.
-// fields (both): varint count, per field: RunningStats, u8 has (1 HLL, 2 KLL), the sketches.
+// fields: varint count, per field: RunningStats, u8 has (1 HLL, 2 KLL), the sketches; in format
+//   2 also has = 4: a field still buffering, then its raw values (varint n, n doubles).
 // The watermark key is the same in both: u8 version, tracker, seq, counters.
 
 void WindowOperator::SaveFields(const Agg& agg, ByteWriter& w) const {
@@ -644,21 +672,18 @@ void WindowOperator::SaveFields(const Agg& agg, ByteWriter& w) const {
     fa.stats.Save(w);
     const bool distinct = field_specs_[f].distinct;
     const bool quantiles = field_specs_[f].quantiles;
-    w.Put<uint8_t>(static_cast<uint8_t>((distinct ? 1 : 0) | (quantiles ? 2 : 0)));
-    if (!distinct && !quantiles) continue;
-    const Sketches* sketches = fa.sketches.get();
-    FieldAgg built;  // the sketches of the buffered values, as if they had been built
-    if (sketches == nullptr) {
-      built.raw = fa.raw;
-      BuildSketches(f, built);
-      sketches = built.sketches.get();
+    if ((distinct || quantiles) && !fa.sketches) {  // still buffering: the raw values
+      w.Put<uint8_t>(4);
+      w.PutVector(fa.raw);
+      continue;
     }
-    if (distinct) sketches->distinct->Save(w);
-    if (quantiles) sketches->quantiles->Save(w);
+    w.Put<uint8_t>(static_cast<uint8_t>((distinct ? 1 : 0) | (quantiles ? 2 : 0)));
+    if (distinct) fa.sketches->distinct->Save(w);
+    if (quantiles) fa.sketches->quantiles->Save(w);
   }
 }
 
-Status WindowOperator::LoadFields(ByteReader& r, Agg* agg) const {
+Status WindowOperator::LoadFields(ByteReader& r, uint8_t version, Agg* agg) const {
   uint64_t fields = 0;
   if (!r.GetVarint(&fields)) return Status::Corruption("truncated window");
   if (fields != field_specs_.size()) {
@@ -671,6 +696,13 @@ Status WindowOperator::LoadFields(ByteReader& r, Agg* agg) const {
     FieldAgg& fa = agg->fields[f];
     uint8_t has = 0;
     if (!fa.stats.Load(r) || !r.Get(&has)) return Status::Corruption("truncated aggregate");
+    if (has == 4 && version >= 2) {
+      if (!field_specs_[f].distinct && !field_specs_[f].quantiles) {
+        return Status::Corruption("aggregates do not match the configuration");
+      }
+      if (!r.GetVector(&fa.raw, kRawValues)) return Status::Corruption("truncated raw values");
+      continue;
+    }
     auto sketches = std::make_unique<Sketches>();
     if ((has & 1) != 0) {
       auto hll = models::HyperLogLog::Load(r);
@@ -783,7 +815,7 @@ Result<WindowOperator::KeyState> WindowOperator::LoadKey(uint8_t version, ByteRe
       if (version != 1 && (!r.Get(&w.agg.count) || !r.Get(&w.agg.max_ingest_nanos))) {
         return Status::Corruption("truncated window");
       }
-      OSPREY_RETURN_IF_ERROR(LoadFields(r, &w.agg));
+      OSPREY_RETURN_IF_ERROR(LoadFields(r, version, &w.agg));
     }
     if (w.end <= w.start || (!state.windows.empty() && state.windows.back().start >= w.start)) {
       return Status::Corruption("windows out of order");
@@ -800,7 +832,7 @@ Result<WindowOperator::KeyState> WindowOperator::LoadKey(uint8_t version, ByteRe
     if (!r.Get(&p.start) || !r.Get(&p.agg.count) || !r.Get(&p.agg.max_ingest_nanos)) {
       return Status::Corruption("truncated pane");
     }
-    OSPREY_RETURN_IF_ERROR(LoadFields(r, &p.agg));
+    OSPREY_RETURN_IF_ERROR(LoadFields(r, version, &p.agg));
     if (FloorDiv(p.start, pane_ms_) * pane_ms_ != p.start ||
         (!state.panes.empty() && state.panes.back().start >= p.start)) {
       return Status::Corruption("panes out of order or misaligned");

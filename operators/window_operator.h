@@ -21,9 +21,10 @@
 // windows keep per-key panes of gcd(size, slide) ms, each event updates exactly one pane, and a
 // result merges the panes of its window (every aggregate is mergeable: Chan's formula for the
 // variance, register max for HyperLogLog, KLL merge). Sketch fields buffer their first 16 raw
-// values and build their sketches only past that, so small windows allocate and hash little; the
-// results are those of adding the same values to one sketch (HyperLogLog exactly, quantiles
-// exact below k items and within the KLL bound above).
+// values and build their sketches only past that, so small windows allocate and hash little.
+// While every part of a result is still buffering, distinct counts are exact (as are quantiles
+// below k items); otherwise they are the HyperLogLog estimate of the union (register max) and
+// quantiles come from the union of the KLL items, within the sketches' bounds.
 // Confined to its task's thread.
 #pragma once
 
@@ -162,16 +163,19 @@ class WindowOperator final : public Operator {
   void AfterChange(const std::string& key, KeyState& ks, Window& w, Emitter& out);
   void ScheduleTimers(const std::string& key, const Window& w);
   void FireDue(Emitter& out);
+  // Drops the key's windows whose end + allowed lateness ≤ time, the panes no window needs any
+  // more, and the key once it has no window.
+  void Purge(std::unordered_map<std::string, KeyState>::iterator it, int64_t time);
   void SendLate(Event event);
   void MarkDirty(const std::string& key, KeyState& ks);
   // Drops panes no live window covers any more.
   void DropDeadPanes(KeyState& ks, int64_t watermark) const;
   const std::vector<int>& FieldIndexes(const Schema* schema);
-  // An aggregate's per-field part of the snapshot (the same in formats 1 and 2): the field
-  // count, then per field its RunningStats, a has-sketch byte and the sketches.
+  // An aggregate's per-field part of the snapshot: the field count, then per field its
+  // RunningStats, a has-sketch byte and the sketches (or, format 2, the buffered values).
   void SaveFields(const Agg& agg, ByteWriter& w) const;
   // Corruption (plain message) on a bad encoding or one that does not match the configuration.
-  Status LoadFields(ByteReader& r, Agg* agg) const;
+  Status LoadFields(ByteReader& r, uint8_t version, Agg* agg) const;
   void SaveKey(const KeyState& state, std::string* out) const;
   Result<KeyState> LoadKey(uint8_t version, ByteReader& r) const;
 
@@ -186,6 +190,7 @@ class WindowOperator final : public Operator {
   std::shared_ptr<const Schema> output_schema_;
   int64_t slide_ms_ = 0;  // tumbling/hopping: distance between window starts
   int64_t pane_ms_ = 0;   // hopping: gcd(size, slide)
+  Agg empty_agg_;
 
   WatermarkTracker tracker_;
   std::unordered_map<std::string, KeyState> keys_;
@@ -206,7 +211,10 @@ class WindowOperator final : public Operator {
   std::vector<double> values_;  // per field: the current event's value
   std::vector<char> present_;   // per field: the current event has the field
   std::vector<const Agg*> parts_;
+  std::vector<uint64_t> hashes_;
   std::vector<models::RunningStats> merged_stats_;  // per field
+  std::vector<const models::RunningStats*> field_stats_;  // per field, of the result
+  std::vector<double> field_distinct_;                    // per field, of the result
   std::optional<models::HyperLogLog> hll_scratch_;
   std::vector<std::pair<double, int64_t>> items_scratch_;
   int64_t annotation_start_ = 0;  // the window whose annotation prefix is cached
