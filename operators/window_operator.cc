@@ -101,7 +101,7 @@ const std::vector<int>& WindowOperator::FieldIndexes(const Schema* schema) {
 
 WindowOperator::Agg WindowOperator::NewAgg() const {
   Agg agg;
-  agg.fields.resize(field_specs_.size());
+  if (field_specs_.size() > 2) agg.tail.resize(field_specs_.size() - 2);
   return agg;
 }
 
@@ -111,7 +111,7 @@ WindowOperator::Window WindowOperator::NewWindow(int64_t start, int64_t end,
   w.start = start;
   w.end = end;
   w.uses_panes = uses_panes;
-  if (!uses_panes) w.agg = NewAgg();
+  if (!uses_panes) w.agg = std::make_unique<Agg>(NewAgg());
   if (options_.early_every_ms > 0) w.last_emit_ms = clock_.NowMillis();  // only read then
   return w;
 }
@@ -128,7 +128,6 @@ void WindowOperator::BuildSketches(size_t f, FieldAgg& agg) const {
     for (double x : agg.raw) kll.Add(x);
   }
   agg.raw.clear();
-  agg.raw.shrink_to_fit();
 }
 
 void WindowOperator::AddToAgg(Agg& agg, int64_t ingest_nanos, int64_t time_ms, int64_t seq) {
@@ -137,11 +136,10 @@ void WindowOperator::AddToAgg(Agg& agg, int64_t ingest_nanos, int64_t time_ms, i
   for (size_t f = 0; f < field_specs_.size(); ++f) {
     if (!present_[f]) continue;
     const double x = values_[f];
-    FieldAgg& fa = agg.fields[f];
+    FieldAgg& fa = agg.field(f);
     fa.stats.Add(x, time_ms, seq);
     if (!field_specs_[f].distinct && !field_specs_[f].quantiles) continue;
     if (!fa.sketches) {
-      if (fa.raw.capacity() == 0) fa.raw.reserve(4);
       fa.raw.push_back(x);
       if (fa.raw.size() > kRawValues) BuildSketches(f, fa);
       continue;
@@ -154,9 +152,9 @@ void WindowOperator::AddToAgg(Agg& agg, int64_t ingest_nanos, int64_t time_ms, i
 void WindowOperator::MergeAgg(Agg& into, Agg& from) const {
   into.count += from.count;
   into.max_ingest_nanos = std::max(into.max_ingest_nanos, from.max_ingest_nanos);
-  for (size_t f = 0; f < into.fields.size(); ++f) {
-    FieldAgg& a = into.fields[f];
-    FieldAgg& b = from.fields[f];
+  for (size_t f = 0; f < field_specs_.size(); ++f) {
+    FieldAgg& a = into.field(f);
+    FieldAgg& b = from.field(f);
     a.stats.Merge(b.stats);
     if (!field_specs_[f].distinct && !field_specs_[f].quantiles) continue;
     if (!b.sketches) {
@@ -183,7 +181,7 @@ void WindowOperator::MergeAgg(Agg& into, Agg& from) const {
 void WindowOperator::MergeInto(Window& into, Window& from) const {
   into.start = std::min(into.start, from.start);
   into.end = std::max(into.end, from.end);
-  MergeAgg(into.agg, from.agg);
+  MergeAgg(*into.agg, *from.agg);
   into.emitted_final = into.emitted_final || from.emitted_final;
   into.changed = true;
   into.events_since_emit += from.events_since_emit;
@@ -267,7 +265,7 @@ void WindowOperator::Process(Event event, Emitter& out) {
       accepted = true;
       KeyState& ks = state_for_key();
       Window merged = NewWindow(t, t + options_.gap_ms, /*uses_panes=*/false);
-      AddToAgg(merged.agg, ingest, t, seq);
+      AddToAgg(*merged.agg, ingest, t, seq);
       merged.changed = true;
       ++merged.events_since_emit;
       // Sessions touching [t, t + gap] merge (Flink's TimeWindow::intersects).
@@ -326,7 +324,7 @@ void WindowOperator::Process(Event event, Emitter& out) {
         }
       }
       Window& w = *pos;
-      if (!w.uses_panes) AddToAgg(w.agg, ingest, t, seq);
+      if (!w.uses_panes) AddToAgg(*w.agg, ingest, t, seq);
       w.changed = true;
       ++w.events_since_emit;
       if (early || (wm != WatermarkTracker::kNoWatermark && end <= wm)) {
@@ -375,7 +373,7 @@ void WindowOperator::EmitWindow(const std::string& key, KeyState& ks, Window& w,
                               [](const Pane& x, int64_t s) { return x.start < s; });
     for (; p != ks.panes.end() && p->start < w.end; ++p) parts_.push_back(&p->agg);
   } else {
-    parts_.push_back(&w.agg);
+    parts_.push_back(w.agg.get());
   }
   if (parts_.empty()) parts_.push_back(&empty_agg_);  // cannot happen: a window has an event
   Event e;
@@ -393,22 +391,22 @@ void WindowOperator::EmitWindow(const std::string& key, KeyState& ks, Window& w,
   for (size_t f = 0; f < field_specs_.size(); ++f) {
     // Merged running statistics (a copy only when there are several parts).
     if (parts_.size() == 1) {
-      field_stats_[f] = &parts_[0]->fields[f].stats;
+      field_stats_[f] = &parts_[0]->field(f).stats;
     } else {
       models::RunningStats& m = merged_stats_[f];
-      m = parts_[0]->fields[f].stats;
-      for (size_t p = 1; p < parts_.size(); ++p) m.Merge(parts_[p]->fields[f].stats);
+      m = parts_[0]->field(f).stats;
+      for (size_t p = 1; p < parts_.size(); ++p) m.Merge(parts_[p]->field(f).stats);
       field_stats_[f] = &m;
     }
     double& distinct = field_distinct_[f];
     distinct = kNaN;
     if (field_specs_[f].distinct) {
       bool all_raw = true;
-      for (const Agg* part : parts_) all_raw = all_raw && !part->fields[f].sketches;
+      for (const Agg* part : parts_) all_raw = all_raw && !part->field(f).sketches;
       if (all_raw) {  // at most 16 values per part: count them exactly
         hashes_.clear();
         for (const Agg* part : parts_) {
-          for (double x : part->fields[f].raw) {
+          for (double x : part->field(f).raw) {
             hashes_.push_back(models::HyperLogLog::HashDouble(x));
           }
         }
@@ -416,12 +414,12 @@ void WindowOperator::EmitWindow(const std::string& key, KeyState& ks, Window& w,
         distinct = static_cast<double>(std::unique(hashes_.begin(), hashes_.end()) -
                                        hashes_.begin());
       } else if (parts_.size() == 1) {
-        distinct = parts_[0]->fields[f].sketches->distinct->Estimate();
+        distinct = parts_[0]->field(f).sketches->distinct->Estimate();
       } else {
         if (!hll_scratch_) hll_scratch_.emplace(options_.hll_precision);
         hll_scratch_->Clear();
         for (const Agg* part : parts_) {
-          const FieldAgg& fa = part->fields[f];
+          const FieldAgg& fa = part->field(f);
           if (fa.sketches) {
             hll_scratch_->Merge(*fa.sketches->distinct).IgnoreError();  // same precision
           } else {
@@ -439,7 +437,7 @@ void WindowOperator::EmitWindow(const std::string& key, KeyState& ks, Window& w,
       double lo = std::numeric_limits<double>::infinity();
       double hi = -std::numeric_limits<double>::infinity();
       for (const Agg* part : parts_) {
-        const FieldAgg& fa = part->fields[f];
+        const FieldAgg& fa = part->field(f);
         if (fa.sketches) {
           const models::QuantileSketch& q = *fa.sketches->quantiles;
           if (q.empty()) continue;
@@ -666,15 +664,15 @@ void WindowOperator::Tick(Emitter& out) {
 // The watermark key is the same in both: u8 version, tracker, seq, counters.
 
 void WindowOperator::SaveFields(const Agg& agg, ByteWriter& w) const {
-  w.PutVarint(agg.fields.size());
-  for (size_t f = 0; f < agg.fields.size(); ++f) {
-    const FieldAgg& fa = agg.fields[f];
+  w.PutVarint(field_specs_.size());
+  for (size_t f = 0; f < field_specs_.size(); ++f) {
+    const FieldAgg& fa = agg.field(f);
     fa.stats.Save(w);
     const bool distinct = field_specs_[f].distinct;
     const bool quantiles = field_specs_[f].quantiles;
     if ((distinct || quantiles) && !fa.sketches) {  // still buffering: the raw values
       w.Put<uint8_t>(4);
-      w.PutVector(fa.raw);
+      w.PutVector(std::vector<double>(fa.raw.begin(), fa.raw.end()));
       continue;
     }
     w.Put<uint8_t>(static_cast<uint8_t>((distinct ? 1 : 0) | (quantiles ? 2 : 0)));
@@ -691,16 +689,23 @@ Status WindowOperator::LoadFields(ByteReader& r, uint8_t version, Agg* agg) cons
                               " fields, the configuration " +
                               std::to_string(field_specs_.size()));
   }
-  agg->fields.resize(fields);
+  {
+    Agg fresh = NewAgg();
+    fresh.count = agg->count;
+    fresh.max_ingest_nanos = agg->max_ingest_nanos;
+    *agg = std::move(fresh);
+  }
   for (size_t f = 0; f < fields; ++f) {
-    FieldAgg& fa = agg->fields[f];
+    FieldAgg& fa = agg->field(f);
     uint8_t has = 0;
     if (!fa.stats.Load(r) || !r.Get(&has)) return Status::Corruption("truncated aggregate");
     if (has == 4 && version >= 2) {
       if (!field_specs_[f].distinct && !field_specs_[f].quantiles) {
         return Status::Corruption("aggregates do not match the configuration");
       }
-      if (!r.GetVector(&fa.raw, kRawValues)) return Status::Corruption("truncated raw values");
+      std::vector<double> raw;
+      if (!r.GetVector(&raw, kRawValues)) return Status::Corruption("truncated raw values");
+      for (double x : raw) fa.raw.push_back(x);
       continue;
     }
     auto sketches = std::make_unique<Sketches>();
@@ -735,9 +740,9 @@ void WindowOperator::SaveKey(const KeyState& state, std::string* out) const {
     w.Put(win.events_since_emit);
     w.Put(win.last_emit_ms);
     if (!win.uses_panes) {
-      w.Put(win.agg.count);
-      w.Put(win.agg.max_ingest_nanos);
-      SaveFields(win.agg, w);
+      w.Put(win.agg->count);
+      w.Put(win.agg->max_ingest_nanos);
+      SaveFields(*win.agg, w);
     }
   }
   w.PutVarint(state.panes.size());
@@ -789,10 +794,11 @@ Result<WindowOperator::KeyState> WindowOperator::LoadKey(uint8_t version, ByteRe
   KeyState state;
   for (uint64_t idx = 0; idx < n; ++idx) {
     Window w;
+    w.agg = std::make_unique<Agg>();
     uint8_t flags = 0;
     if (version == 1) {
-      if (!r.Get(&w.start) || !r.Get(&w.end) || !r.Get(&w.agg.count) ||
-          !r.Get(&w.agg.max_ingest_nanos) || !r.Get(&flags) || !r.Get(&w.events_since_emit) ||
+      if (!r.Get(&w.start) || !r.Get(&w.end) || !r.Get(&w.agg->count) ||
+          !r.Get(&w.agg->max_ingest_nanos) || !r.Get(&flags) || !r.Get(&w.events_since_emit) ||
           !r.Get(&w.last_emit_ms)) {
         return Status::Corruption("truncated window");
       }
@@ -811,11 +817,12 @@ Result<WindowOperator::KeyState> WindowOperator::LoadKey(uint8_t version, ByteRe
                                                                                   : "tumbling") +
                                 " operator");
     }
+    if (w.uses_panes) w.agg.reset();
     if (!w.uses_panes) {
-      if (version != 1 && (!r.Get(&w.agg.count) || !r.Get(&w.agg.max_ingest_nanos))) {
+      if (version != 1 && (!r.Get(&w.agg->count) || !r.Get(&w.agg->max_ingest_nanos))) {
         return Status::Corruption("truncated window");
       }
-      OSPREY_RETURN_IF_ERROR(LoadFields(r, version, &w.agg));
+      OSPREY_RETURN_IF_ERROR(LoadFields(r, version, w.agg.get()));
     }
     if (w.end <= w.start || (!state.windows.empty() && state.windows.back().start >= w.start)) {
       return Status::Corruption("windows out of order");

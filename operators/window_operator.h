@@ -104,25 +104,58 @@ class WindowOperator final : public Operator {
     std::optional<models::HyperLogLog> distinct;     // if the field has a distinct count
     std::optional<models::QuantileSketch> quantiles;  // if the field has quantiles
   };
+  // Buffered values: the first 4 in place (a pane of a hopping window usually holds a few), then
+  // all of them on the heap.
+  class RawValues {
+   public:
+    void push_back(double x) {
+      if (heap_.empty()) {
+        if (n_ < kInline) {
+          inline_[n_++] = x;
+          return;
+        }
+        heap_.reserve(2 * kInline);
+        heap_.assign(inline_, inline_ + n_);
+      }
+      heap_.push_back(x);
+    }
+    const double* begin() const { return heap_.empty() ? inline_ : heap_.data(); }
+    const double* end() const { return begin() + size(); }
+    size_t size() const { return heap_.empty() ? n_ : heap_.size(); }
+    void clear() {
+      n_ = 0;
+      std::vector<double>().swap(heap_);
+    }
+
+   private:
+    static constexpr uint32_t kInline = 4;
+    double inline_[kInline] = {};
+    uint32_t n_ = 0;
+    std::vector<double> heap_;
+  };
   struct FieldAgg {
     models::RunningStats stats;
     // Distinct/quantile fields: the values added so far while `sketches` is null.
-    std::vector<double> raw;
+    RawValues raw;
     std::unique_ptr<Sketches> sketches;
   };
-  // The aggregates of a set of events: a tumbling window, a session, or a hopping pane.
+  // The aggregates of a set of events: a tumbling window, a session, or a hopping pane. The
+  // first two fields live in place, so a key's panes are one contiguous block.
   struct Agg {
     int64_t count = 0;
     int64_t max_ingest_nanos = 0;
-    std::vector<FieldAgg> fields;  // one per field_specs_ entry
+    FieldAgg head[2];
+    std::vector<FieldAgg> tail;  // fields 2.. (field_specs_.size() - 2 of them)
+    FieldAgg& field(size_t f) { return f < 2 ? head[f] : tail[f - 2]; }
+    const FieldAgg& field(size_t f) const { return f < 2 ? head[f] : tail[f - 2]; }
   };
   struct Window {
     int64_t start = 0;
     int64_t end = 0;  // exclusive
     // Tumbling, session, and hopping windows restored from format v1: the window's own
-    // aggregates. Hopping windows otherwise read the key's panes (agg.fields stays empty).
+    // aggregates. Hopping windows otherwise read the key's panes (agg stays null).
     bool uses_panes = false;
-    Agg agg;
+    std::unique_ptr<Agg> agg;
     bool closed = false;          // the watermark passed end and the result went out
     bool emitted_final = false;   // a final (non-early) result was emitted at least once
     bool changed = false;         // changed since the last emission
