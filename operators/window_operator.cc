@@ -290,6 +290,7 @@ void WindowOperator::Process(Event event, Emitter& out) {
     const bool hopping = options_.kind == WindowKind::kHopping;
     const bool early = options_.emit == config::EmitMode::kEarly;
     bool in_pane = false;
+    size_t at = SIZE_MAX;  // windows before index `at` start before the current start
     for (int64_t start = FloorDiv(t, slide_ms_) * slide_ms_; start > t - size;
          start -= slide_ms_) {
       const int64_t end = start + size;
@@ -311,19 +312,16 @@ void WindowOperator::Process(Event event, Emitter& out) {
         }
         AddToAgg(p->agg, ingest, t, seq);
       }
+      // Starts descend: walk back from the newest window (usually a step or two).
       auto& windows = ks.windows;
-      auto pos = windows.end();
-      if (!windows.empty() && windows.back().start == start) {
-        pos = windows.end() - 1;
-      } else {
-        pos = std::lower_bound(windows.begin(), windows.end(), start,
-                               [](const Window& w, int64_t s) { return w.start < s; });
-        if (pos == windows.end() || pos->start != start) {
-          pos = windows.insert(pos, NewWindow(start, end, hopping));
-          ScheduleTimers(*key, *pos);
-        }
+      if (at == SIZE_MAX) at = windows.size();
+      while (at > 0 && windows[at - 1].start >= start) --at;
+      if (at == windows.size() || windows[at].start != start) {
+        windows.insert(windows.begin() + static_cast<ptrdiff_t>(at),
+                       NewWindow(start, end, hopping));
+        ScheduleTimers(*key, windows[at]);
       }
-      Window& w = *pos;
+      Window& w = windows[at];
       if (!w.uses_panes) AddToAgg(*w.agg, ingest, t, seq);
       w.changed = true;
       ++w.events_since_emit;
@@ -410,9 +408,19 @@ void WindowOperator::EmitWindow(const std::string& key, KeyState& ks, Window& w,
             hashes_.push_back(models::HyperLogLog::HashDouble(x));
           }
         }
-        std::sort(hashes_.begin(), hashes_.end());
-        distinct = static_cast<double>(std::unique(hashes_.begin(), hashes_.end()) -
+        size_t unique = 0;
+        if (hashes_.size() <= 32) {  // few values: pairwise beats sorting
+          for (size_t i = 0; i < hashes_.size(); ++i) {
+            bool seen = false;
+            for (size_t j = 0; j < i && !seen; ++j) seen = hashes_[j] == hashes_[i];
+            unique += seen ? 0 : 1;
+          }
+        } else {
+          std::sort(hashes_.begin(), hashes_.end());
+          unique = static_cast<size_t>(std::unique(hashes_.begin(), hashes_.end()) -
                                        hashes_.begin());
+        }
+        distinct = static_cast<double>(unique);
       } else if (parts_.size() == 1) {
         distinct = parts_[0]->field(f).sketches->distinct->Estimate();
       } else {
@@ -432,6 +440,29 @@ void WindowOperator::EmitWindow(const std::string& key, KeyState& ks, Window& w,
     if (!quantile_specs_[f].empty()) {
       // A query over the union of the parts' items (the raw values have weight 1); the same
       // walk as QuantileSketch::Quantile, one sort for all of this field's quantiles.
+      bool raw_only = true;
+      for (const Agg* part : parts_) raw_only = raw_only && !part->field(f).sketches;
+      if (raw_only) {  // all weights 1: sort the values themselves
+        values_scratch_.clear();
+        for (const Agg* part : parts_) {
+          for (double x : part->field(f).raw) {
+            if (!std::isnan(x)) values_scratch_.push_back(x);
+          }
+        }
+        const auto n = static_cast<int64_t>(values_scratch_.size());
+        bool sorted = false;
+        for (size_t a : quantile_specs_[f]) {
+          const double q = options_.aggregates[a].q;
+          if (n == 0) continue;  // NaN
+          if (!sorted) {
+            std::sort(values_scratch_.begin(), values_scratch_.end());
+            sorted = true;
+          }
+          const int64_t rank = q <= 0 ? 1 : q >= 1 ? n : models::QuantileSketch::TargetRank(q, n);
+          e.values[a] = values_scratch_[static_cast<size_t>(rank - 1)];
+        }
+        continue;
+      }
       items_scratch_.clear();
       int64_t n = 0;
       double lo = std::numeric_limits<double>::infinity();

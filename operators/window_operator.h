@@ -250,6 +250,7 @@ class WindowOperator final : public Operator {
   std::vector<double> field_distinct_;                    // per field, of the result
   std::optional<models::HyperLogLog> hll_scratch_;
   std::vector<std::pair<double, int64_t>> items_scratch_;
+  std::vector<double> values_scratch_;
   int64_t annotation_start_ = 0;  // the window whose annotation prefix is cached
   int64_t annotation_end_ = 0;
   std::string annotation_prefix_;  // "window":{"start":S,"end":E
