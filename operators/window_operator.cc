@@ -306,7 +306,8 @@ void WindowOperator::Process(Event event, Emitter& out) {
           panes.push_back(Pane{pane_start, NewAgg()});
           p = panes.end() - 1;
         } else {
-          p = std::lower_bound(panes.begin(), panes.end(), pane_start,
+          p = std::lower_bound(panes.begin() + static_cast<ptrdiff_t>(ks.first_pane), panes.end(),
+                               pane_start,
                                [](const Pane& x, int64_t s) { return x.start < s; });
           if (p->start != pane_start) p = panes.insert(p, Pane{pane_start, NewAgg()});
         }
@@ -367,7 +368,8 @@ void WindowOperator::EmitWindow(const std::string& key, KeyState& ks, Window& w,
   // The aggregates the result merges: the window's own, or its panes.
   parts_.clear();
   if (w.uses_panes) {
-    auto p = std::lower_bound(ks.panes.begin(), ks.panes.end(), w.start,
+    auto p = std::lower_bound(ks.panes.begin() + static_cast<ptrdiff_t>(ks.first_pane),
+                              ks.panes.end(), w.start,
                               [](const Pane& x, int64_t s) { return x.start < s; });
     for (; p != ks.panes.end() && p->start < w.end; ++p) parts_.push_back(&p->agg);
   } else {
@@ -540,20 +542,21 @@ void WindowOperator::EmitWindow(const std::string& key, KeyState& ks, Window& w,
   }
   const bool update = !early && w.emitted_final;
   // "window":{"start":S,"end":E,"update":U,"early":X}; results of one window for many keys
-  // come together, so the prefix is cached.
-  if (annotation_prefix_.empty() || annotation_start_ != w.start || annotation_end_ != w.end) {
+  // come together, so the four variants of the current window are cached.
+  if (annotations_[0].empty() || annotation_start_ != w.start || annotation_end_ != w.end) {
     annotation_start_ = w.start;
     annotation_end_ = w.end;
-    annotation_prefix_ = "\"window\":{\"start\":";
-    AppendInt(annotation_prefix_, w.start);
-    annotation_prefix_ += ",\"end\":";
-    AppendInt(annotation_prefix_, w.end);
+    std::string prefix = "\"window\":{\"start\":";
+    AppendInt(prefix, w.start);
+    prefix += ",\"end\":";
+    AppendInt(prefix, w.end);
+    for (int variant = 0; variant < 4; ++variant) {
+      annotations_[variant] = prefix;
+      annotations_[variant] += (variant & 2) != 0 ? ",\"update\":true" : ",\"update\":false";
+      annotations_[variant] += (variant & 1) != 0 ? ",\"early\":true}" : ",\"early\":false}";
+    }
   }
-  std::string& ann = e.annotations;
-  ann.reserve(annotation_prefix_.size() + 32);
-  ann = annotation_prefix_;
-  ann += update ? ",\"update\":true" : ",\"update\":false";
-  ann += early ? ",\"early\":true}" : ",\"early\":false}";
+  e.annotations = annotations_[(update ? 2 : 0) + (early ? 1 : 0)];
   if (early) {
     ++stats_.early_results;
   } else if (update) {
@@ -591,14 +594,22 @@ void WindowOperator::SendLate(Event event) {
 
 void WindowOperator::DropDeadPanes(KeyState& ks, int64_t watermark) const {
   // A pane's last window starts at the last window start at or before the pane's start.
-  size_t dead = 0;
-  while (dead < ks.panes.size() &&
-         FloorDiv(ks.panes[dead].start, slide_ms_) * slide_ms_ + options_.size_ms +
+  // Dead panes are released in place and the vector compacted now and then, not shifted on
+  // every drop.
+  while (ks.first_pane < ks.panes.size() &&
+         FloorDiv(ks.panes[ks.first_pane].start, slide_ms_) * slide_ms_ + options_.size_ms +
                  options_.allowed_lateness_ms <=
              watermark) {
-    ++dead;
+    ks.panes[ks.first_pane].agg = Agg();
+    ++ks.first_pane;
   }
-  ks.panes.erase(ks.panes.begin(), ks.panes.begin() + static_cast<ptrdiff_t>(dead));
+  if (ks.first_pane == ks.panes.size()) {
+    ks.panes.clear();
+    ks.first_pane = 0;
+  } else if (ks.first_pane >= 8) {
+    ks.panes.erase(ks.panes.begin(), ks.panes.begin() + static_cast<ptrdiff_t>(ks.first_pane));
+    ks.first_pane = 0;
+  }
 }
 
 void WindowOperator::FireDue(Emitter& out) {
@@ -776,8 +787,9 @@ void WindowOperator::SaveKey(const KeyState& state, std::string* out) const {
       SaveFields(*win.agg, w);
     }
   }
-  w.PutVarint(state.panes.size());
-  for (const Pane& pane : state.panes) {
+  w.PutVarint(state.panes.size() - state.first_pane);
+  for (size_t idx = state.first_pane; idx < state.panes.size(); ++idx) {
+    const Pane& pane = state.panes[idx];
     w.Put(pane.start);
     w.Put(pane.agg.count);
     w.Put(pane.agg.max_ingest_nanos);

@@ -168,7 +168,8 @@ class WindowOperator final : public Operator {
   };
   struct KeyState {
     std::vector<Window> windows;  // sorted by start
-    std::vector<Pane> panes;      // hopping only; sorted by start
+    std::vector<Pane> panes;      // hopping only; sorted by start; live from first_pane on
+    size_t first_pane = 0;        // panes before it are dropped (released, not yet erased)
     bool dirty = false;           // listed in dirty_keys_
   };
   struct FieldSpec {
@@ -251,9 +252,9 @@ class WindowOperator final : public Operator {
   std::optional<models::HyperLogLog> hll_scratch_;
   std::vector<std::pair<double, int64_t>> items_scratch_;
   std::vector<double> values_scratch_;
-  int64_t annotation_start_ = 0;  // the window whose annotation prefix is cached
+  int64_t annotation_start_ = 0;  // the window whose annotations are cached
   int64_t annotation_end_ = 0;
-  std::string annotation_prefix_;  // "window":{"start":S,"end":E
+  std::string annotations_[4];  // of that window: [2 * update + early]
 };
 
 }  // namespace osprey::operators
