@@ -194,7 +194,10 @@ void WindowOperator::ScheduleTimers(const std::string& key, const Window& w) {
   if (!w.closed || options_.allowed_lateness_ms == 0) {
     if (fire_bucket_ == nullptr || fire_bucket_time_ != w.end) {
       fire_bucket_time_ = w.end;
-      fire_bucket_ = &fire_timers_[w.end];
+      auto [it, added] = fire_timers_.try_emplace(w.end);
+      // Aligned windows: about every key has one ending then.
+      if (added && options_.kind != WindowKind::kSession) it->second.reserve(keys_.size());
+      fire_bucket_ = &it->second;
     }
     fire_bucket_->push_back(key);
   }
@@ -248,9 +251,9 @@ void WindowOperator::Process(Event event, Emitter& out) {
         if (options_.kind != WindowKind::kSession) {  // the usual number of live windows
           const int64_t per_event = options_.size_ms / slide_ms_ + 1;
           it->second.windows.reserve(static_cast<size_t>(std::min<int64_t>(per_event, 16)));
-          if (options_.kind == WindowKind::kHopping) {
+          if (options_.kind == WindowKind::kHopping) {  // live panes, and up to 8 dropped
             const int64_t panes = options_.size_ms / pane_ms_ + 1;
-            it->second.panes.reserve(static_cast<size_t>(std::min<int64_t>(panes, 16)));
+            it->second.panes.reserve(static_cast<size_t>(std::min<int64_t>(panes, 16) + 8));
           }
         }
       }
@@ -629,13 +632,7 @@ void WindowOperator::FireDue(Emitter& out) {
     auto node = fire_timers_.extract(fire_timers_.begin());
     fire_bucket_ = nullptr;
     const int64_t time = node.key();
-    order_.clear();
-    for (const std::string& key : node.mapped()) {
-      order_.emplace_back(std::hash<std::string>{}(key), &key);
-    }
-    std::sort(order_.begin(), order_.end(), [](const auto& x, const auto& y) {
-      return x.first != y.first ? x.first < y.first : *x.second < *y.second;
-    });
+    SortKeys(node.mapped());
     for (size_t idx = 0; idx < order_.size(); ++idx) {
       const std::string& key = *order_[idx].second;
       if (idx > 0 && order_[idx - 1].first == order_[idx].first &&
@@ -672,6 +669,35 @@ void WindowOperator::Purge(std::unordered_map<std::string, KeyState>::iterator i
   MarkDirty(it->first, ks);
   // No window left: every pane's last window expired too.
   if (ks.windows.empty()) keys_.erase(it);
+}
+
+void WindowOperator::SortKeys(const std::vector<std::string>& keys) {
+  // By (hash, key): hashes are uniform, so distribute by their top bits, then one insertion
+  // sort pass fixes the few inversions left within each range. Same order as a full sort.
+  order_.clear();
+  for (const std::string& key : keys) order_.emplace_back(std::hash<std::string>{}(key), &key);
+  auto less = [](const std::pair<size_t, const std::string*>& x,
+                 const std::pair<size_t, const std::string*>& y) {
+    return x.first != y.first ? x.first < y.first : *x.second < *y.second;
+  };
+  const size_t n = order_.size();
+  if (n >= 64) {
+    int bits = 6;
+    while (bits < 16 && (size_t{1} << bits) < n) ++bits;
+    const int shift = static_cast<int>(sizeof(size_t) * 8) - bits;
+    counts_.assign((size_t{1} << bits) + 1, 0);
+    for (const auto& e : order_) ++counts_[(e.first >> shift) + 1];
+    for (size_t b = 1; b < counts_.size(); ++b) counts_[b] += counts_[b - 1];
+    order_scratch_.resize(n);
+    for (const auto& e : order_) order_scratch_[counts_[e.first >> shift]++] = e;
+    order_.swap(order_scratch_);
+  }
+  for (size_t i = 1; i < n; ++i) {
+    auto x = order_[i];
+    size_t j = i;
+    for (; j > 0 && less(x, order_[j - 1]); --j) order_[j] = order_[j - 1];
+    order_[j] = x;
+  }
 }
 
 void WindowOperator::OnWatermark(int64_t watermark_ms, Emitter& out) {

@@ -197,6 +197,8 @@ class WindowOperator final : public Operator {
   void AfterChange(const std::string& key, KeyState& ks, Window& w, Emitter& out);
   void ScheduleTimers(const std::string& key, const Window& w);
   void FireDue(Emitter& out);
+  // Fills order_ with `keys` by (hash, key): the canonical firing order.
+  void SortKeys(const std::vector<std::string>& keys);
   // Drops the key's windows whose end + allowed lateness ≤ time, the panes no window needs any
   // more, and the key once it has no window.
   void Purge(std::unordered_map<std::string, KeyState>::iterator it, int64_t time);
@@ -235,6 +237,8 @@ class WindowOperator final : public Operator {
   std::vector<std::string>* purge_bucket_ = nullptr;  // likewise
   int64_t purge_bucket_time_ = 0;
   std::vector<std::pair<size_t, const std::string*>> order_;  // scratch: keys by (hash, key)
+  std::vector<std::pair<size_t, const std::string*>> order_scratch_;
+  std::vector<size_t> counts_;
   std::vector<std::string> dirty_keys_;  // keys changed (or dropped) since the last snapshot
   bool watermark_dirty_ = false;
   int64_t seq_ = 0;
