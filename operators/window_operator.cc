@@ -403,9 +403,9 @@ void WindowOperator::EmitWindow(const std::string& key, KeyState& ks, Window& w,
     }
     double& distinct = field_distinct_[f];
     distinct = kNaN;
+    bool all_raw = true;  // every part still buffers this field's values
+    for (const Agg* part : parts_) all_raw = all_raw && !part->field(f).sketches;
     if (field_specs_[f].distinct) {
-      bool all_raw = true;
-      for (const Agg* part : parts_) all_raw = all_raw && !part->field(f).sketches;
       if (all_raw) {  // at most 16 values per part: count them exactly
         hashes_.clear();
         for (const Agg* part : parts_) {
@@ -445,9 +445,7 @@ void WindowOperator::EmitWindow(const std::string& key, KeyState& ks, Window& w,
     if (!quantile_specs_[f].empty()) {
       // A query over the union of the parts' items (the raw values have weight 1); the same
       // walk as QuantileSketch::Quantile, one sort for all of this field's quantiles.
-      bool raw_only = true;
-      for (const Agg* part : parts_) raw_only = raw_only && !part->field(f).sketches;
-      if (raw_only) {  // all weights 1: sort the values themselves
+      if (all_raw) {  // all weights 1: sort the values themselves
         values_scratch_.clear();
         for (const Agg* part : parts_) {
           for (double x : part->field(f).raw) {

@@ -12,15 +12,6 @@ namespace osprey::models {
 
 namespace {
 
-uint64_t Mix64(uint64_t x) {  // murmur3 fmix64: a bijection with full avalanche
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  x ^= x >> 33;
-  return x;
-}
-
 // Ertl 2017, Algorithm 6 helpers.
 double Sigma(double x) {
   if (x == 1.0) return std::numeric_limits<double>::infinity();
@@ -52,14 +43,6 @@ double Tau(double x) {
 
 HyperLogLog::HyperLogLog(int precision) : precision_(precision) {
   OSPREY_CHECK(precision >= kMinPrecision && precision <= kMaxPrecision) << precision;
-}
-
-uint64_t HyperLogLog::HashDouble(double v) {
-  if (v == 0.0) v = 0.0;  // -0.0 -> 0.0
-  if (std::isnan(v)) v = std::numeric_limits<double>::quiet_NaN();
-  uint64_t bits = 0;
-  std::memcpy(&bits, &v, sizeof(bits));
-  return Mix64(bits ^ 0x9e3779b97f4a7c15ULL);
 }
 
 uint64_t HyperLogLog::HashString(std::string_view v) {
