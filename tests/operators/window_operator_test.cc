@@ -552,7 +552,7 @@ void ExpectSameEmissions(const Emissions& got, const Emissions& want, const std:
   }
 }
 
-void RunRandomized(WindowOptions o, uint64_t seed, const std::string& name) {
+void RunRandomized(WindowOptions o, uint64_t seed, const std::string& name, int keys = 5) {
   o.aggregates = FullAggregateSet();
   o.max_out_of_orderness_ms = 20;
   o.allowed_lateness_ms = 30;
@@ -563,7 +563,7 @@ void RunRandomized(WindowOptions o, uint64_t seed, const std::string& name) {
   std::mt19937_64 rng(seed);
   int64_t last_wm = WatermarkTracker::kNoWatermark;
   for (int step = 0; step < 3000; ++step) {
-    std::string key = "k" + std::to_string(rng() % 5);
+    std::string key = "k" + std::to_string(rng() % static_cast<uint64_t>(keys));
     int64_t jitter = static_cast<int64_t>(rng() % 81) - 40;
     if (rng() % 20 == 0) jitter -= 200;  // far beyond the lateness
     int64_t t = 1000 + step * 3 + jitter;
@@ -594,6 +594,24 @@ TEST(WindowOperatorTest, HoppingMatchesBruteForce) {
   for (uint64_t seed : {21, 22, 23}) RunRandomized(o, seed, "hopping");
 }
 
+TEST(WindowOperatorTest, SketchedAggregatesMatchBruteForce) {
+  // One key and long windows: fields pass 16 values per window or pane and build their
+  // sketches, and results merge sketched with buffering parts.
+  WindowOptions o = Tumbling(150);
+  RunRandomized(o, 51, "tumbling-sketched", 1);
+  o.kind = WindowKind::kHopping;
+  o.size_ms = 180;
+  o.slide_ms = 60;
+  RunRandomized(o, 52, "hopping-sketched", 1);
+  o.size_ms = 150;
+  o.slide_ms = 50;  // panes of about 16 events: some buffer, some sketch
+  RunRandomized(o, 53, "hopping-mixed", 1);
+  o.kind = WindowKind::kSession;
+  o.gap_ms = 40;          // one session of ~3000 events
+  o.quantile_k = 4096;    // KLL stays exact at that size, so the reference applies
+  RunRandomized(o, 54, "session-sketched", 1);
+}
+
 TEST(WindowOperatorTest, SessionMatchesBruteForce) {
   WindowOptions o = Tumbling(50);
   o.kind = WindowKind::kSession;
@@ -606,6 +624,9 @@ TEST(WindowOperatorTest, EarlyEmissionMatchesBruteForce) {
   o.emit = config::EmitMode::kEarly;
   o.early_every_events = 2;
   RunRandomized(o, 41, "tumbling-early");
+  o.kind = WindowKind::kHopping;
+  o.slide_ms = 20;
+  RunRandomized(o, 43, "hopping-early");
   o.kind = WindowKind::kSession;
   o.gap_ms = 15;
   RunRandomized(o, 42, "session-early");
