@@ -196,7 +196,9 @@ void WindowOperator::ScheduleTimers(const std::string& key, const Window& w) {
       fire_bucket_time_ = w.end;
       auto [it, added] = fire_timers_.try_emplace(w.end);
       // Aligned windows: about every key has one ending then.
-      if (added && options_.kind != WindowKind::kSession) it->second.reserve(keys_.size());
+      if (added && options_.kind != WindowKind::kSession) {
+        it->second.reserve(std::min<size_t>(keys_.size(), 1024));
+      }
       fire_bucket_ = &it->second;
     }
     fire_bucket_->push_back(key);
