@@ -60,6 +60,9 @@ WindowOperator::WindowOperator(std::string name, const config::WindowOptions& op
     it->quantiles = it->quantiles || spec.fn == AggregateFn::kQuantile;
     spec_field_.push_back(static_cast<int>(it - field_specs_.begin()));
   }
+  for (size_t a = 0; a < options_.aggregates.size(); ++a) {
+    plan_.emplace_back(options_.aggregates[a].fn, spec_field_[a]);
+  }
   quantile_specs_.resize(field_specs_.size());
   for (size_t a = 0; a < options_.aggregates.size(); ++a) {
     if (options_.aggregates[a].fn == AggregateFn::kQuantile) {
@@ -521,15 +524,15 @@ void WindowOperator::EmitWindow(const std::string& key, KeyState& ks, Window& w,
       }
     }
   }
-  for (size_t a = 0; a < options_.aggregates.size(); ++a) {
-    const int f = spec_field_[a];
+  for (size_t a = 0; a < plan_.size(); ++a) {
+    const auto [fn, f] = plan_[a];
     double& v = e.values[a];
     if (f < 0) {
       v = static_cast<double>(count);
       continue;
     }
     const models::RunningStats* s = field_stats_[static_cast<size_t>(f)];
-    switch (options_.aggregates[a].fn) {
+    switch (fn) {
       case AggregateFn::kCount: v = static_cast<double>(s->count()); break;
       case AggregateFn::kSum: v = s->sum(); break;
       case AggregateFn::kMean: v = s->mean(); break;
@@ -603,7 +606,12 @@ void WindowOperator::DropDeadPanes(KeyState& ks, int64_t watermark) const {
          FloorDiv(ks.panes[ks.first_pane].start, slide_ms_) * slide_ms_ + options_.size_ms +
                  options_.allowed_lateness_ms <=
              watermark) {
-    ks.panes[ks.first_pane].agg = Agg();
+    Agg& dead = ks.panes[ks.first_pane].agg;  // release its memory; the slot goes at compaction
+    for (FieldAgg& fa : dead.head) {
+      fa.raw.clear();
+      fa.sketches.reset();
+    }
+    std::vector<FieldAgg>().swap(dead.tail);
     ++ks.first_pane;
   }
   if (ks.first_pane == ks.panes.size()) {

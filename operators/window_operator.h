@@ -223,6 +223,7 @@ class WindowOperator final : public Operator {
   std::vector<FieldSpec> field_specs_;
   std::vector<int> spec_field_;  // aggregate index -> field_specs_ index, -1 = plain count
   std::vector<std::vector<size_t>> quantile_specs_;  // per field: aggregate indexes of kQuantile
+  std::vector<std::pair<config::AggregateFn, int>> plan_;  // per aggregate: fn, spec_field_
   std::shared_ptr<const Schema> output_schema_;
   int64_t slide_ms_ = 0;  // tumbling/hopping: distance between window starts
   int64_t pane_ms_ = 0;   // hopping: gcd(size, slide)
