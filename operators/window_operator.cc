@@ -256,9 +256,9 @@ void WindowOperator::Process(Event event, Emitter& out) {
         if (options_.kind != WindowKind::kSession) {  // the usual number of live windows
           const int64_t per_event = options_.size_ms / slide_ms_ + 1;
           it->second.windows.reserve(static_cast<size_t>(std::min<int64_t>(per_event, 16)));
-          if (options_.kind == WindowKind::kHopping) {  // live panes, and up to 8 dropped
+          if (options_.kind == WindowKind::kHopping) {  // live panes, and up to 2 dropped
             const int64_t panes = options_.size_ms / pane_ms_ + 1;
-            it->second.panes.reserve(static_cast<size_t>(std::min<int64_t>(panes, 16) + 8));
+            it->second.panes.reserve(static_cast<size_t>(std::min<int64_t>(panes, 16) + 2));
           }
         }
       }
@@ -600,8 +600,7 @@ void WindowOperator::SendLate(Event event) {
 
 void WindowOperator::DropDeadPanes(KeyState& ks, int64_t watermark) const {
   // A pane's last window starts at the last window start at or before the pane's start.
-  // Dead panes are released in place and the vector compacted now and then, not shifted on
-  // every drop.
+  // Dead panes are released in place and the vector compacted every other drop.
   while (ks.first_pane < ks.panes.size() &&
          FloorDiv(ks.panes[ks.first_pane].start, slide_ms_) * slide_ms_ + options_.size_ms +
                  options_.allowed_lateness_ms <=
@@ -617,7 +616,7 @@ void WindowOperator::DropDeadPanes(KeyState& ks, int64_t watermark) const {
   if (ks.first_pane == ks.panes.size()) {
     ks.panes.clear();
     ks.first_pane = 0;
-  } else if (ks.first_pane >= 8) {
+  } else if (ks.first_pane >= 2) {
     ks.panes.erase(ks.panes.begin(), ks.panes.begin() + static_cast<ptrdiff_t>(ks.first_pane));
     ks.first_pane = 0;
   }
