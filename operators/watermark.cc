@@ -13,11 +13,11 @@ WatermarkTracker::WatermarkTracker(int64_t max_out_of_orderness_ms, int64_t idle
 void WatermarkTracker::Observe(int32_t partition, int64_t event_time_ms) {
   Partition& p = partitions_[partition];
   p.max_event_time_ms = std::max(p.max_event_time_ms, event_time_ms);
-  p.last_seen_ms = clock_.NowMillis();
+  if (idle_timeout_ms_ > 0) p.last_seen_ms = clock_.NowMillis();  // read only for idleness
 }
 
 int64_t WatermarkTracker::Advance() {
-  const int64_t now = clock_.NowMillis();
+  const int64_t now = idle_timeout_ms_ > 0 ? clock_.NowMillis() : 0;
   int64_t lowest = std::numeric_limits<int64_t>::max();
   active_ = 0;
   for (const auto& [id, p] : partitions_) {

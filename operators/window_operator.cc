@@ -1,8 +1,10 @@
 #include "operators/window_operator.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <utility>
 
 #include "config/base/bytes.h"
@@ -58,7 +60,26 @@ WindowOperator::WindowOperator(std::string name, const config::WindowOptions& op
     it->quantiles = it->quantiles || spec.fn == AggregateFn::kQuantile;
     spec_field_.push_back(static_cast<int>(it - field_specs_.begin()));
   }
+  for (size_t a = 0; a < options_.aggregates.size(); ++a) {
+    plan_.emplace_back(options_.aggregates[a].fn, spec_field_[a]);
+  }
+  quantile_specs_.resize(field_specs_.size());
+  for (size_t a = 0; a < options_.aggregates.size(); ++a) {
+    if (options_.aggregates[a].fn == AggregateFn::kQuantile) {
+      quantile_specs_[static_cast<size_t>(spec_field_[a])].push_back(a);
+    }
+  }
   output_schema_ = std::move(schema);
+  if (options_.kind != WindowKind::kSession) {
+    slide_ms_ = options_.kind == WindowKind::kHopping ? options_.slide_ms : options_.size_ms;
+    pane_ms_ = std::gcd(options_.size_ms, slide_ms_);
+  }
+  empty_agg_ = NewAgg();
+  values_.resize(field_specs_.size());
+  present_.resize(field_specs_.size());
+  merged_stats_.resize(field_specs_.size());
+  field_stats_.resize(field_specs_.size());
+  field_distinct_.resize(field_specs_.size());
 }
 
 size_t WindowOperator::open_windows() const {
@@ -81,49 +102,89 @@ const std::vector<int>& WindowOperator::FieldIndexes(const Schema* schema) {
   return cached_indexes_;
 }
 
-WindowOperator::Window WindowOperator::NewWindow(int64_t start, int64_t end) const {
+WindowOperator::Agg WindowOperator::NewAgg() const {
+  Agg agg;
+  if (field_specs_.size() > 2) agg.tail.resize(field_specs_.size() - 2);
+  return agg;
+}
+
+WindowOperator::Window WindowOperator::NewWindow(int64_t start, int64_t end,
+                                                 bool uses_panes) const {
   Window w;
   w.start = start;
   w.end = end;
-  w.fields.resize(field_specs_.size());
-  for (size_t f = 0; f < field_specs_.size(); ++f) {
-    if (field_specs_[f].distinct) w.fields[f].distinct.emplace(options_.hll_precision);
-    if (field_specs_[f].quantiles) w.fields[f].quantiles.emplace(options_.quantile_k);
-  }
-  w.last_emit_ms = clock_.NowMillis();
+  w.uses_panes = uses_panes;
+  if (!uses_panes) w.agg = std::make_unique<Agg>(NewAgg());
+  if (options_.early_every_ms > 0) w.last_emit_ms = clock_.NowMillis();  // only read then
   return w;
 }
 
-void WindowOperator::AddToWindow(Window& w, const Event& event, int64_t time_ms, int64_t seq) {
-  const std::vector<int>& indexes = FieldIndexes(event.schema.get());
-  ++w.count;
-  for (size_t f = 0; f < indexes.size(); ++f) {
-    int idx = indexes[f];
-    if (idx < 0 || static_cast<size_t>(idx) >= event.values.size()) continue;
-    double x = event.values[static_cast<size_t>(idx)];
-    FieldAgg& agg = w.fields[f];
-    agg.stats.Add(x, time_ms, seq);
-    if (agg.distinct) agg.distinct->AddDouble(x);
-    if (agg.quantiles) agg.quantiles->Add(x);
+void WindowOperator::BuildSketches(size_t f, FieldAgg& agg) const {
+  if (agg.sketches) return;
+  agg.sketches = std::make_unique<Sketches>();
+  if (field_specs_[f].distinct) {
+    auto& hll = agg.sketches->distinct.emplace(options_.hll_precision);
+    for (double x : agg.raw) hll.AddDouble(x);
   }
-  w.max_ingest_nanos = std::max(w.max_ingest_nanos, event.ingest_nanos);
-  w.changed = true;
-  ++w.events_since_emit;
+  if (field_specs_[f].quantiles) {
+    auto& kll = agg.sketches->quantiles.emplace(options_.quantile_k);
+    for (double x : agg.raw) kll.Add(x);
+  }
+  agg.raw.clear();
 }
 
-void WindowOperator::MergeInto(Window& into, Window& from) {
+void WindowOperator::AddToAgg(Agg& agg, int64_t ingest_nanos, int64_t time_ms, int64_t seq) {
+  ++agg.count;
+  agg.max_ingest_nanos = std::max(agg.max_ingest_nanos, ingest_nanos);
+  for (size_t f = 0; f < field_specs_.size(); ++f) {
+    if (!present_[f]) continue;
+    const double x = values_[f];
+    FieldAgg& fa = agg.field(f);
+    fa.stats.Add(x, time_ms, seq);
+    if (!field_specs_[f].distinct && !field_specs_[f].quantiles) continue;
+    if (!fa.sketches) {
+      fa.raw.push_back(x);
+      if (fa.raw.size() > kRawValues) BuildSketches(f, fa);
+      continue;
+    }
+    if (fa.sketches->distinct) fa.sketches->distinct->AddDouble(x);
+    if (fa.sketches->quantiles) fa.sketches->quantiles->Add(x);
+  }
+}
+
+void WindowOperator::MergeAgg(Agg& into, Agg& from) const {
+  into.count += from.count;
+  into.max_ingest_nanos = std::max(into.max_ingest_nanos, from.max_ingest_nanos);
+  for (size_t f = 0; f < field_specs_.size(); ++f) {
+    FieldAgg& a = into.field(f);
+    FieldAgg& b = from.field(f);
+    a.stats.Merge(b.stats);
+    if (!field_specs_[f].distinct && !field_specs_[f].quantiles) continue;
+    if (!b.sketches) {
+      for (double x : b.raw) {
+        if (!a.sketches) {
+          a.raw.push_back(x);
+          if (a.raw.size() > kRawValues) BuildSketches(f, a);
+        } else {
+          if (a.sketches->distinct) a.sketches->distinct->AddDouble(x);
+          if (a.sketches->quantiles) a.sketches->quantiles->Add(x);
+        }
+      }
+      continue;
+    }
+    BuildSketches(f, a);
+    // Same precision and k by construction: merging cannot fail.
+    Sketches& sa = *a.sketches;
+    const Sketches& sb = *b.sketches;
+    if (sa.distinct && sb.distinct) sa.distinct->Merge(*sb.distinct).IgnoreError();
+    if (sa.quantiles && sb.quantiles) sa.quantiles->Merge(*sb.quantiles).IgnoreError();
+  }
+}
+
+void WindowOperator::MergeInto(Window& into, Window& from) const {
   into.start = std::min(into.start, from.start);
   into.end = std::max(into.end, from.end);
-  into.count += from.count;
-  for (size_t f = 0; f < into.fields.size(); ++f) {
-    FieldAgg& a = into.fields[f];
-    FieldAgg& b = from.fields[f];
-    a.stats.Merge(b.stats);
-    // Same precision and k by construction: merging cannot fail.
-    if (a.distinct && b.distinct) a.distinct->Merge(*b.distinct).IgnoreError();
-    if (a.quantiles && b.quantiles) a.quantiles->Merge(*b.quantiles).IgnoreError();
-  }
-  into.max_ingest_nanos = std::max(into.max_ingest_nanos, from.max_ingest_nanos);
+  MergeAgg(*into.agg, *from.agg);
   into.emitted_final = into.emitted_final || from.emitted_final;
   into.changed = true;
   into.events_since_emit += from.events_since_emit;
@@ -131,8 +192,33 @@ void WindowOperator::MergeInto(Window& into, Window& from) {
 }
 
 void WindowOperator::ScheduleTimers(const std::string& key, const Window& w) {
-  if (!w.closed) fire_timers_.emplace(w.end, key, w.start);
-  purge_timers_.emplace(w.end + options_.allowed_lateness_ms, key, w.start);
+  // Consecutive windows mostly share their end (one per key and slide): cache the bucket.
+  // Without allowed lateness a window is dropped when it fires: no purge timer.
+  if (!w.closed || options_.allowed_lateness_ms == 0) {
+    if (fire_bucket_ == nullptr || fire_bucket_time_ != w.end) {
+      fire_bucket_time_ = w.end;
+      auto [it, added] = fire_timers_.try_emplace(w.end);
+      // Aligned windows: about every key has one ending then.
+      if (added && options_.kind != WindowKind::kSession) {
+        it->second.reserve(std::min<size_t>(keys_.size(), 1024));
+      }
+      fire_bucket_ = &it->second;
+    }
+    fire_bucket_->push_back(key);
+  }
+  if (options_.allowed_lateness_ms == 0) return;
+  const int64_t purge = w.end + options_.allowed_lateness_ms;
+  if (purge_bucket_ == nullptr || purge_bucket_time_ != purge) {
+    purge_bucket_time_ = purge;
+    purge_bucket_ = &purge_timers_[purge];
+  }
+  purge_bucket_->push_back(key);
+}
+
+void WindowOperator::MarkDirty(const std::string& key, KeyState& ks) {
+  if (ks.dirty) return;
+  ks.dirty = true;
+  dirty_keys_.push_back(key);
 }
 
 void WindowOperator::Process(Event event, Emitter& out) {
@@ -149,14 +235,35 @@ void WindowOperator::Process(Event event, Emitter& out) {
   auto expired = [&](int64_t end) {
     return wm != WatermarkTracker::kNoWatermark && end + options_.allowed_lateness_ms <= wm;
   };
+  {  // The event's field values, looked up once.
+    const std::vector<int>& indexes = FieldIndexes(event.schema.get());
+    for (size_t f = 0; f < indexes.size(); ++f) {
+      const int idx = indexes[f];
+      present_[f] = idx >= 0 && static_cast<size_t>(idx) < event.values.size();
+      values_[f] = present_[f] ? event.values[static_cast<size_t>(idx)] : kNaN;
+    }
+  }
+  const int64_t ingest = event.ingest_nanos;
 
   bool accepted = false;
   KeyState* state = nullptr;
+  const std::string* key = nullptr;
   auto state_for_key = [&]() -> KeyState& {
     if (state == nullptr) {
       auto it = keys_.find(event.key);
-      if (it == keys_.end()) it = keys_.emplace(event.key, KeyState{}).first;
+      if (it == keys_.end()) {
+        it = keys_.emplace(event.key, KeyState{}).first;
+        if (options_.kind != WindowKind::kSession) {  // the usual number of live windows
+          const int64_t per_event = options_.size_ms / slide_ms_ + 1;
+          it->second.windows.reserve(static_cast<size_t>(std::min<int64_t>(per_event, 16)));
+          if (options_.kind == WindowKind::kHopping) {  // live panes, and up to 2 dropped
+            const int64_t panes = options_.size_ms / pane_ms_ + 1;
+            it->second.panes.reserve(static_cast<size_t>(std::min<int64_t>(panes, 16) + 2));
+          }
+        }
+      }
       state = &it->second;
+      key = &it->first;
     }
     return *state;
   };
@@ -165,8 +272,10 @@ void WindowOperator::Process(Event event, Emitter& out) {
     if (!expired(t + options_.gap_ms)) {
       accepted = true;
       KeyState& ks = state_for_key();
-      Window merged = NewWindow(t, t + options_.gap_ms);
-      AddToWindow(merged, event, t, seq);
+      Window merged = NewWindow(t, t + options_.gap_ms, /*uses_panes=*/false);
+      AddToAgg(*merged.agg, ingest, t, seq);
+      merged.changed = true;
+      ++merged.events_since_emit;
       // Sessions touching [t, t + gap] merge (Flink's TimeWindow::intersects).
       auto& windows = ks.windows;
       for (size_t idx = 0; idx < windows.size();) {
@@ -181,39 +290,67 @@ void WindowOperator::Process(Event event, Emitter& out) {
       auto pos = std::lower_bound(windows.begin(), windows.end(), merged.start,
                                   [](const Window& w, int64_t s) { return w.start < s; });
       pos = windows.insert(pos, std::move(merged));
-      ScheduleTimers(event.key, *pos);
-      AfterChange(event.key, *pos, out);
+      ScheduleTimers(*key, *pos);
+      AfterChange(*key, ks, *pos, out);
     }
   } else {
     const int64_t size = options_.size_ms;
-    const int64_t slide = options_.kind == WindowKind::kHopping ? options_.slide_ms : size;
-    for (int64_t start = FloorDiv(t, slide) * slide; start > t - size; start -= slide) {
+    const bool hopping = options_.kind == WindowKind::kHopping;
+    const bool early = options_.emit == config::EmitMode::kEarly;
+    bool in_pane = false;
+    size_t at = SIZE_MAX;  // windows before index `at` start before the current start
+    for (int64_t start = FloorDiv(t, slide_ms_) * slide_ms_; start > t - size;
+         start -= slide_ms_) {
       const int64_t end = start + size;
       if (expired(end)) continue;
       accepted = true;
-      auto& windows = state_for_key().windows;
-      auto pos = std::lower_bound(windows.begin(), windows.end(), start,
-                                  [](const Window& w, int64_t s) { return w.start < s; });
-      if (pos == windows.end() || pos->start != start) {
-        pos = windows.insert(pos, NewWindow(start, end));
-        ScheduleTimers(event.key, *pos);
+      KeyState& ks = state_for_key();
+      if (hopping && !in_pane) {  // the event's one pane, before any window over it emits
+        in_pane = true;
+        const int64_t pane_start = FloorDiv(t, pane_ms_) * pane_ms_;
+        auto& panes = ks.panes;
+        auto p = panes.end();
+        if (panes.empty() || panes.back().start < pane_start) {
+          panes.push_back(Pane{pane_start, NewAgg()});
+          p = panes.end() - 1;
+        } else {
+          p = std::lower_bound(panes.begin() + static_cast<ptrdiff_t>(ks.first_pane), panes.end(),
+                               pane_start,
+                               [](const Pane& x, int64_t s) { return x.start < s; });
+          if (p->start != pane_start) p = panes.insert(p, Pane{pane_start, NewAgg()});
+        }
+        AddToAgg(p->agg, ingest, t, seq);
       }
-      AddToWindow(*pos, event, t, seq);
-      AfterChange(event.key, *pos, out);
+      // Starts descend: walk back from the newest window (usually a step or two).
+      auto& windows = ks.windows;
+      if (at == SIZE_MAX) at = windows.size();
+      while (at > 0 && windows[at - 1].start >= start) --at;
+      if (at == windows.size() || windows[at].start != start) {
+        windows.insert(windows.begin() + static_cast<ptrdiff_t>(at),
+                       NewWindow(start, end, hopping));
+        ScheduleTimers(*key, windows[at]);
+      }
+      Window& w = windows[at];
+      if (!w.uses_panes) AddToAgg(*w.agg, ingest, t, seq);
+      w.changed = true;
+      ++w.events_since_emit;
+      if (early || (wm != WatermarkTracker::kNoWatermark && end <= wm)) {
+        AfterChange(*key, ks, w, out);
+      }
     }
   }
 
   if (accepted) {
-    dirty_.insert(event.key);
+    MarkDirty(*key, *state);
   } else {
     SendLate(std::move(event));
   }
   FireDue(out);
 }
 
-void WindowOperator::AfterChange(const std::string& key, Window& w, Emitter& out) {
+void WindowOperator::AfterChange(const std::string& key, KeyState& ks, Window& w, Emitter& out) {
   if (tracker_.current() != WatermarkTracker::kNoWatermark && w.end <= tracker_.current()) {
-    EmitWindow(key, w, /*early=*/false, out);
+    EmitWindow(key, ks, w, /*early=*/false, out);
     return;
   }
   if (options_.emit != config::EmitMode::kEarly) return;
@@ -221,53 +358,211 @@ void WindowOperator::AfterChange(const std::string& key, Window& w, Emitter& out
                   w.events_since_emit >= options_.early_every_events;
   bool by_time = options_.early_every_ms > 0 &&
                  clock_.NowMillis() - w.last_emit_ms >= options_.early_every_ms;
-  if (by_count || by_time) EmitWindow(key, w, /*early=*/true, out);
+  if (by_count || by_time) EmitWindow(key, ks, w, /*early=*/true, out);
 }
 
-void WindowOperator::EmitWindow(const std::string& key, Window& w, bool early, Emitter& out) {
+namespace {
+
+void AppendInt(std::string& s, int64_t v) {
+  char buf[24];
+  auto res = std::to_chars(buf, buf + sizeof(buf), v);
+  s.append(buf, res.ptr);
+}
+
+}  // namespace
+
+void WindowOperator::EmitWindow(const std::string& key, KeyState& ks, Window& w, bool early,
+                                Emitter& out) {
+  // The aggregates the result merges: the window's own, or its panes.
+  parts_.clear();
+  if (w.uses_panes) {
+    auto p = std::lower_bound(ks.panes.begin() + static_cast<ptrdiff_t>(ks.first_pane),
+                              ks.panes.end(), w.start,
+                              [](const Pane& x, int64_t s) { return x.start < s; });
+    for (; p != ks.panes.end() && p->start < w.end; ++p) parts_.push_back(&p->agg);
+  } else {
+    parts_.push_back(w.agg.get());
+  }
+  if (parts_.empty()) parts_.push_back(&empty_agg_);  // cannot happen: a window has an event
   Event e;
   e.key = key;
   e.event_time_ms = w.end - 1;
   e.schema = output_schema_;
-  e.ingest_nanos = w.max_ingest_nanos;
-  e.values.reserve(options_.aggregates.size());
-  for (size_t a = 0; a < options_.aggregates.size(); ++a) {
-    const config::AggregateSpec& spec = options_.aggregates[a];
-    const int f = spec_field_[a];
+  int64_t count = 0;
+  e.ingest_nanos = 0;
+  for (const Agg* part : parts_) {
+    count += part->count;
+    e.ingest_nanos = std::max(e.ingest_nanos, part->max_ingest_nanos);
+  }
+  e.values.assign(options_.aggregates.size(), kNaN);
+
+  for (size_t f = 0; f < field_specs_.size(); ++f) {
+    // Merged running statistics (a copy only when there are several parts).
+    if (parts_.size() == 1) {
+      field_stats_[f] = &parts_[0]->field(f).stats;
+    } else {
+      models::RunningStats& m = merged_stats_[f];
+      m = parts_[0]->field(f).stats;
+      for (size_t p = 1; p < parts_.size(); ++p) m.Merge(parts_[p]->field(f).stats);
+      field_stats_[f] = &m;
+    }
+    double& distinct = field_distinct_[f];
+    distinct = kNaN;
+    bool all_raw = true;  // every part still buffers this field's values
+    for (const Agg* part : parts_) all_raw = all_raw && !part->field(f).sketches;
+    if (field_specs_[f].distinct) {
+      if (all_raw) {  // at most 16 values per part: count them exactly
+        hashes_.clear();
+        for (const Agg* part : parts_) {
+          for (double x : part->field(f).raw) {
+            hashes_.push_back(models::HyperLogLog::HashDouble(x));
+          }
+        }
+        size_t unique = 0;
+        if (hashes_.size() <= 32) {  // few values: pairwise beats sorting
+          for (size_t i = 0; i < hashes_.size(); ++i) {
+            bool seen = false;
+            for (size_t j = 0; j < i && !seen; ++j) seen = hashes_[j] == hashes_[i];
+            unique += seen ? 0 : 1;
+          }
+        } else {
+          std::sort(hashes_.begin(), hashes_.end());
+          unique = static_cast<size_t>(std::unique(hashes_.begin(), hashes_.end()) -
+                                       hashes_.begin());
+        }
+        distinct = static_cast<double>(unique);
+      } else if (parts_.size() == 1) {
+        distinct = parts_[0]->field(f).sketches->distinct->Estimate();
+      } else {
+        if (!hll_scratch_) hll_scratch_.emplace(options_.hll_precision);
+        hll_scratch_->Clear();
+        for (const Agg* part : parts_) {
+          const FieldAgg& fa = part->field(f);
+          if (fa.sketches) {
+            hll_scratch_->Merge(*fa.sketches->distinct).IgnoreError();  // same precision
+          } else {
+            for (double x : fa.raw) hll_scratch_->AddDouble(x);
+          }
+        }
+        distinct = hll_scratch_->Estimate();
+      }
+    }
+    if (!quantile_specs_[f].empty()) {
+      // A query over the union of the parts' items (the raw values have weight 1); the same
+      // walk as QuantileSketch::Quantile, one sort for all of this field's quantiles.
+      if (all_raw) {  // all weights 1: sort the values themselves
+        values_scratch_.clear();
+        for (const Agg* part : parts_) {
+          for (double x : part->field(f).raw) {
+            if (!std::isnan(x)) values_scratch_.push_back(x);
+          }
+        }
+        const auto n = static_cast<int64_t>(values_scratch_.size());
+        bool sorted = false;
+        for (size_t a : quantile_specs_[f]) {
+          const double q = options_.aggregates[a].q;
+          if (n == 0) continue;  // NaN
+          if (!sorted) {
+            std::sort(values_scratch_.begin(), values_scratch_.end());
+            sorted = true;
+          }
+          const int64_t rank = q <= 0 ? 1 : q >= 1 ? n : models::QuantileSketch::TargetRank(q, n);
+          e.values[a] = values_scratch_[static_cast<size_t>(rank - 1)];
+        }
+        continue;
+      }
+      items_scratch_.clear();
+      int64_t n = 0;
+      double lo = std::numeric_limits<double>::infinity();
+      double hi = -std::numeric_limits<double>::infinity();
+      for (const Agg* part : parts_) {
+        const FieldAgg& fa = part->field(f);
+        if (fa.sketches) {
+          const models::QuantileSketch& q = *fa.sketches->quantiles;
+          if (q.empty()) continue;
+          n += q.count();
+          lo = std::min(lo, q.min());
+          hi = std::max(hi, q.max());
+          q.AppendWeightedItems(&items_scratch_);
+        } else {
+          for (double x : fa.raw) {
+            if (std::isnan(x)) continue;
+            ++n;
+            lo = std::min(lo, x);
+            hi = std::max(hi, x);
+            items_scratch_.emplace_back(x, 1);
+          }
+        }
+      }
+      bool sorted = false;
+      for (size_t a : quantile_specs_[f]) {
+        const double q = options_.aggregates[a].q;
+        double v = kNaN;
+        if (n == 0) {
+          v = kNaN;
+        } else if (q <= 0) {
+          v = lo;
+        } else if (q >= 1) {
+          v = hi;
+        } else {
+          if (!sorted) {
+            std::sort(items_scratch_.begin(), items_scratch_.end());
+            sorted = true;
+          }
+          const int64_t target = models::QuantileSketch::TargetRank(q, n);
+          int64_t cumulative = 0;
+          v = items_scratch_.back().first;
+          for (const auto& [x, weight] : items_scratch_) {
+            cumulative += weight;
+            if (cumulative >= target) {
+              v = x;
+              break;
+            }
+          }
+        }
+        e.values[a] = v;
+      }
+    }
+  }
+  for (size_t a = 0; a < plan_.size(); ++a) {
+    const auto [fn, f] = plan_[a];
+    double& v = e.values[a];
     if (f < 0) {
-      e.values.push_back(static_cast<double>(w.count));
+      v = static_cast<double>(count);
       continue;
     }
-    const FieldAgg& agg = w.fields[static_cast<size_t>(f)];
-    const models::RunningStats& s = agg.stats;
-    double v = kNaN;
-    switch (spec.fn) {
-      case AggregateFn::kCount: v = static_cast<double>(s.count()); break;
-      case AggregateFn::kSum: v = s.sum(); break;
-      case AggregateFn::kMean: v = s.mean(); break;
-      case AggregateFn::kMin: v = s.min(); break;
-      case AggregateFn::kMax: v = s.max(); break;
-      case AggregateFn::kVariance: v = s.variance(); break;
-      case AggregateFn::kStddev: v = s.stddev(); break;
-      case AggregateFn::kFirst: v = s.first(); break;
-      case AggregateFn::kLast: v = s.last(); break;
-      case AggregateFn::kDistinctCount:
-        v = std::round(agg.distinct->Estimate());
-        break;
-      case AggregateFn::kQuantile: v = agg.quantiles->Quantile(spec.q); break;
+    const models::RunningStats* s = field_stats_[static_cast<size_t>(f)];
+    switch (fn) {
+      case AggregateFn::kCount: v = static_cast<double>(s->count()); break;
+      case AggregateFn::kSum: v = s->sum(); break;
+      case AggregateFn::kMean: v = s->mean(); break;
+      case AggregateFn::kMin: v = s->min(); break;
+      case AggregateFn::kMax: v = s->max(); break;
+      case AggregateFn::kVariance: v = s->variance(); break;
+      case AggregateFn::kStddev: v = s->stddev(); break;
+      case AggregateFn::kFirst: v = s->first(); break;
+      case AggregateFn::kLast: v = s->last(); break;
+      case AggregateFn::kDistinctCount: v = std::round(field_distinct_[static_cast<size_t>(f)]); break;
+      case AggregateFn::kQuantile: break;  // above
     }
-    e.values.push_back(v);
   }
   const bool update = !early && w.emitted_final;
-  std::string& a = e.annotations;
-  a = "\"window\":";
-  JsonWriter jw(&a);
-  jw.BeginObject()
-      .Key("start").Int(w.start)
-      .Key("end").Int(w.end)
-      .Key("update").Bool(update)
-      .Key("early").Bool(early)
-      .EndObject();
+  // "window":{"start":S,"end":E,"update":U,"early":X}; results of one window for many keys
+  // come together, so the four variants of the current window are cached.
+  if (annotations_[0].empty() || annotation_start_ != w.start || annotation_end_ != w.end) {
+    annotation_start_ = w.start;
+    annotation_end_ = w.end;
+    std::string prefix = "\"window\":{\"start\":";
+    AppendInt(prefix, w.start);
+    prefix += ",\"end\":";
+    AppendInt(prefix, w.end);
+    for (int variant = 0; variant < 4; ++variant) {
+      annotations_[variant] = prefix;
+      annotations_[variant] += (variant & 2) != 0 ? ",\"update\":true" : ",\"update\":false";
+      annotations_[variant] += (variant & 1) != 0 ? ",\"early\":true}" : ",\"early\":false}";
+    }
+  }
+  e.annotations = annotations_[(update ? 2 : 0) + (early ? 1 : 0)];
   if (early) {
     ++stats_.early_results;
   } else if (update) {
@@ -281,8 +576,8 @@ void WindowOperator::EmitWindow(const std::string& key, Window& w, bool early, E
   }
   w.changed = false;
   w.events_since_emit = 0;
-  w.last_emit_ms = clock_.NowMillis();
-  dirty_.insert(key);
+  if (options_.early_every_ms > 0) w.last_emit_ms = clock_.NowMillis();
+  MarkDirty(key, ks);
   watermark_dirty_ = true;  // counters
   out.Emit(std::move(e));
 }
@@ -303,6 +598,30 @@ void WindowOperator::SendLate(Event event) {
   }
 }
 
+void WindowOperator::DropDeadPanes(KeyState& ks, int64_t watermark) const {
+  // A pane's last window starts at the last window start at or before the pane's start.
+  // Dead panes are released in place and the vector compacted every other drop.
+  while (ks.first_pane < ks.panes.size() &&
+         FloorDiv(ks.panes[ks.first_pane].start, slide_ms_) * slide_ms_ + options_.size_ms +
+                 options_.allowed_lateness_ms <=
+             watermark) {
+    Agg& dead = ks.panes[ks.first_pane].agg;  // release its memory; the slot goes at compaction
+    for (FieldAgg& fa : dead.head) {
+      fa.raw.clear();
+      fa.sketches.reset();
+    }
+    std::vector<FieldAgg>().swap(dead.tail);
+    ++ks.first_pane;
+  }
+  if (ks.first_pane == ks.panes.size()) {
+    ks.panes.clear();
+    ks.first_pane = 0;
+  } else if (ks.first_pane >= 2) {
+    ks.panes.erase(ks.panes.begin(), ks.panes.begin() + static_cast<ptrdiff_t>(ks.first_pane));
+    ks.first_pane = 0;
+  }
+}
+
 void WindowOperator::FireDue(Emitter& out) {
   const int64_t before = tracker_.current();
   int64_t wm = 0;
@@ -314,31 +633,77 @@ void WindowOperator::FireDue(Emitter& out) {
   }
   if (wm != before) watermark_dirty_ = true;
   if (wm == WatermarkTracker::kNoWatermark) return;
-  while (!fire_timers_.empty() && std::get<0>(*fire_timers_.begin()) <= wm) {
+  // Due windows fire in (time, key hash, key, start) order whatever the order they were created
+  // in (so a restored operator emits as the original would).
+  while (!fire_timers_.empty() && fire_timers_.begin()->first <= wm) {
     auto node = fire_timers_.extract(fire_timers_.begin());
-    const auto& [time, key, start] = node.value();
-    auto it = keys_.find(key);
-    if (it == keys_.end()) continue;
-    for (Window& w : it->second.windows) {
-      if (w.start == start && w.end == time && !w.closed) {
-        EmitWindow(key, w, /*early=*/false, out);
-        break;
+    fire_bucket_ = nullptr;
+    const int64_t time = node.key();
+    SortKeys(node.mapped());
+    for (size_t idx = 0; idx < order_.size(); ++idx) {
+      const std::string& key = *order_[idx].second;
+      if (idx > 0 && order_[idx - 1].first == order_[idx].first &&
+          *order_[idx - 1].second == key) {
+        continue;  // duplicate
       }
+      auto it = keys_.find(key);
+      if (it == keys_.end()) continue;
+      for (Window& w : it->second.windows) {
+        if (w.end == time && !w.closed) EmitWindow(it->first, it->second, w, false, out);
+      }
+      if (options_.allowed_lateness_ms == 0) Purge(it, time);
     }
   }
-  while (!purge_timers_.empty() && std::get<0>(*purge_timers_.begin()) <= wm) {
+  while (!purge_timers_.empty() && purge_timers_.begin()->first <= wm) {
     auto node = purge_timers_.extract(purge_timers_.begin());
-    const auto& [time, key, start] = node.value();
-    auto it = keys_.find(key);
-    if (it == keys_.end()) continue;
-    auto& windows = it->second.windows;
-    auto w = std::find_if(windows.begin(), windows.end(), [&](const Window& x) {
-      return x.start == start && x.end + options_.allowed_lateness_ms == time;
-    });
-    if (w == windows.end()) continue;  // stale (a session that merged)
-    windows.erase(w);
-    dirty_.insert(key);
-    if (windows.empty()) keys_.erase(it);
+    purge_bucket_ = nullptr;
+    const int64_t time = node.key();
+    for (const std::string& key : node.mapped()) {  // no output: any order
+      auto it = keys_.find(key);
+      if (it != keys_.end()) Purge(it, time);
+    }
+  }
+}
+
+void WindowOperator::Purge(std::unordered_map<std::string, KeyState>::iterator it, int64_t time) {
+  KeyState& ks = it->second;
+  const size_t before_size = ks.windows.size();
+  std::erase_if(ks.windows, [&](const Window& x) {
+    return x.end + options_.allowed_lateness_ms <= time;
+  });
+  if (ks.windows.size() == before_size) return;  // stale (a session that merged)
+  DropDeadPanes(ks, time);
+  MarkDirty(it->first, ks);
+  // No window left: every pane's last window expired too.
+  if (ks.windows.empty()) keys_.erase(it);
+}
+
+void WindowOperator::SortKeys(const std::vector<std::string>& keys) {
+  // By (hash, key): hashes are uniform, so distribute by their top bits, then one insertion
+  // sort pass fixes the few inversions left within each range. Same order as a full sort.
+  order_.clear();
+  for (const std::string& key : keys) order_.emplace_back(std::hash<std::string>{}(key), &key);
+  auto less = [](const std::pair<size_t, const std::string*>& x,
+                 const std::pair<size_t, const std::string*>& y) {
+    return x.first != y.first ? x.first < y.first : *x.second < *y.second;
+  };
+  const size_t n = order_.size();
+  if (n >= 64) {
+    int bits = 6;
+    while (bits < 16 && (size_t{1} << bits) < n) ++bits;
+    const int shift = static_cast<int>(sizeof(size_t) * 8) - bits;
+    counts_.assign((size_t{1} << bits) + 1, 0);
+    for (const auto& e : order_) ++counts_[(e.first >> shift) + 1];
+    for (size_t b = 1; b < counts_.size(); ++b) counts_[b] += counts_[b - 1];
+    order_scratch_.resize(n);
+    for (const auto& e : order_) order_scratch_[counts_[e.first >> shift]++] = e;
+    order_.swap(order_scratch_);
+  }
+  for (size_t i = 1; i < n; ++i) {
+    auto x = order_[i];
+    size_t j = i;
+    for (; j > 0 && less(x, order_[j - 1]); --j) order_[j] = order_[j - 1];
+    order_[j] = x;
   }
 }
 
@@ -354,10 +719,88 @@ void WindowOperator::Tick(Emitter& out) {
   for (auto& [key, state] : keys_) {
     for (Window& w : state.windows) {
       if (!w.closed && w.changed && now - w.last_emit_ms >= options_.early_every_ms) {
-        EmitWindow(key, w, /*early=*/true, out);
+        EmitWindow(key, state, w, /*early=*/true, out);
       }
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots. Format 2, per key:
+//   u8 version, varint windows, per window: i64 start, i64 end, u8 flags (1 closed, 2 emitted
+//   final, 4 changed, 8 uses panes), i64 events_since_emit, i64 last_emit_ms, and unless it uses
+//   panes: i64 count, i64 max_ingest_nanos, fields; then varint panes, per pane: i64 start,
+//   i64 count, i64 max_ingest_nanos, fields.
+// Format 1 (read only), per key: u8 version, varint windows, per window: i64 start, i64 end,
+//   i64 count, i64 max_ingest_nanos, u8 flags (1 closed, 2 emitted final, 4 changed),
+//   i64 events_since_emit, i64 last_emit_ms, fields.
+// fields: varint count, per field: RunningStats, u8 has (1 HLL, 2 KLL), the sketches; in format
+//   2 also has = 4: a field still buffering, then its raw values (varint n, n doubles).
+// The watermark key is the same in both: u8 version, tracker, seq, counters.
+
+void WindowOperator::SaveFields(const Agg& agg, ByteWriter& w) const {
+  w.PutVarint(field_specs_.size());
+  for (size_t f = 0; f < field_specs_.size(); ++f) {
+    const FieldAgg& fa = agg.field(f);
+    fa.stats.Save(w);
+    const bool distinct = field_specs_[f].distinct;
+    const bool quantiles = field_specs_[f].quantiles;
+    if ((distinct || quantiles) && !fa.sketches) {  // still buffering: the raw values
+      w.Put<uint8_t>(4);
+      w.PutVector(std::vector<double>(fa.raw.begin(), fa.raw.end()));
+      continue;
+    }
+    w.Put<uint8_t>(static_cast<uint8_t>((distinct ? 1 : 0) | (quantiles ? 2 : 0)));
+    if (distinct) fa.sketches->distinct->Save(w);
+    if (quantiles) fa.sketches->quantiles->Save(w);
+  }
+}
+
+Status WindowOperator::LoadFields(ByteReader& r, uint8_t version, Agg* agg) const {
+  uint64_t fields = 0;
+  if (!r.GetVarint(&fields)) return Status::Corruption("truncated window");
+  if (fields != field_specs_.size()) {
+    return Status::Corruption("window has " + std::to_string(fields) +
+                              " fields, the configuration " +
+                              std::to_string(field_specs_.size()));
+  }
+  {
+    Agg fresh = NewAgg();
+    fresh.count = agg->count;
+    fresh.max_ingest_nanos = agg->max_ingest_nanos;
+    *agg = std::move(fresh);
+  }
+  for (size_t f = 0; f < fields; ++f) {
+    FieldAgg& fa = agg->field(f);
+    uint8_t has = 0;
+    if (!fa.stats.Load(r) || !r.Get(&has)) return Status::Corruption("truncated aggregate");
+    if (has == 4 && version >= 2) {
+      if (!field_specs_[f].distinct && !field_specs_[f].quantiles) {
+        return Status::Corruption("aggregates do not match the configuration");
+      }
+      std::vector<double> raw;
+      if (!r.GetVector(&raw, kRawValues)) return Status::Corruption("truncated raw values");
+      for (double x : raw) fa.raw.push_back(x);
+      continue;
+    }
+    auto sketches = std::make_unique<Sketches>();
+    if ((has & 1) != 0) {
+      auto hll = models::HyperLogLog::Load(r);
+      if (!hll.ok()) return Status::Corruption(hll.status().message());
+      sketches->distinct.emplace(std::move(hll).value());
+    }
+    if ((has & 2) != 0) {
+      auto q = models::QuantileSketch::Load(r);
+      if (!q.ok()) return Status::Corruption(q.status().message());
+      sketches->quantiles.emplace(std::move(q).value());
+    }
+    if (sketches->distinct.has_value() != field_specs_[f].distinct ||
+        sketches->quantiles.has_value() != field_specs_[f].quantiles) {
+      return Status::Corruption("aggregates do not match the configuration");
+    }
+    if (has != 0) fa.sketches = std::move(sketches);
+  }
+  return Status::Ok();
 }
 
 void WindowOperator::SaveKey(const KeyState& state, std::string* out) const {
@@ -367,31 +810,42 @@ void WindowOperator::SaveKey(const KeyState& state, std::string* out) const {
   for (const Window& win : state.windows) {
     w.Put(win.start);
     w.Put(win.end);
-    w.Put(win.count);
-    w.Put(win.max_ingest_nanos);
     w.Put<uint8_t>(static_cast<uint8_t>((win.closed ? 1 : 0) | (win.emitted_final ? 2 : 0) |
-                                        (win.changed ? 4 : 0)));
+                                        (win.changed ? 4 : 0) | (win.uses_panes ? 8 : 0)));
     w.Put(win.events_since_emit);
     w.Put(win.last_emit_ms);
-    w.PutVarint(win.fields.size());
-    for (const FieldAgg& f : win.fields) {
-      f.stats.Save(w);
-      w.Put<uint8_t>(static_cast<uint8_t>((f.distinct ? 1 : 0) | (f.quantiles ? 2 : 0)));
-      if (f.distinct) f.distinct->Save(w);
-      if (f.quantiles) f.quantiles->Save(w);
+    if (!win.uses_panes) {
+      w.Put(win.agg->count);
+      w.Put(win.agg->max_ingest_nanos);
+      SaveFields(*win.agg, w);
     }
+  }
+  w.PutVarint(state.panes.size() - state.first_pane);
+  for (size_t idx = state.first_pane; idx < state.panes.size(); ++idx) {
+    const Pane& pane = state.panes[idx];
+    w.Put(pane.start);
+    w.Put(pane.agg.count);
+    w.Put(pane.agg.max_ingest_nanos);
+    SaveFields(pane.agg, w);
   }
 }
 
 void WindowOperator::SnapshotDirty(
     const std::function<void(std::string_view key, std::string snapshot)>& sink) {
-  for (const std::string& key : dirty_) {
+  std::sort(dirty_keys_.begin(), dirty_keys_.end());
+  dirty_keys_.erase(std::unique(dirty_keys_.begin(), dirty_keys_.end()), dirty_keys_.end());
+  for (const std::string& key : dirty_keys_) {
     std::string snapshot;
     auto it = keys_.find(key);
-    SaveKey(it == keys_.end() ? KeyState{} : it->second, &snapshot);
+    if (it == keys_.end()) {
+      SaveKey(KeyState{}, &snapshot);
+    } else {
+      SaveKey(it->second, &snapshot);
+      it->second.dirty = false;
+    }
     sink(key, std::move(snapshot));
   }
-  dirty_.clear();
+  dirty_keys_.clear();
   if (watermark_dirty_) {
     std::string snapshot;
     ByteWriter w(&snapshot);
@@ -410,6 +864,67 @@ void WindowOperator::SnapshotDirty(
   }
 }
 
+Result<WindowOperator::KeyState> WindowOperator::LoadKey(uint8_t version, ByteReader& r) const {
+  uint64_t n = 0;
+  if (!r.GetVarint(&n) || n > r.remaining()) return Status::Corruption("bad window count");
+  KeyState state;
+  for (uint64_t idx = 0; idx < n; ++idx) {
+    Window w;
+    w.agg = std::make_unique<Agg>();
+    uint8_t flags = 0;
+    if (version == 1) {
+      if (!r.Get(&w.start) || !r.Get(&w.end) || !r.Get(&w.agg->count) ||
+          !r.Get(&w.agg->max_ingest_nanos) || !r.Get(&flags) || !r.Get(&w.events_since_emit) ||
+          !r.Get(&w.last_emit_ms)) {
+        return Status::Corruption("truncated window");
+      }
+      flags &= 7;
+    } else if (!r.Get(&w.start) || !r.Get(&w.end) || !r.Get(&flags) ||
+               !r.Get(&w.events_since_emit) || !r.Get(&w.last_emit_ms)) {
+      return Status::Corruption("truncated window");
+    }
+    w.closed = (flags & 1) != 0;
+    w.emitted_final = (flags & 2) != 0;
+    w.changed = (flags & 4) != 0;
+    w.uses_panes = (flags & 8) != 0;
+    if (w.uses_panes && options_.kind != WindowKind::kHopping) {
+      return Status::Corruption("a window over panes in a " +
+                                std::string(options_.kind == WindowKind::kSession ? "session"
+                                                                                  : "tumbling") +
+                                " operator");
+    }
+    if (w.uses_panes) w.agg.reset();
+    if (!w.uses_panes) {
+      if (version != 1 && (!r.Get(&w.agg->count) || !r.Get(&w.agg->max_ingest_nanos))) {
+        return Status::Corruption("truncated window");
+      }
+      OSPREY_RETURN_IF_ERROR(LoadFields(r, version, w.agg.get()));
+    }
+    if (w.end <= w.start || (!state.windows.empty() && state.windows.back().start >= w.start)) {
+      return Status::Corruption("windows out of order");
+    }
+    state.windows.push_back(std::move(w));
+  }
+  if (version == 1) return state;
+  if (!r.GetVarint(&n) || n > r.remaining()) return Status::Corruption("bad pane count");
+  if (n > 0 && options_.kind != WindowKind::kHopping) {
+    return Status::Corruption("panes outside a hopping operator");
+  }
+  for (uint64_t idx = 0; idx < n; ++idx) {
+    Pane p;
+    if (!r.Get(&p.start) || !r.Get(&p.agg.count) || !r.Get(&p.agg.max_ingest_nanos)) {
+      return Status::Corruption("truncated pane");
+    }
+    OSPREY_RETURN_IF_ERROR(LoadFields(r, version, &p.agg));
+    if (FloorDiv(p.start, pane_ms_) * pane_ms_ != p.start ||
+        (!state.panes.empty() && state.panes.back().start >= p.start)) {
+      return Status::Corruption("panes out of order or misaligned");
+    }
+    state.panes.push_back(std::move(p));
+  }
+  return state;
+}
+
 Status WindowOperator::Restore(std::string_view key, std::string_view snapshot) {
   auto corrupt = [&](const std::string& what) {
     return Status::Corruption("operator '" + name_ + "' key '" + std::string(key) + "': " + what);
@@ -417,9 +932,9 @@ Status WindowOperator::Restore(std::string_view key, std::string_view snapshot) 
   ByteReader r(snapshot);
   uint8_t version = 0;
   if (!r.Get(&version)) return corrupt("empty snapshot");
-  if (version != kFormatVersion) {
+  if (version < 1 || version > kFormatVersion) {
     return corrupt("snapshot format version " + std::to_string(version) +
-                   " is not supported (this build reads " + std::to_string(kFormatVersion) + ")");
+                   " is not supported (this build reads 1.." + std::to_string(kFormatVersion) + ")");
   }
   if (key == kWatermarkKey) {
     std::string tracker;
@@ -436,51 +951,10 @@ Status WindowOperator::Restore(std::string_view key, std::string_view snapshot) 
     stats_ = stats;
     return Status::Ok();
   }
-  uint64_t n = 0;
-  if (!r.GetVarint(&n) || n > r.remaining()) return corrupt("bad window count");
-  KeyState state;
-  for (uint64_t idx = 0; idx < n; ++idx) {
-    Window w;
-    uint8_t flags = 0;
-    uint64_t fields = 0;
-    if (!r.Get(&w.start) || !r.Get(&w.end) || !r.Get(&w.count) || !r.Get(&w.max_ingest_nanos) ||
-        !r.Get(&flags) || !r.Get(&w.events_since_emit) || !r.Get(&w.last_emit_ms) ||
-        !r.GetVarint(&fields)) {
-      return corrupt("truncated window");
-    }
-    if (fields != field_specs_.size()) {
-      return corrupt("window has " + std::to_string(fields) + " fields, the configuration " +
-                     std::to_string(field_specs_.size()));
-    }
-    w.closed = (flags & 1) != 0;
-    w.emitted_final = (flags & 2) != 0;
-    w.changed = (flags & 4) != 0;
-    w.fields.resize(fields);
-    for (size_t f = 0; f < fields; ++f) {
-      FieldAgg& agg = w.fields[f];
-      uint8_t has = 0;
-      if (!agg.stats.Load(r) || !r.Get(&has)) return corrupt("truncated aggregate");
-      if ((has & 1) != 0) {
-        auto hll = models::HyperLogLog::Load(r);
-        if (!hll.ok()) return corrupt(hll.status().message());
-        agg.distinct.emplace(std::move(hll).value());
-      }
-      if ((has & 2) != 0) {
-        auto q = models::QuantileSketch::Load(r);
-        if (!q.ok()) return corrupt(q.status().message());
-        agg.quantiles.emplace(std::move(q).value());
-      }
-      if (agg.distinct.has_value() != field_specs_[f].distinct ||
-          agg.quantiles.has_value() != field_specs_[f].quantiles) {
-        return corrupt("aggregates do not match the configuration");
-      }
-    }
-    if (w.end <= w.start || (!state.windows.empty() && state.windows.back().start >= w.start)) {
-      return corrupt("windows out of order");
-    }
-    state.windows.push_back(std::move(w));
-  }
+  Result<KeyState> loaded = LoadKey(version, r);
+  if (!loaded.ok()) return corrupt(loaded.status().message());
   if (!r.done()) return corrupt("trailing bytes");
+  KeyState state = std::move(loaded).value();
   std::string k(key);
   if (state.windows.empty()) {
     keys_.erase(k);

@@ -12,15 +12,6 @@ namespace osprey::models {
 
 namespace {
 
-uint64_t Mix64(uint64_t x) {  // murmur3 fmix64: a bijection with full avalanche
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  x ^= x >> 33;
-  return x;
-}
-
 // Ertl 2017, Algorithm 6 helpers.
 double Sigma(double x) {
   if (x == 1.0) return std::numeric_limits<double>::infinity();
@@ -52,14 +43,6 @@ double Tau(double x) {
 
 HyperLogLog::HyperLogLog(int precision) : precision_(precision) {
   OSPREY_CHECK(precision >= kMinPrecision && precision <= kMaxPrecision) << precision;
-}
-
-uint64_t HyperLogLog::HashDouble(double v) {
-  if (v == 0.0) v = 0.0;  // -0.0 -> 0.0
-  if (std::isnan(v)) v = std::numeric_limits<double>::quiet_NaN();
-  uint64_t bits = 0;
-  std::memcpy(&bits, &v, sizeof(bits));
-  return Mix64(bits ^ 0x9e3779b97f4a7c15ULL);
 }
 
 uint64_t HyperLogLog::HashString(std::string_view v) {
@@ -106,18 +89,36 @@ void HyperLogLog::ToDense() {
   sparse_.shrink_to_fit();
 }
 
+void HyperLogLog::Clear() {
+  sparse_.clear();
+  if (!dense_.empty()) {
+    dense_.clear();
+    dense_.shrink_to_fit();
+  }
+}
+
 double HyperLogLog::Estimate() const {
   const int q = 64 - precision_;
   const double m = static_cast<double>(uint64_t{1} << precision_);
   int64_t histogram[66] = {};
+  int top = q;  // no register value above this
   if (dense_.empty()) {
     histogram[0] = static_cast<int64_t>(m) - static_cast<int64_t>(sparse_.size());
-    for (uint32_t e : sparse_) ++histogram[e & 0xFF];
+    top = 0;
+    for (uint32_t e : sparse_) {
+      ++histogram[e & 0xFF];
+      top = std::max(top, static_cast<int>(e & 0xFF));
+    }
   } else {
     for (uint8_t r : dense_) ++histogram[r];
   }
   double z = m * Tau(1.0 - static_cast<double>(histogram[q + 1]) / m);
-  for (int k = q; k >= 1; --k) z = 0.5 * (z + static_cast<double>(histogram[k]));
+  int k = q;
+  if (z == 0.0) {  // halving 0 is exact: start at the highest non-empty register value
+    k = std::min(k, top);
+    while (k >= 1 && histogram[k] == 0) --k;
+  }
+  for (; k >= 1; --k) z = 0.5 * (z + static_cast<double>(histogram[k]));
   z += m * Sigma(static_cast<double>(histogram[0]) / m);
   constexpr double kAlphaInf = 0.7213475204444817;  // 1 / (2 ln 2)
   return kAlphaInf * m * m / z;

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
+#include <limits>
 #include <string_view>
 #include <vector>
 
@@ -30,6 +32,9 @@ class HyperLogLog {
   void AddDouble(double v) { AddHash(HashDouble(v)); }
   void AddString(std::string_view v) { AddHash(HashString(v)); }
 
+  // Back to the empty sketch (same precision), keeping the sparse buffer's capacity.
+  void Clear();
+
   // Estimated number of distinct values added. O(2^p) dense, O(set registers) sparse.
   double Estimate() const;
   // Folds `other` in (register-wise max). InvalidArgument when precisions differ.
@@ -47,10 +52,24 @@ class HyperLogLog {
   static Result<HyperLogLog> Load(ByteReader& r);
 
   // Canonical hashes: -0.0 and 0.0 hash equal, as do all NaNs.
-  static uint64_t HashDouble(double v);
+  static uint64_t HashDouble(double v) {
+    if (v == 0.0) v = 0.0;  // -0.0 -> 0.0
+    if (v != v) v = std::numeric_limits<double>::quiet_NaN();
+    uint64_t bits = 0;
+    std::memcpy(&bits, &v, sizeof(bits));
+    return Mix64(bits ^ 0x9e3779b97f4a7c15ULL);
+  }
   static uint64_t HashString(std::string_view v);
 
  private:
+  static uint64_t Mix64(uint64_t x) {  // murmur3 fmix64: a bijection with full avalanche
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+  }
   void SetRegister(uint32_t idx, uint8_t rho);
   void ToDense();
 

@@ -21,6 +21,10 @@ int QuantileSketch::Capacity(size_t level) const {
 
 void QuantileSketch::Grow() {
   levels_.emplace_back();
+  if (levels_.size() == 1) {  // Capacity(0) of a one-level sketch, without pow()
+    max_size_ = static_cast<size_t>(k_) + 1;
+    return;
+  }
   max_size_ = 0;
   for (size_t h = 0; h < levels_.size(); ++h) max_size_ += static_cast<size_t>(Capacity(h));
 }
@@ -113,6 +117,12 @@ double QuantileSketch::Quantile(double q) const {
     if (cumulative >= target) return v;
   }
   return items.back().first;
+}
+
+void QuantileSketch::AppendWeightedItems(std::vector<std::pair<double, int64_t>>* out) const {
+  for (size_t h = 0; h < levels_.size(); ++h) {
+    for (double v : levels_[h]) out->emplace_back(v, int64_t{1} << h);
+  }
 }
 
 double QuantileSketch::Rank(double x) const {

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "config/base/bytes.h"
@@ -43,6 +44,9 @@ class QuantileSketch {
   // The lower q-quantile: the smallest stored item whose estimated rank (items ≤ it) reaches
   // TargetRank(q, n). NaN when empty. O(S log S), S = stored items (≈ 3k).
   double Quantile(double q) const;
+  // Appends the stored items with their weights (2^level), unsorted: the input of a quantile
+  // query over the union of several sketches (sort, then walk cumulative weights to TargetRank).
+  void AppendWeightedItems(std::vector<std::pair<double, int64_t>>* out) const;
   // Estimated fraction of items ≤ x, in [0, 1].
   double Rank(double x) const;
   // max(1, ceil(q·n)), clamped to n: the 1-based rank Quantile(q) targets.

@@ -12,6 +12,8 @@
 
 #include "tests/testing/fake_clock.h"
 
+#include "tests/operators/window_snapshot_v1.inc"
+
 namespace osprey::operators {
 namespace {
 
@@ -550,7 +552,7 @@ void ExpectSameEmissions(const Emissions& got, const Emissions& want, const std:
   }
 }
 
-void RunRandomized(WindowOptions o, uint64_t seed, const std::string& name) {
+void RunRandomized(WindowOptions o, uint64_t seed, const std::string& name, int keys = 5) {
   o.aggregates = FullAggregateSet();
   o.max_out_of_orderness_ms = 20;
   o.allowed_lateness_ms = 30;
@@ -561,7 +563,7 @@ void RunRandomized(WindowOptions o, uint64_t seed, const std::string& name) {
   std::mt19937_64 rng(seed);
   int64_t last_wm = WatermarkTracker::kNoWatermark;
   for (int step = 0; step < 3000; ++step) {
-    std::string key = "k" + std::to_string(rng() % 5);
+    std::string key = "k" + std::to_string(rng() % static_cast<uint64_t>(keys));
     int64_t jitter = static_cast<int64_t>(rng() % 81) - 40;
     if (rng() % 20 == 0) jitter -= 200;  // far beyond the lateness
     int64_t t = 1000 + step * 3 + jitter;
@@ -592,6 +594,24 @@ TEST(WindowOperatorTest, HoppingMatchesBruteForce) {
   for (uint64_t seed : {21, 22, 23}) RunRandomized(o, seed, "hopping");
 }
 
+TEST(WindowOperatorTest, SketchedAggregatesMatchBruteForce) {
+  // One key and long windows: fields pass 16 values per window or pane and build their
+  // sketches, and results merge sketched with buffering parts.
+  WindowOptions o = Tumbling(150);
+  RunRandomized(o, 51, "tumbling-sketched", 1);
+  o.kind = WindowKind::kHopping;
+  o.size_ms = 180;
+  o.slide_ms = 60;
+  RunRandomized(o, 52, "hopping-sketched", 1);
+  o.size_ms = 150;
+  o.slide_ms = 50;  // panes of about 16 events: some buffer, some sketch
+  RunRandomized(o, 53, "hopping-mixed", 1);
+  o.kind = WindowKind::kSession;
+  o.gap_ms = 40;          // one session of ~3000 events
+  o.quantile_k = 4096;    // KLL stays exact at that size, so the reference applies
+  RunRandomized(o, 54, "session-sketched", 1);
+}
+
 TEST(WindowOperatorTest, SessionMatchesBruteForce) {
   WindowOptions o = Tumbling(50);
   o.kind = WindowKind::kSession;
@@ -604,6 +624,9 @@ TEST(WindowOperatorTest, EarlyEmissionMatchesBruteForce) {
   o.emit = config::EmitMode::kEarly;
   o.early_every_events = 2;
   RunRandomized(o, 41, "tumbling-early");
+  o.kind = WindowKind::kHopping;
+  o.slide_ms = 20;
+  RunRandomized(o, 43, "hopping-early");
   o.kind = WindowKind::kSession;
   o.gap_ms = 15;
   RunRandomized(o, 42, "session-early");
@@ -658,6 +681,135 @@ TEST(WindowOperatorTest, SnapshotRestoreContinuesIdentically) {
     }
     std::string bad = store.begin()->second.substr(0, 7);
     EXPECT_EQ(b.window->Restore(store.begin()->first, bad).code(), Status::Code::kCorruption);
+  }
+}
+
+TEST(WindowOperatorTest, FiringOrderIsIndependentOfArrivalOrder) {
+  // Windows due at the same time fire in one canonical key order (so a restored operator emits
+  // as the original would): two operators fed the same events in different orders agree.
+  WindowOptions o = Tumbling(100);
+  o.kind = WindowKind::kHopping;
+  o.slide_ms = 50;
+  o.max_out_of_orderness_ms = 1000;  // nothing fires before the final watermark
+  std::vector<Event> events;
+  for (int k = 0; k < 300; ++k) {
+    for (int step = 0; step < 3; ++step) {
+      events.push_back(Ev("key" + std::to_string(k), 1000 + step * 20 + k % 7, k * 0.5 + step));
+    }
+  }
+  std::vector<Event> shuffled = events;
+  std::mt19937_64 rng(5);
+  std::shuffle(shuffled.begin(), shuffled.end(), rng);
+  Harness a(o), b(o);
+  for (const Event& e : events) a.Send(e);
+  for (const Event& e : shuffled) b.Send(e);
+  a.window->OnWatermark(INT64_MAX, a.out);
+  b.window->OnWatermark(INT64_MAX, b.out);
+  ASSERT_EQ(a.out.events.size(), 300u * 2);  // [950,1050) and [1000,1100) per key
+  ASSERT_EQ(b.out.events.size(), a.out.events.size());
+  std::set<std::string> keys_seen;
+  for (size_t idx = 0; idx < a.out.events.size(); ++idx) {
+    EXPECT_EQ(b.out.events[idx].key, a.out.events[idx].key) << idx;
+    EXPECT_EQ(b.out.events[idx].annotations, a.out.events[idx].annotations) << idx;
+    EXPECT_EQ(Value(b.out.events[idx], "v_sum"), Value(a.out.events[idx], "v_sum")) << idx;
+    keys_seen.insert(a.out.events[idx].key);
+  }
+  EXPECT_EQ(keys_seen.size(), 300u);
+  // Results of one window end come together.
+  for (size_t idx = 1; idx < a.out.events.size(); ++idx) {
+    EXPECT_LE(a.out.events[idx - 1].event_time_ms, a.out.events[idx].event_time_ms);
+  }
+}
+
+// The stream the format-v1 snapshots in window_snapshot_v1.inc were written from (after its
+// first 120 events), with the options they were written under.
+std::vector<Event> V1Stream() {
+  std::mt19937_64 rng(57);
+  std::vector<Event> events;
+  for (int step = 0; step < 240; ++step) {
+    std::string key = "k" + std::to_string(rng() % 3);
+    int64_t t = 1000 + step * 3 + static_cast<int64_t>(rng() % 30);
+    double v = static_cast<double>(rng() % 100);
+    events.push_back(Ev(key, t, v, static_cast<int32_t>(rng() % 2)));
+  }
+  return events;
+}
+
+std::string Unhex(std::string_view hex) {
+  std::string out;
+  for (size_t idx = 0; idx + 1 < hex.size(); idx += 2) {
+    out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(idx, 2)), nullptr, 16)));
+  }
+  return out;
+}
+
+TEST(WindowOperatorTest, RestoresFormatV1Snapshots) {
+  struct Case {
+    WindowKind kind;
+    const char* const (*snapshots)[2];
+    size_t count;
+  };
+  const Case cases[] = {
+      {WindowKind::kTumbling, kV1Tumbling, std::size(kV1Tumbling)},
+      {WindowKind::kHopping, kV1Hopping, std::size(kV1Hopping)},
+      {WindowKind::kSession, kV1Session, std::size(kV1Session)},
+  };
+  const std::vector<Event> events = V1Stream();
+  for (const Case& c : cases) {
+    const std::string context = "kind " + std::to_string(static_cast<int>(c.kind));
+    WindowOptions o = Tumbling(50);
+    o.kind = c.kind;
+    o.slide_ms = 20;  // panes of gcd(50, 20) = 10 ms
+    o.gap_ms = 15;
+    o.allowed_lateness_ms = 30;
+    o.max_out_of_orderness_ms = 10;
+    o.aggregates = FullAggregateSet();
+    // a: the whole stream; b: restored from the v1 snapshot of the first half, then the rest.
+    Harness a(o);
+    for (int step = 0; step < 120; ++step) a.Send(events[static_cast<size_t>(step)]);
+    Harness b(o);
+    for (size_t idx = 0; idx < c.count; ++idx) {
+      std::string snapshot = Unhex(c.snapshots[idx][1]);
+      ASSERT_EQ(static_cast<uint8_t>(snapshot[0]), 1) << context;
+      Status st = b.window->Restore(Unhex(c.snapshots[idx][0]), snapshot);
+      ASSERT_TRUE(st.ok()) << context << ": " << st.ToString();
+    }
+    ASSERT_EQ(b.window->key_count(), a.window->key_count()) << context;
+    ASSERT_GT(b.window->open_windows(), 0u) << context;
+    EXPECT_EQ(b.window->open_windows(), a.window->open_windows()) << context;
+    EXPECT_EQ(b.window->watermark_ms(), a.window->watermark_ms()) << context;
+    EXPECT_EQ(b.window->stats().final_results, a.window->stats().final_results) << context;
+    a.out.events.clear();
+    for (size_t step = 120; step < events.size(); ++step) {
+      a.Send(events[step]);
+      b.Send(events[step]);
+    }
+    a.window->OnWatermark(INT64_MAX, a.out);
+    b.window->OnWatermark(INT64_MAX, b.out);
+    ASSERT_FALSE(a.out.events.empty()) << context;
+    ASSERT_EQ(b.out.events.size(), a.out.events.size()) << context;
+    for (size_t idx = 0; idx < a.out.events.size(); ++idx) {
+      const Event& x = a.out.events[idx];
+      const Event& y = b.out.events[idx];
+      EXPECT_EQ(y.key, x.key) << context;
+      EXPECT_EQ(y.annotations, x.annotations) << context;
+      ASSERT_EQ(y.values.size(), x.values.size()) << context;
+      for (size_t v = 0; v < x.values.size(); ++v) {
+        if (std::isnan(x.values[v])) {
+          EXPECT_TRUE(std::isnan(y.values[v])) << context;
+        } else {
+          EXPECT_NEAR(y.values[v], x.values[v], 1e-9 * (1 + std::abs(x.values[v])))
+              << context << " " << FullAggregateSet()[v].OutputName() << " " << x.annotations;
+        }
+      }
+    }
+    // And what b writes now is format 2, which restores again.
+    std::map<std::string, std::string> store;
+    b.window->SnapshotDirty(
+        [&](std::string_view key, std::string s) { store[std::string(key)] = std::move(s); });
+    for (const auto& [key, snapshot] : store) {
+      EXPECT_EQ(static_cast<uint8_t>(snapshot[0]), WindowOperator::kFormatVersion);
+    }
   }
 }
 
