@@ -12,7 +12,7 @@ set -euo pipefail
 server_bin=${1:?usage: http_bench.sh SERVER_BINARY [DURATION_S] [CONNECTIONS] [SERVER_THREADS] [ROUNDS]}
 duration=${2:-10}
 connections=${3:-64}
-server_threads=${4:-2}
+server_threads=${4:-1}  # wrk needs the other core of a 2-core machine; raise it on bigger ones
 rounds=${5:-3}
 command -v wrk >/dev/null || { echo "http_bench: wrk is not installed (deploy/install-deps.sh)"; exit 1; }
 
