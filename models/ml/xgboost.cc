@@ -176,18 +176,16 @@ int XGBoostModel::rounds() const {
   return out;
 }
 
-Result<Matrix> XGBoostModel::Predict(const Matrix& x) const {
+Result<Matrix> XGBoostModel::PredictAs(const Matrix& x, const char* config,
+                                        const char* what) const {
   DMatrix d;
   OSPREY_RETURN_IF_ERROR(d.Create(x, nullptr));
   MutexLock lock(&mu_);
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;
   const float* result = nullptr;
-  if (XGBoosterPredictFromDMatrix(
-          booster_, d.get(),
-          R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": true})",
-          &shape, &dim, &result) != 0) {
-    return XgbError("predict");
+  if (XGBoosterPredictFromDMatrix(booster_, d.get(), config, &shape, &dim, &result) != 0) {
+    return XgbError(what);
   }
   const auto rows = static_cast<Index>(shape[0]);
   Index cols = 1;
@@ -197,26 +195,19 @@ Result<Matrix> XGBoostModel::Predict(const Matrix& x) const {
   return out;
 }
 
+Result<Matrix> XGBoostModel::Predict(const Matrix& x) const {
+  return PredictAs(
+      x,
+      R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": true})",
+      "predict");
+}
+
 Result<Matrix> XGBoostModel::PredictLeaves(const Matrix& x) const {
-  DMatrix d;
-  OSPREY_RETURN_IF_ERROR(d.Create(x, nullptr));
-  MutexLock lock(&mu_);
-  const bst_ulong* shape = nullptr;
-  bst_ulong dim = 0;
-  const float* result = nullptr;
   // type 6: leaf indices; shape (rows, rounds, groups, parallel trees).
-  if (XGBoosterPredictFromDMatrix(
-          booster_, d.get(),
-          R"({"type": 6, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": true})",
-          &shape, &dim, &result) != 0) {
-    return XgbError("predict leaves");
-  }
-  const auto rows = static_cast<Index>(shape[0]);
-  Index cols = 1;
-  for (bst_ulong k = 1; k < dim; ++k) cols *= static_cast<Index>(shape[k]);
-  Matrix out(rows, cols);
-  for (Index idx = 0; idx < out.size(); ++idx) out.data()[idx] = result[idx];
-  return out;
+  return PredictAs(
+      x,
+      R"({"type": 6, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": true})",
+      "predict leaves");
 }
 
 Result<std::string> XGBoostModel::SaveJson() const {

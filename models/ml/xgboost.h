@@ -55,6 +55,9 @@ class XGBoostModel {
   int rounds() const;
 
  private:
+  // XGBoosterPredictFromDMatrix with the JSON `config`; the result flattened to rows x rest.
+  Result<Matrix> PredictAs(const Matrix& x, const char* config, const char* what) const;
+
   friend Result<std::unique_ptr<XGBoostModel>> FitXGBoost(const Dataset&, const Dataset*,
                                                           const XGBoostOptions&, int*,
                                                           const ProgressCallback&);
