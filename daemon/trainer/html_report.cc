@@ -13,7 +13,7 @@ namespace osprey::daemon::trainer {
 namespace {
 
 constexpr double kWidth = 420, kHeight = 300;
-constexpr double kLeft = 60, kRight = 15, kTop = 30, kBottom = 45;
+constexpr double kLeft = 60, kRight = 15, kTop = 44, kBottom = 45;
 constexpr size_t kMaxPoints = 2000;  // scatter plots draw an even sample beyond this
 
 struct Series {
@@ -30,6 +30,7 @@ struct Plot {
   double x_min = NAN, x_max = NAN, y_min = NAN, y_max = NAN;
   bool diagonal = false;   // y = x reference line
   bool zero_line = false;  // y = 0 reference line
+  bool integer_x = false;  // ticks at whole numbers (clusters, components)
 };
 
 std::string Num(double v) {
@@ -55,9 +56,10 @@ void Range(const Plot& p, bool x_axis, double* lo, double* hi) {
     }
   }
   const double fixed_lo = x_axis ? p.x_min : p.y_min, fixed_hi = x_axis ? p.x_max : p.y_max;
-  if (!std::isnan(fixed_lo)) *lo = fixed_lo;
-  if (!std::isnan(fixed_hi)) *hi = fixed_hi;
   if (!std::isfinite(*lo) || !std::isfinite(*hi)) *lo = 0, *hi = 1;
+  const double pad = (*hi - *lo) * 0.04;  // data ranges get a margin; fixed ends are kept
+  *lo = std::isnan(fixed_lo) ? *lo - pad : fixed_lo;
+  *hi = std::isnan(fixed_hi) ? *hi + pad : fixed_hi;
   if (*hi <= *lo) {
     const double pad = *lo == 0 ? 1 : std::abs(*lo) * 0.1;
     *lo -= pad;
@@ -80,14 +82,24 @@ std::string Svg(const Plot& p) {
     << HtmlEscape(p.title) << "</text>";
   o << "<rect x=\"" << kLeft << "\" y=\"" << kTop << "\" width=\"" << pw << "\" height=\"" << ph
     << "\" fill=\"#fff\" stroke=\"#999\"/>";
-  for (int i = 0; i <= 4; ++i) {  // ticks and grid
-    const double xv = x0 + (x1 - x0) * i / 4, yv = y0 + (y1 - y0) * i / 4;
+  std::vector<double> xticks;
+  if (p.integer_x) {
+    const double first = std::ceil(x0), last = std::floor(x1);
+    const double step = std::max(1.0, std::ceil((last - first + 1) / 10));
+    for (double v = first; v <= last; v += step) xticks.push_back(v);
+  } else {
+    for (int i = 0; i <= 4; ++i) xticks.push_back(x0 + (x1 - x0) * i / 4);
+  }
+  for (double xv : xticks) {
     o << "<line x1=\"" << Num(sx(xv)) << "\" y1=\"" << kTop << "\" x2=\"" << Num(sx(xv))
       << "\" y2=\"" << kTop + ph << "\" stroke=\"#eee\"/>";
-    o << "<line x1=\"" << kLeft << "\" y1=\"" << Num(sy(yv)) << "\" x2=\"" << kLeft + pw
-      << "\" y2=\"" << Num(sy(yv)) << "\" stroke=\"#eee\"/>";
     o << "<text x=\"" << Num(sx(xv)) << "\" y=\"" << kTop + ph + 14
       << "\" text-anchor=\"middle\" class=\"k\">" << Tick(xv) << "</text>";
+  }
+  for (int i = 0; i <= 4; ++i) {  // y ticks and grid
+    const double yv = y0 + (y1 - y0) * i / 4;
+    o << "<line x1=\"" << kLeft << "\" y1=\"" << Num(sy(yv)) << "\" x2=\"" << kLeft + pw
+      << "\" y2=\"" << Num(sy(yv)) << "\" stroke=\"#eee\"/>";
     o << "<text x=\"" << kLeft - 4 << "\" y=\"" << Num(sy(yv) + 3)
       << "\" text-anchor=\"end\" class=\"k\">" << Tick(yv) << "</text>";
   }
@@ -135,13 +147,14 @@ std::string Svg(const Plot& p) {
     }
   }
   // Legend.
-  double ly = kTop + 12;
+  // Legend: one row between the title and the plot.
+  double lx = kLeft;
   for (const auto& s : p.series) {
     if (s.name.empty()) continue;
-    o << "<rect x=\"" << kLeft + pw - 120 << "\" y=\"" << ly - 8 << "\" width=\"10\" height=\"10\" "
-      << "fill=\"" << s.color << "\"/><text x=\"" << kLeft + pw - 106 << "\" y=\"" << ly
+    o << "<rect x=\"" << lx << "\" y=\"" << kTop - 16 << "\" width=\"10\" height=\"10\" "
+      << "fill=\"" << s.color << "\"/><text x=\"" << lx + 14 << "\" y=\"" << kTop - 7
       << "\" class=\"k\">" << HtmlEscape(s.name) << "</text>";
-    ly += 14;
+    lx += 24 + 6.0 * static_cast<double>(s.name.size());
   }
   o << "</svg>";
   return o.str();
@@ -280,6 +293,13 @@ std::string RenderHtmlReport(const ReportData& d) {
     Plot pa{"Predicted vs actual (test)", "actual", "predicted",
             {{"", d.actual, d.predicted, "#2ca02c", Series::kPoints}}};
     pa.diagonal = true;
+    const auto [lo_a, hi_a] = std::minmax_element(d.actual.begin(), d.actual.end());
+    const auto [lo_p, hi_p] = std::minmax_element(d.predicted.begin(), d.predicted.end());
+    const double lo = std::min(*lo_a, *lo_p), hi = std::max(*hi_a, *hi_p), pad = (hi - lo) * 0.04;
+    if (std::isfinite(lo) && std::isfinite(hi) && hi > lo) {
+      pa.x_min = pa.y_min = lo - pad;
+      pa.x_max = pa.y_max = hi + pad;
+    }
     o << "<section id=\"residuals\"><h2>Residuals</h2><div class=\"plots\">" << Svg(res)
       << Svg(pa) << "</div></section>\n";
   }
@@ -307,6 +327,7 @@ std::string RenderHtmlReport(const ReportData& d) {
     Plot ev{"Explained variance", "component", "ratio of total variance",
             {{"per component", comp, d.explained_variance_ratio, "#1f77b4", Series::kBars},
              {"cumulative", comp, cum, "#ff7f0e", Series::kLine}}};
+    ev.integer_x = true;
     ev.y_min = 0;
     ev.y_max = 1;
     ev.x_min = 0.5;
@@ -333,6 +354,7 @@ std::string RenderHtmlReport(const ReportData& d) {
             {{"inertia", idx, inertia, "#9467bd", Series::kBars}}};
     for (Plot* p : {&sz, &in}) {
       p->y_min = 0;
+      p->integer_x = true;
       p->x_min = -0.5;
       p->x_max = static_cast<double>(idx.size()) - 0.5;
     }
