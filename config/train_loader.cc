@@ -178,11 +178,14 @@ void ReadData(MapReader& top, TrainDataOptions* data) {
   } else if (delimiter.size() == 1) {
     data->delimiter = delimiter[0];
   }
-  if (data->format == TrainDataFormat::kCsv && data->header && d.Get("label_index")) {
+  if (data->history.enabled) {
+    // checked above
+  } else if (data->format == TrainDataFormat::kCsv && data->header && d.Get("label_index")) {
     d.ctx().Error(d.Get("label_index")->mark, d.ChildPath("label_index"),
                   "with header: true, name the label column with 'label'");
   }
-  if (data->format == TrainDataFormat::kCsv && !data->header && d.Get("label")) {
+  if (!data->history.enabled && data->format == TrainDataFormat::kCsv && !data->header &&
+      d.Get("label")) {
     d.ctx().Error(d.Get("label")->mark, d.ChildPath("label"),
                   "without a header, give the label's column number with 'label_index'");
   }
