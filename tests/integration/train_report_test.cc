@@ -93,14 +93,25 @@ hyperparameters: {predictor_type: regressor, epochs: 10}
                 "registry/regression/1", "summary,metrics,residuals,learning-curve");
   EXPECT_FALSE(std::ifstream(d + "/registry/regression/1/report.html").good());
 
+  // Class names with markup: the confusion matrix's headers, escaped.
+  {
+    std::istringstream in(Data(1500, 5));
+    std::ostringstream out;
+    const char* names[3] = {"<b>zero</b>", "one & two", "two"};
+    std::string line;
+    std::getline(in, line);
+    out << line << "\n";
+    while (std::getline(in, line)) out << names[line[0] - '0'] << line.substr(1) << "\n";
+    WriteFile(d + "/named.csv", out.str());
+  }
   WriteFile(d + "/multi.yaml", R"(name: multi
 registry: ./registry
-data: {path: data.csv, header: true, label: cls}
+data: {path: named.csv, header: true, label: cls}
 algorithm: xgboost
 hyperparameters: {objective: "multi:softprob", num_class: 3, num_round: 10, nthread: 1}
 )");
   TrainAndCheck(d, "multi.yaml", "", "registry/multi/1/report.html", "registry/multi/1",
-                "summary,metrics,confusion");
+                "summary,metrics,confusion", "'<b>zero' '<th>&lt;b&gt;zero&lt;/b&gt;</th>'");
 
   WriteFile(d + "/xgr.yaml", R"(name: xgr
 registry: ./registry
