@@ -1086,7 +1086,7 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
     f << RenderHtmlReport(r);
     f.close();
     if (!f) {
-      err << report_path << ": cannot write the report\n";
+      err << "published " << where << ", but " << report_path << ": cannot write the report\n";
       return 1;
     }
     head.push_back({"report", report_path});
