@@ -143,7 +143,29 @@ void ReadData(MapReader& top, TrainDataOptions* data) {
   MapReader d(top.ctx(), *v);
   if (!d.ok()) return;
   d.Enum("format", &data->format, kFormats);
-  d.String("path", &data->path, Need::kRequired);
+  if (auto h = d.Get("history")) {
+    MapReader hm(d.ctx(), *h);
+    if (hm.ok()) {
+      data->history.enabled = true;
+      hm.String("config", &data->history.config, Need::kRequired);
+      hm.String("pipeline", &data->history.pipeline, Need::kRequired);
+      hm.String("store", &data->history.store, Need::kNonEmpty);
+      hm.Finish();
+    }
+    if (d.Get("path")) {
+      d.ctx().Error(d.Get("path")->mark, d.ChildPath("path"), "give either path or history");
+    }
+    for (const char* key : {"format", "header", "label_index", "delimiter"}) {
+      if (d.Get(key)) {
+        d.ctx().Error(d.Get(key)->mark, d.ChildPath(key),
+                      "not with history (csv with a header; name the label with 'label')");
+      }
+    }
+    data->format = TrainDataFormat::kCsv;
+    data->header = true;
+  } else {
+    d.String("path", &data->path, Need::kRequired);
+  }
   d.Bool("header", &data->header);
   d.Int("label_index", &data->label_index, -1, 1 << 20);
   d.String("label", &data->label);
@@ -156,11 +178,14 @@ void ReadData(MapReader& top, TrainDataOptions* data) {
   } else if (delimiter.size() == 1) {
     data->delimiter = delimiter[0];
   }
-  if (data->format == TrainDataFormat::kCsv && data->header && d.Get("label_index")) {
+  if (data->history.enabled) {
+    // checked above
+  } else if (data->format == TrainDataFormat::kCsv && data->header && d.Get("label_index")) {
     d.ctx().Error(d.Get("label_index")->mark, d.ChildPath("label_index"),
                   "with header: true, name the label column with 'label'");
   }
-  if (data->format == TrainDataFormat::kCsv && !data->header && d.Get("label")) {
+  if (!data->history.enabled && data->format == TrainDataFormat::kCsv && !data->header &&
+      d.Get("label")) {
     d.ctx().Error(d.Get("label")->mark, d.ChildPath("label"),
                   "without a header, give the label's column number with 'label_index'");
   }

@@ -21,18 +21,38 @@ enum class TrainDataFormat { kCsv, kJsonLines };
 enum class TrainAlgorithm { kLinearLearner, kKMeans, kPca, kXGBoost };
 enum class MissingValues { kKeep, kDrop, kMean, kMedian, kMostFrequent };
 
+// `data.history`: the rows a daemon keeps for a pipeline (`pipelines.P.history`), read
+// through the same code as `osprey history export` as CSV with a header:
+// event_time_ms,topic,partition,offset,key,<fields>. The first five are metadata and become
+// features only when listed in `features` (topic and key are strings: list them under
+// `categorical` too); by default the features are the pipeline's history fields minus the label.
+struct TrainHistorySource {
+  bool enabled = false;
+  // The daemon's configuration file (relative to this file). Required.
+  std::string config;
+  // The pipeline whose history is read. Required.
+  std::string pipeline;
+  // A store, checkpoint or savepoint directory instead of the configuration's live state.dir.
+  std::string store;
+};
+
 struct TrainDataOptions {
   // csv | jsonl. Default: csv.
   TrainDataFormat format = TrainDataFormat::kCsv;
-  // The data file; a relative path is relative to the YAML file's directory. Required.
+  // The data file; a relative path is relative to the YAML file's directory. Required unless
+  // `history` is given.
   std::string path;
+  // Train on a daemon's history instead of a file (csv with header; `label` and `features`
+  // name columns). Exclusive with `path`.
+  TrainHistorySource history;
   // csv: a header line names the columns. Default: false (SageMaker: label first, no header).
   bool header = false;
   // csv without header: 0-based label column, -1 = none. Default: 0.
   int label_index = 0;
   // csv with header / jsonl: the label's column name or key; empty = none.
   std::string label;
-  // jsonl: feature keys in order; empty = the first record's keys.
+  // jsonl: feature keys in order; empty = the first record's keys. history: the feature
+  // columns; empty = the history's fields minus the label.
   std::vector<std::string> features;
   // csv: field delimiter (one character). Default: ",".
   char delimiter = ',';

@@ -85,7 +85,9 @@ Result<int64_t> ExportHistory(const HistoryExportOptions& options) {
 
   std::ofstream file;
   std::ostream* out = &std::cout;
-  if (!options.output_path.empty() && options.output_path != "-") {
+  if (options.sink != nullptr) {
+    out = options.sink;
+  } else if (!options.output_path.empty() && options.output_path != "-") {
     file.open(options.output_path, std::ios::binary | std::ios::trunc);
     if (!file) return Status::IOError("cannot write " + options.output_path);
     out = &file;

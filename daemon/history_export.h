@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <ostream>
 #include <string>
 
 #include "config/base/status.h"
@@ -23,6 +24,9 @@ struct HistoryExportOptions {
   std::optional<int64_t> since_ms;  // event time >= since_ms
   std::optional<int64_t> until_ms;  // event time < until_ms
   std::string output_path;          // "" or "-" = stdout
+  // When set, the rows go here instead (output_path is ignored): `osprey train`'s history
+  // source reads them in memory.
+  std::ostream* sink = nullptr;
   // A store, checkpoint or savepoint directory to read instead of the configuration's live
   // state.dir (opened read-only: no process may be writing it).
   std::string store_dir;

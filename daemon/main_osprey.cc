@@ -179,6 +179,9 @@ int main(int argc, char** argv) {
                     "Registry directory (overrides the file's 'registry')");
   train->add_option("--predictions-out", train_command.predictions_out,
                     "Write the test split and the trainer's predictions for it as CSV");
+  train->add_option("--report", train_command.report_path,
+                    "Write the HTML report here (default: report.html in the published "
+                    "version's directory)");
 
   auto* evaluate = app.add_subcommand("evaluate", "Score a registered model on a data file");
   osprey::daemon::trainer::EvaluateCommand evaluate_command;

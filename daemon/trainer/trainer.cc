@@ -16,6 +16,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -24,7 +25,9 @@
 
 #include "config/base/json_writer.h"
 #include "config/train_loader.h"
+#include "daemon/history_export.h"
 #include "daemon/trainer/feature_stage.h"
+#include "daemon/trainer/html_report.h"
 #include "daemon/trainer/registry_files.h"
 #include "daemon/trainer/tuning_report.h"
 #include "models/serving/builtin_kinds.h"
@@ -185,6 +188,118 @@ Result<ml::Dataset> LoadData(const config::TrainConfig& cfg, const std::string& 
   return ds;
 }
 
+
+// CSV records of `text` (RFC 4180 quoting, as `osprey history export` writes it), cells unquoted.
+std::vector<std::vector<std::string>> CsvRecords(std::string_view text) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> row;
+  std::string cell;
+  bool quoted = false, any = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        cell.push_back('"');
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        cell.push_back(c);
+      }
+    } else if (c == '"') {
+      quoted = any = true;
+    } else if (c == ',') {
+      row.push_back(std::move(cell));
+      cell.clear();
+      any = true;
+    } else if (c == '\n' || c == '\r') {
+      if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+      if (any || !cell.empty()) {
+        row.push_back(std::move(cell));
+        rows.push_back(std::move(row));
+      }
+      row.clear();
+      cell.clear();
+      any = false;
+    } else {
+      cell.push_back(c);
+      any = true;
+    }
+  }
+  if (any || !cell.empty()) {
+    row.push_back(std::move(cell));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+void AppendCell(std::string& out, const std::string& cell) {
+  if (cell.find_first_of(",\"\r\n") == std::string::npos) {
+    out += cell;
+    return;
+  }
+  out.push_back('"');
+  for (char c : cell) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+}
+
+// data.history: the pipeline's history read in memory through ExportHistory, kept to the label
+// and feature columns (by name), as CSV with a header.
+Result<std::string> LoadHistory(const config::TrainConfig& cfg) {
+  const auto& h = cfg.data.history;
+  const std::filesystem::path base = std::filesystem::path(cfg.file).parent_path();
+  auto resolve = [&](const std::string& p) {
+    std::filesystem::path q = p;
+    return (q.is_relative() ? base / q : q).string();
+  };
+  HistoryExportOptions o;
+  o.config_path = resolve(h.config);
+  o.pipeline = h.pipeline;
+  o.format = "csv";
+  if (!h.store.empty()) o.store_dir = resolve(h.store);
+  std::ostringstream sink;
+  o.sink = &sink;
+  auto rows = ExportHistory(o);
+  if (!rows.ok()) {
+    return Status::InvalidArgument(cfg.file + ": data.history: " + rows.status().message());
+  }
+  const auto records = CsvRecords(sink.str());
+  if (records.empty()) return Status::InvalidArgument(cfg.file + ": data.history: no header");
+  const std::vector<std::string>& header = records[0];
+  static const std::set<std::string> kMetadata{"event_time_ms", "topic", "partition", "offset",
+                                               "key"};
+  std::vector<std::string> wanted = cfg.data.features;
+  if (wanted.empty()) {
+    for (const auto& name : header) {
+      if (!kMetadata.count(name) && name != cfg.data.label) wanted.push_back(name);
+    }
+  }
+  if (!cfg.data.label.empty()) wanted.insert(wanted.begin(), cfg.data.label);
+  std::vector<size_t> index;
+  for (const auto& name : wanted) {
+    auto it = std::find(header.begin(), header.end(), name);
+    if (it == header.end()) {
+      std::string known;
+      for (const auto& n : header) known += (known.empty() ? "" : ", ") + n;
+      return Status::InvalidArgument(cfg.file + ": data.history: pipeline '" + h.pipeline +
+                                     "' has no column '" + name + "' (it has: " + known + ")");
+    }
+    index.push_back(static_cast<size_t>(it - header.begin()));
+  }
+  std::string out;
+  for (const auto& r : records) {
+    for (size_t i = 0; i < index.size(); ++i) {
+      if (i) out.push_back(',');
+      if (index[i] < r.size()) AppendCell(out, r[index[i]]);
+    }
+    out.push_back('\n');
+  }
+  return out;
+}
+
 struct Prepared {
   ml::Dataset train, validation, test;
   std::vector<double> fill;  // per input column of the prepared data (NaN = none)
@@ -321,7 +436,30 @@ struct Trained {
   std::vector<std::string> prediction_names;
   // Extra metadata members, each `"key":value`, e.g. PCA's explained variance.
   std::vector<std::string> extra_json;
+  ReportData report;  // the plots' data; RunTrain adds the summary and metrics
 };
+
+// The report's task plots from the test split's scores (the metrics' layout).
+void AddScorePlots(Trained& t, const ml::Matrix& scores, const ml::Dataset& test) {
+  if (test.rows() == 0 || !test.has_label) return;
+  ReportData& r = t.report;
+  if (t.task == models::ModelTask::kRegression) {
+    r.actual = ToStd(test.y);
+    r.predicted.assign(scores.data(), scores.data() + scores.rows());
+    return;
+  }
+  ml::LinearModel shape;
+  shape.task = t.task;
+  const std::vector<int> y = ToClasses(test.y);
+  const std::vector<int> pred = shape.PredictClasses(scores);
+  const int k = t.task == models::ModelTask::kBinary ? 2 : static_cast<int>(scores.cols());
+  r.confusion = ml::ConfusionMatrix(y, pred, k);
+  r.class_names = t.classes;
+  if (t.task == models::ModelTask::kBinary) {
+    r.binary_labels = y;
+    r.binary_scores.assign(scores.data(), scores.data() + scores.rows());
+  }
+}
 
 void AddRows(Trained& t) {
   t.summary.insert(t.summary.begin(),
@@ -394,6 +532,9 @@ Result<Trained> TrainLinear(const config::TrainConfig& cfg, const ml::Hyperparam
                                      std::to_string(report.best_epoch) +
                                      (report.early_stopped ? ", stopped early)" : ")")});
   t.test_predictions = model->Predict(prep.test.x);
+  AddScorePlots(t, t.test_predictions, prep.test);
+  t.report.train_loss = report.train_loss;
+  t.report.validation_loss = report.validation_loss;
   if (model->task == models::ModelTask::kMulticlass) {
     for (Index c = 0; c < t.test_predictions.cols(); ++c) {
       t.prediction_names.push_back("probability_" + std::to_string(c));
@@ -441,6 +582,15 @@ Result<Trained> TrainKMeans(const config::TrainConfig& cfg, const ml::Hyperparam
     t.test_predictions(static_cast<Index>(r), 1) = dist[r];
   }
   t.prediction_names = {"closest_cluster", "distance_to_cluster"};
+  model->Assign(t.prep.train.x, &labels, &dist);
+  t.report.cluster_sizes.assign(static_cast<size_t>(model->centroids.rows()), 0);
+  t.report.cluster_inertia.assign(t.report.cluster_sizes.size(), 0.0);
+  for (size_t r = 0; r < labels.size(); ++r) {
+    const auto c = static_cast<size_t>(labels[r]);
+    if (c >= t.report.cluster_sizes.size()) continue;
+    ++t.report.cluster_sizes[c];
+    t.report.cluster_inertia[c] += dist[r] * dist[r];
+  }
   return t;
 }
 
@@ -479,6 +629,7 @@ Result<Trained> TrainPca(const config::TrainConfig& cfg, const ml::Hyperparamete
     ratios += (c ? " " : "") + Fmt(model->explained_variance_ratio[c]);
   }
   t.summary.push_back({"variance ratio", ratios});
+  t.report.explained_variance_ratio = ToStd(model->explained_variance_ratio);
   t.test_predictions = model->Project(t.prep.test.x);
   for (Index c = 0; c < t.test_predictions.cols(); ++c) {
     t.prediction_names.push_back("projection_" + std::to_string(c));
@@ -563,6 +714,7 @@ Result<Trained> TrainXGBoost(const config::TrainConfig& cfg, const ml::Hyperpara
       }
     }
   }
+  AddScorePlots(t, t.test_predictions, t.prep.test);
   return t;
 }
 
@@ -621,7 +773,14 @@ std::string Metadata(const config::TrainConfig& cfg, const Trained& t, const std
   for (const auto& [k, v] : cfg.hyperparameters) j.Key(k).String(v.value);
   j.EndObject();
   j.Key("source").BeginObject();
-  j.Key("data").String(cfg.data.path);
+  if (cfg.data.history.enabled) {
+    j.Key("history").BeginObject().Key("config").String(cfg.data.history.config);
+    j.Key("pipeline").String(cfg.data.history.pipeline);
+    if (!cfg.data.history.store.empty()) j.Key("store").String(cfg.data.history.store);
+    j.EndObject();
+  } else {
+    j.Key("data").String(cfg.data.path);
+  }
   j.Key("format").String(cfg.data.format == config::TrainDataFormat::kCsv ? "csv" : "jsonl");
   j.Key("rows").Int(static_cast<int64_t>(data_rows));
   j.Key("sha256").String(data_sha256);
@@ -796,10 +955,12 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
     return 1;
   }
   std::filesystem::path data_path = cfg->data.path;
-  if (data_path.is_relative()) {
+  if (cfg->data.history.enabled) {
+    data_path = "history of pipeline '" + cfg->data.history.pipeline + "'";
+  } else if (data_path.is_relative()) {
     data_path = std::filesystem::path(cfg->file).parent_path() / data_path;
   }
-  auto bytes = ReadFileBytes(data_path.string());
+  auto bytes = cfg->data.history.enabled ? LoadHistory(*cfg) : ReadFileBytes(data_path.string());
   if (!bytes.ok()) {
     err << bytes.status().message() << "\n";
     return 1;
@@ -901,6 +1062,35 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
   head.push_back({"time", "load " + Fmt(load_seconds) + " s, train " + Fmt(train_seconds) +
                               " s (prepare, fit, evaluate)"});
   head.push_back({"cpu time", "load " + Fmt(load_cpu) + " s, train " + Fmt(train_cpu) + " s"});
+  {
+    ReportData& r = trained->report;
+    r.title = cfg->name + " version " + *version;
+    r.summary.push_back({"data", cfg->data.history.enabled
+                                     ? "history of pipeline '" + cfg->data.history.pipeline +
+                                           "' (" + cfg->data.history.config + ")"
+                                     : cfg->data.path});
+    r.summary.push_back({"data rows", std::to_string(data->rows())});
+    for (const auto& row : head) r.summary.push_back({row[0], row.size() > 1 ? row[1] : ""});
+    for (const auto& [k, v] : cfg->hyperparameters) r.hyperparameters.push_back({k, v.value});
+    r.validation = trained->validation;
+    r.test = trained->test;
+    if (tuning) {
+      std::ostringstream trials;
+      PrintTrials(trials, cfg->tuning, *tuning);
+      r.tuning_trials = trials.str();
+    }
+    const std::string report_path =
+        command.report_path.empty() ? (std::filesystem::path(where) / "report.html").string()
+                                    : command.report_path;
+    std::ofstream f(report_path, std::ios::binary | std::ios::trunc);
+    f << RenderHtmlReport(r);
+    f.close();
+    if (!f) {
+      err << "published " << where << ", but " << report_path << ": cannot write the report\n";
+      return 1;
+    }
+    head.push_back({"report", report_path});
+  }
   PrintTable(out, head);
   out << "\n";
   PrintMetrics(out, trained->validation, trained->test);

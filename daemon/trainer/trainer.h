@@ -18,6 +18,8 @@ struct TrainCommand {
   // When set, the test split's rows and the trainer's predictions for them, as CSV (inputs...,
   // then the prediction columns), for checking that the published model serves the same.
   std::string predictions_out;
+  // The HTML report (html_report.h); default: <registry>/<name>/<version>/report.html.
+  std::string report_path;
 };
 
 // Returns the process exit code (0 ok, 1 error); messages go to `err`, the table to `out`.

@@ -83,5 +83,41 @@ algorithm: svm
   EXPECT_NE(missing.status().message().find("missing required key 'algorithm'"), std::string::npos);
 }
 
+TEST(TrainLoaderTest, HistorySourceReadsADaemonsHistoryAsCsvWithAHeader) {
+  auto cfg = LoadTrainConfigString(R"(name: m
+data:
+  history: {config: daemon.yaml, pipeline: p, store: sp}
+  label: y
+  features: [a, partition]
+algorithm: linear_learner
+)",
+                                   "t.yaml");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  EXPECT_TRUE(cfg->data.history.enabled);
+  EXPECT_EQ(cfg->data.history.config, "daemon.yaml");
+  EXPECT_EQ(cfg->data.history.pipeline, "p");
+  EXPECT_EQ(cfg->data.history.store, "sp");
+  EXPECT_TRUE(cfg->data.path.empty());
+  EXPECT_EQ(cfg->data.format, TrainDataFormat::kCsv);
+  EXPECT_TRUE(cfg->data.header);
+  EXPECT_EQ(cfg->data.label, "y");
+  EXPECT_EQ(cfg->data.features, (std::vector<std::string>{"a", "partition"}));
+
+  auto bad = LoadTrainConfigString(R"(name: m
+data:
+  history: {config: daemon.yaml, pipline: p}
+  path: d.csv
+  label_index: 1
+algorithm: pca
+)",
+                                   "t.yaml");
+  ASSERT_FALSE(bad.ok());
+  const std::string& m = bad.status().message();
+  EXPECT_NE(m.find("data.history: missing required key 'pipeline'"), std::string::npos) << m;
+  EXPECT_NE(m.find("pipline"), std::string::npos) << m;
+  EXPECT_NE(m.find("t.yaml:4:9: data.path: give either path or history"), std::string::npos) << m;
+  EXPECT_NE(m.find("t.yaml:5:16: data.label_index: not with history"), std::string::npos) << m;
+}
+
 }  // namespace
 }  // namespace osprey::config

@@ -1,0 +1,50 @@
+// The HTML report of one `osprey train` run: one self-contained file (inline CSS and SVG drawn
+// here, no script, no network) with the run's summary, its metrics on the validation and test
+// splits and the plots for its task: ROC and precision-recall curves (binary), a confusion
+// matrix heat-map (classification), residuals and predicted-vs-actual (regression), the
+// per-epoch learning curve (linear learner), explained variance (PCA), cluster sizes and
+// inertia (k-means). Every text from the data or the configuration is HTML-escaped.
+// Thread-safe: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace osprey::daemon::trainer {
+
+struct ReportData {
+  std::string title;                                             // "<name> version <v>"
+  std::vector<std::pair<std::string, std::string>> summary;      // label, value rows
+  std::vector<std::pair<std::string, std::string>> hyperparameters;
+  std::vector<std::pair<std::string, double>> validation, test;  // metric name, value
+  std::string tuning_trials;                                     // the trials table (text)
+  // Binary classification on the test split: true 0/1 labels and positive-class scores.
+  std::vector<int> binary_labels;
+  std::vector<double> binary_scores;
+  // Classification on the test split: counts[true][predicted], with the class names.
+  std::vector<std::vector<int64_t>> confusion;
+  std::vector<std::string> class_names;
+  // Regression on the test split.
+  std::vector<double> actual, predicted;
+  // Per-epoch mean loss (linear learner); validation may be empty.
+  std::vector<double> train_loss, validation_loss;
+  // PCA: the ratio of the total variance each component explains.
+  std::vector<double> explained_variance_ratio;
+  // k-means on the training split: rows and inertia (sum of squared distances) per cluster.
+  std::vector<int64_t> cluster_sizes;
+  std::vector<double> cluster_inertia;
+};
+
+// Escapes & < > " ' for text and attribute values.
+std::string HtmlEscape(std::string_view text);
+
+// Formats a metric as the report shows it (the same digits as the summary table: 6
+// significant digits).
+std::string ReportNumber(double v);
+
+std::string RenderHtmlReport(const ReportData& data);
+
+}  // namespace osprey::daemon::trainer

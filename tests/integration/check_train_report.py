@@ -1,0 +1,135 @@
+#!/usr/bin/python3
+"""Checks one `osprey train` HTML report (used by train_report_test.cc).
+
+usage: check_train_report.py REPORT METADATA_JSON SECTIONS [RAW ESCAPED]
+  SECTIONS: comma-separated section ids the report must have, and no others.
+  RAW/ESCAPED: a string that must not appear in the file, and its escaped form that must.
+Checks: tags balance (html.parser), each inline <svg> is well-formed XML, no URL or script
+(nothing fetched when opened), every metric cell equals metadata.json's value printed with 6
+significant digits (as the summary table prints it), ROC/PR titles carry the test AUC / AP.
+Prints OK and exits 0, or prints the problems and exits 1.
+"""
+import html.parser
+import json
+import re
+import sys
+import xml.etree.ElementTree as ET
+
+VOID = {"meta", "br", "img", "input", "link", "hr", "col", "area", "base", "embed", "source",
+        "track", "wbr"}
+
+
+class Parser(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack, self.sections, self.cells, self.errors, self.urls = [], [], {}, [], []
+        self.cell = None
+        self.titles = []
+        self.in_text = False
+
+    def _attrs(self, tag, attrs):
+        a = dict(attrs)
+        for k in ("src", "href", "xlink:href", "action", "data"):
+            if k in a:
+                self.urls.append(a[k])
+        if "style" in a and "url(" in a["style"]:
+            self.urls.append(a["style"])
+        if tag == "section":
+            self.sections.append(a.get("id"))
+        return a
+
+    def handle_starttag(self, tag, attrs):
+        a = self._attrs(tag, attrs)
+        if tag in ("script", "iframe", "object", "embed", "link", "img"):
+            self.errors.append("unexpected <%s>" % tag)
+        if tag in VOID:
+            return
+        self.stack.append(tag)
+        if tag == "td" and "data-metric" in a:
+            self.cell = (a["data-split"], a["data-metric"])
+            self.cells[self.cell] = ""
+        if tag == "text":
+            self.in_text = True
+            self.titles.append("")
+
+    def handle_startendtag(self, tag, attrs):
+        self._attrs(tag, attrs)
+
+    def handle_endtag(self, tag):
+        if tag in VOID:
+            return
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append("unbalanced </%s> at %s (open: %s)" % (tag, self.getpos(),
+                                                                      self.stack[-3:]))
+            return
+        self.stack.pop()
+        if tag == "td":
+            self.cell = None
+        if tag == "text":
+            self.in_text = False
+
+    def handle_data(self, data):
+        if self.cell:
+            self.cells[self.cell] += data
+        if self.in_text:
+            self.titles[-1] += data
+
+
+def main():
+    report, metadata_path, sections = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
+    text = open(report, encoding="utf-8").read()
+    meta = json.load(open(metadata_path, encoding="utf-8"))
+    p = Parser()
+    p.feed(text)
+    p.close()
+    errors = list(p.errors)
+    if p.stack:
+        errors.append("unclosed tags: %s" % p.stack)
+    if not text.startswith("<!DOCTYPE html>"):
+        errors.append("no doctype")
+    if sorted(p.sections) != sorted(sections):
+        errors.append("sections %s, expected %s" % (p.sections, sections))
+    if p.urls:
+        errors.append("external references: %s" % p.urls[:5])
+    if re.search("https?:", text, re.I):
+        errors.append("a URL in the file")
+    svgs = re.findall(r"<svg\b.*?</svg>", text, re.S)
+    if not svgs and set(sections) - {"summary", "metrics", "confusion"}:
+        errors.append("no svg")
+    for i, svg in enumerate(svgs):
+        try:
+            ET.fromstring(svg)
+        except ET.ParseError as e:
+            errors.append("svg %d is not well-formed: %s" % (i, e))
+    metrics = meta["metrics"]
+    expected = {}
+    for split in ("validation", "test"):
+        for name, value in metrics.get(split, {}).items():
+            expected[(split, name)] = "%.6g" % value
+    for key, want in expected.items():
+        got = p.cells.get(key)
+        if got != want:
+            errors.append("metric %s: report %r, metadata %r" % (key, got, want))
+    for key, got in p.cells.items():
+        if key not in expected and got != "-":
+            errors.append("metric %s in the report only" % (key,))
+    if "roc-pr" in sections:
+        auc = "AUC %.6g" % metrics["test"]["roc_auc"]
+        ap = "AP %.6g" % metrics["test"]["average_precision"]
+        if not any(auc in t for t in p.titles) or not any(ap in t for t in p.titles):
+            errors.append("ROC/PR titles lack %s / %s" % (auc, ap))
+    if len(sys.argv) > 5:
+        raw, escaped = sys.argv[4], sys.argv[5]
+        if raw in text:
+            errors.append("unescaped %r in the report" % raw)
+        if escaped not in text:
+            errors.append("escaped %r not in the report" % escaped)
+    if errors:
+        print("\n".join(errors))
+        return 1
+    print("OK %d svg, %d metric cells" % (len(svgs), len(p.cells)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
