@@ -34,6 +34,10 @@ struct KMeansOptions {
   // per-feature variance (scikit-learn's convention). Default: 1e-4.
   double tol = 1e-4;
   uint64_t seed = 1;
+  // Threads for the passes over the rows (not a hyperparameter); 0 = the hardware's
+  // concurrency. Work is cut into chunks fixed by the row count and partial results are merged
+  // in chunk order, so the model does not depend on the thread count.
+  int num_threads = 0;
 
   static Result<KMeansOptions> FromHyperparameters(
       const Hyperparameters& params, std::vector<HyperparameterProblem>* problems = nullptr);
