@@ -8,6 +8,7 @@
 #include <simdjson.h>
 
 #include "config/base/json_writer.h"
+#include "models/ml/parallel.h"
 #include "models/ml/prepare.h"
 
 namespace osprey::models::ml {
@@ -104,16 +105,23 @@ struct Scaling {
 };
 
 // Copies rows `order[begin, end)` of x (standardised) into the top of `xb`, their labels
-// (standardised for regression) into `yb`.
+// (standardised for regression) into `yb`. Large copies run chunk-parallel on `threads`
+// threads (each row is written by exactly one thread: the result does not depend on them).
 void Gather(const Dataset& data, const std::vector<size_t>& order, size_t begin, size_t end,
-            const Scaling& scaling, bool scale_label, Matrix* xb, Vector* yb) {
+            const Scaling& scaling, bool scale_label, Matrix* xb, Vector* yb, int threads = 1) {
   const auto n = static_cast<Index>(end - begin);
-  for (Index r = 0; r < n; ++r) {
-    const auto src = static_cast<Index>(order[begin + static_cast<size_t>(r)]);
-    xb->row(r) = (data.x.row(src) - scaling.mean).cwiseProduct(scaling.inv_sd);
-    const double y = data.y[src];
-    (*yb)[r] = scale_label ? (y - scaling.y_mean) / scaling.y_sd : y;
-  }
+  constexpr Index kGatherChunk = 16384;
+  const auto chunks = static_cast<size_t>((n + kGatherChunk - 1) / kGatherChunk);
+  ParallelChunks(chunks, threads, [&](size_t chunk) {
+    const Index lo = static_cast<Index>(chunk) * kGatherChunk;
+    const Index hi = std::min(n, lo + kGatherChunk);
+    for (Index r = lo; r < hi; ++r) {
+      const auto src = static_cast<Index>(order[begin + static_cast<size_t>(r)]);
+      xb->row(r) = (data.x.row(src) - scaling.mean).cwiseProduct(scaling.inv_sd);
+      const double y = data.y[src];
+      (*yb)[r] = scale_label ? (y - scaling.y_mean) / scaling.y_sd : y;
+    }
+  });
 }
 
 Status CheckData(const Dataset& data, const char* what, PredictorType type, int num_classes) {
@@ -266,13 +274,33 @@ Result<LinearModel> FitLinearLearner(const Dataset& train, const Dataset* valida
   scaling.mean = Eigen::RowVectorXd::Zero(f);
   scaling.inv_sd = Eigen::RowVectorXd::Ones(f);
   const auto n_rows = static_cast<double>(train.rows());
+  const int threads = ResolveThreads(options.num_threads);
   if (options.normalize_data) {
-    // Row-wise passes (the matrix is row-major): sum, then squared deviations.
-    scaling.mean = (train.x.transpose() * Vector::Ones(train.x.rows())).transpose() / n_rows;
-    Eigen::RowVectorXd var = Eigen::RowVectorXd::Zero(f);
-    for (Index r = 0; r < train.x.rows(); ++r) {
-      var += (train.x.row(r) - scaling.mean).cwiseAbs2();
-    }
+    // Row-wise passes (the matrix is row-major): sum, then squared deviations, each over
+    // chunks fixed by the row count, merged in chunk order (independent of the thread count).
+    const Index rows = train.x.rows();
+    constexpr Index kStatChunk = 16384;
+    const auto chunks = static_cast<size_t>((rows + kStatChunk - 1) / kStatChunk);
+    Matrix part(static_cast<Index>(chunks), f);
+    auto chunk_pass = [&](bool squares) {
+      ParallelChunks(chunks, threads, [&](size_t chunk) {
+        const Index lo = static_cast<Index>(chunk) * kStatChunk;
+        const Index m = std::min(rows, lo + kStatChunk) - lo;
+        if (squares) {
+          Eigen::RowVectorXd acc = Eigen::RowVectorXd::Zero(f);
+          for (Index r = lo; r < lo + m; ++r) acc += (train.x.row(r) - scaling.mean).cwiseAbs2();
+          part.row(static_cast<Index>(chunk)) = acc;
+        } else {
+          part.row(static_cast<Index>(chunk)).noalias() =
+              (train.x.middleRows(lo, m).transpose() * Vector::Ones(m)).transpose();
+        }
+      });
+      Eigen::RowVectorXd total = Eigen::RowVectorXd::Zero(f);
+      for (Index c = 0; c < static_cast<Index>(chunks); ++c) total += part.row(c);
+      return total;
+    };
+    scaling.mean = chunk_pass(false) / n_rows;
+    Eigen::RowVectorXd var = chunk_pass(true);
     var /= n_rows;
     for (Index c = 0; c < f; ++c)
       scaling.inv_sd[c] = var[c] > 1e-24 ? 1.0 / std::sqrt(var[c]) : 1.0;
@@ -308,7 +336,7 @@ Result<LinearModel> FitLinearLearner(const Dataset& train, const Dataset* valida
   Matrix xs(train.x.rows(), f);
   Vector ys(train.x.rows());
   Gather(train, ShuffledIndices(train.rows(), options.seed), 0, train.rows(), scaling, scale_label,
-         &xs, &ys);
+         &xs, &ys, threads);
   // Small data (up to 8M cells) gets fully reshuffled rows every epoch, so mini-batches differ
   // from epoch to epoch; large data keeps its rows and reshuffles the order of the batches.
   constexpr Index kReshuffleMaxCells = 8 << 20;
@@ -324,7 +352,7 @@ Result<LinearModel> FitLinearLearner(const Dataset& train, const Dataset* valida
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
     if (reshuffle_rows && epoch > 1) {
       Gather(train, ShuffledIndices(train.rows(), options.seed + static_cast<uint64_t>(epoch)), 0,
-             train.rows(), scaling, scale_label, &xs, &ys);
+             train.rows(), scaling, scale_label, &xs, &ys, threads);
     }
     const std::vector<size_t> batch_order =
         ShuffledIndices(num_batches, options.seed + static_cast<uint64_t>(epoch));
