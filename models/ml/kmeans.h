@@ -1,8 +1,8 @@
 // K-means (SageMaker's hyperparameter names): k-means++ or random initialisation, Lloyd's or
 // Elkan's iterations (Elkan skips most distance computations through the triangle inequality
 // and gives the same result), or mini-batch k-means (Sculley 2010) for large data. Distances
-// are Euclidean; assignment runs blockwise as one matrix product per block (no per-row
-// allocation).
+// are Euclidean; assignment runs blockwise (no per-row allocation), in row chunks on every core
+// with results independent of the thread count (models/ml/parallel.h).
 // Thread-compatible: a KMeansModel's const methods may be called concurrently.
 #pragma once
 
