@@ -13,6 +13,8 @@
 
 #include <simdjson.h>
 
+#include "models/ml/parallel.h"
+
 namespace osprey::models::ml {
 
 namespace {
@@ -220,11 +222,18 @@ Dataset Dataset::Rows(std::span<const size_t> indices) const {
   out.label_classes = label_classes;
   out.x.resize(static_cast<Eigen::Index>(indices.size()), x.cols());
   if (has_label) out.y.resize(static_cast<Eigen::Index>(indices.size()));
-  for (size_t row = 0; row < indices.size(); ++row) {
-    const auto src = static_cast<Eigen::Index>(indices[row]);
-    out.x.row(static_cast<Eigen::Index>(row)) = x.row(src);
-    if (has_label) out.y[static_cast<Eigen::Index>(row)] = y[src];
-  }
+  // Chunk-parallel copy (each row written by one thread; a large copy is bound by page faults
+  // and memory bandwidth, which a second core helps).
+  constexpr size_t kChunkRows = 16384;
+  const size_t chunks = (indices.size() + kChunkRows - 1) / kChunkRows;
+  ParallelChunks(chunks, ResolveThreads(0), [&](size_t chunk) {
+    const size_t end = std::min(indices.size(), (chunk + 1) * kChunkRows);
+    for (size_t row = chunk * kChunkRows; row < end; ++row) {
+      const auto src = static_cast<Eigen::Index>(indices[row]);
+      out.x.row(static_cast<Eigen::Index>(row)) = x.row(src);
+      if (has_label) out.y[static_cast<Eigen::Index>(row)] = y[src];
+    }
+  });
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <limits>
 #include <numeric>
 
+#include "models/ml/parallel.h"
 #include "models/rcf/rng.h"
 
 namespace osprey::models::ml {
@@ -14,33 +15,105 @@ namespace {
 using Eigen::Index;
 constexpr Index kBlockRows = 2048;
 
+// Up to this many centroids (or candidates), x c^T is evaluated as plain dot products of
+// contiguous rows (Eigen's lazyProduct); a blocked GEMM only pays off for wider products (its
+// packing costs more than the arithmetic when k is small: ~1.5x slower at k = 8, d = 50).
+constexpr Index kLazyProductMaxCols = 16;
+
+// dst (n x c.rows()) = rows [begin, begin+n) of x times c^T.
+template <typename Dst>
+void RowsTimesTransposed(const Matrix& x, Index begin, Index n, const Matrix& c, Dst&& dst) {
+  if (c.rows() <= kLazyProductMaxCols) {
+    const Eigen::MatrixXd ct = c.transpose();  // column-major: each column contiguous
+    dst.noalias() = x.middleRows(begin, n).lazyProduct(ct);
+  } else {
+    dst.noalias() = x.middleRows(begin, n) * c.transpose();
+  }
+}
+
 // Squared distances of rows [begin, begin+n) of x to every centroid, into d (n x k).
 void BlockDistances(const Matrix& x, Index begin, Index n, const Matrix& c,
                     const Eigen::RowVectorXd& c_norms, Matrix* d) {
   auto block = d->topRows(n);
-  block.noalias() = -2.0 * x.middleRows(begin, n) * c.transpose();
+  RowsTimesTransposed(x, begin, n, c, block);
+  block *= -2.0;
   block.rowwise() += c_norms;
   block.colwise() += x.middleRows(begin, n).rowwise().squaredNorm();
 }
 
-// Assigns every row; returns the inertia. labels/d2 sized n.
+// Rows per work chunk: fixed by the data size only (at most kMaxChunks chunks of at least
+// kMinChunkRows rows), so per-chunk partial results merged in chunk order do not depend on the
+// thread count.
+constexpr Index kMinChunkRows = 8192;
+constexpr Index kMaxChunks = 64;
+
+Index ChunkRows(Index n) {
+  return std::max(kMinChunkRows, (n + kMaxChunks - 1) / kMaxChunks);
+}
+size_t NumChunks(Index n) {
+  const Index rows = ChunkRows(n);
+  return static_cast<size_t>((n + rows - 1) / rows);
+}
+
+// Per-chunk partial sums of one assignment pass.
+struct ChunkSums {
+  Matrix sums;                 // k x features (only when wanted)
+  std::vector<double> counts;  // k
+  double inertia = 0.0;
+};
+
+// Assigns every row (labels/d2 sized n) on `threads` threads; returns the inertia. With
+// `sums`/`counts` non-null, also the per-cluster row sums and counts (for Lloyd's update),
+// merged in chunk order.
 double AssignAll(const Matrix& x, const Matrix& c, std::vector<int>* labels,
-                 std::vector<double>* d2) {
+                 std::vector<double>* d2, int threads, Matrix* sums = nullptr,
+                 std::vector<double>* counts = nullptr) {
   const Index n = x.rows();
+  const Index k = c.rows();
   labels->resize(static_cast<size_t>(n));
   d2->resize(static_cast<size_t>(n));
   const Eigen::RowVectorXd c_norms = c.rowwise().squaredNorm().transpose();
-  Matrix d(std::min(kBlockRows, std::max<Index>(n, 1)), c.rows());
+  const Index chunk_rows = ChunkRows(n);
+  const size_t chunks = NumChunks(n);
+  const bool want_sums = sums != nullptr;
+  std::vector<ChunkSums> parts(chunks);
+  ParallelChunks(chunks, threads, [&](size_t chunk) {
+    ChunkSums& part = parts[chunk];
+    if (want_sums) {
+      part.sums = Matrix::Zero(k, x.cols());
+      part.counts.assign(static_cast<size_t>(k), 0.0);
+    }
+    const Index chunk_begin = static_cast<Index>(chunk) * chunk_rows;
+    const Index chunk_end = std::min(n, chunk_begin + chunk_rows);
+    Matrix d(std::min(kBlockRows, chunk_end - chunk_begin), k);
+    for (Index begin = chunk_begin; begin < chunk_end; begin += kBlockRows) {
+      const Index m = std::min(kBlockRows, chunk_end - begin);
+      BlockDistances(x, begin, m, c, c_norms, &d);
+      for (Index r = 0; r < m; ++r) {
+        Index arg = 0;
+        const double best = std::max(0.0, d.row(r).minCoeff(&arg));
+        (*labels)[static_cast<size_t>(begin + r)] = static_cast<int>(arg);
+        (*d2)[static_cast<size_t>(begin + r)] = best;
+        part.inertia += best;
+        if (want_sums) {
+          part.sums.row(arg) += x.row(begin + r);
+          part.counts[static_cast<size_t>(arg)] += 1.0;
+        }
+      }
+    }
+  });
   double inertia = 0.0;
-  for (Index begin = 0; begin < n; begin += kBlockRows) {
-    const Index m = std::min(kBlockRows, n - begin);
-    BlockDistances(x, begin, m, c, c_norms, &d);
-    for (Index r = 0; r < m; ++r) {
-      Index arg = 0;
-      const double best = std::max(0.0, d.row(r).minCoeff(&arg));
-      (*labels)[static_cast<size_t>(begin + r)] = static_cast<int>(arg);
-      (*d2)[static_cast<size_t>(begin + r)] = best;
-      inertia += best;
+  if (want_sums) {
+    sums->setZero(k, x.cols());
+    counts->assign(static_cast<size_t>(k), 0.0);
+  }
+  for (const ChunkSums& part : parts) {
+    inertia += part.inertia;
+    if (want_sums) {
+      *sums += part.sums;
+      for (Index j = 0; j < k; ++j) {
+        (*counts)[static_cast<size_t>(j)] += part.counts[static_cast<size_t>(j)];
+      }
     }
   }
   return inertia;
@@ -75,45 +148,75 @@ Matrix InitCentroids(const Matrix& x, const KMeansOptions& options, rcf::Rng& rn
     return c;
   }
   // k-means++ with greedy local trials (2 + ln k candidates per step; Arthur & Vassilvitskii).
-  // Distances to a candidate row come from one matrix-vector product:
-  // |x - c|^2 = |x|^2 - 2 x.c + |c|^2.
+  // All candidates of a step are sampled first (they depend only on the current distances),
+  // then scored in ONE pass over x: per chunk of rows, one matrix product against the
+  // candidates, |x - c|^2 = |x|^2 - 2 x.c + |c|^2.
   const int trials = 2 + static_cast<int>(std::log(static_cast<double>(k)));
-  const Eigen::VectorXd norms = x.rowwise().squaredNorm();
-  Eigen::VectorXd dots(n);
-  auto distances_to = [&](Index row, std::vector<double>* out) {
-    dots.noalias() = x * x.row(row).transpose();
-    double pot = 0.0;
-    for (Index r = 0; r < n; ++r) {
-      const double v = std::min((*out)[static_cast<size_t>(r)],
-                                std::max(0.0, norms[r] - 2.0 * dots[r] + norms[row]));
-      (*out)[static_cast<size_t>(r)] = v;
-      pot += v;
+  const int threads = ResolveThreads(options.num_threads);
+  const Index chunk_rows = ChunkRows(n);
+  const size_t chunks = NumChunks(n);
+  Eigen::VectorXd norms(n);
+  ParallelChunks(chunks, threads, [&](size_t chunk) {
+    const Index begin = static_cast<Index>(chunk) * chunk_rows;
+    const Index m = std::min(chunk_rows, n - begin);
+    norms.segment(begin, m) = x.middleRows(begin, m).rowwise().squaredNorm();
+  });
+  std::vector<double> d2(static_cast<size_t>(n), std::numeric_limits<double>::infinity());
+  std::vector<std::vector<double>> candidate_d2(static_cast<size_t>(trials));
+  // Fills candidate_d2[t] = min(d2, distance to rows[t]); returns each candidate's potential.
+  auto score = [&](const std::vector<Index>& rows) {
+    const auto t_count = static_cast<Index>(rows.size());
+    Matrix cand(t_count, x.cols());
+    for (Index t = 0; t < t_count; ++t) cand.row(t) = x.row(rows[static_cast<size_t>(t)]);
+    for (Index t = 0; t < t_count; ++t) candidate_d2[static_cast<size_t>(t)].resize(d2.size());
+    Matrix pots = Matrix::Zero(static_cast<Index>(chunks), t_count);
+    ParallelChunks(chunks, threads, [&](size_t chunk) {
+      const Index chunk_begin = static_cast<Index>(chunk) * chunk_rows;
+      const Index chunk_end = std::min(n, chunk_begin + chunk_rows);
+      Matrix dots(std::min(kBlockRows, chunk_end - chunk_begin), t_count);
+      for (Index begin = chunk_begin; begin < chunk_end; begin += kBlockRows) {
+        const Index m = std::min(kBlockRows, chunk_end - begin);
+        RowsTimesTransposed(x, begin, m, cand, dots.topRows(m));
+        for (Index t = 0; t < t_count; ++t) {
+          const double cn = norms[rows[static_cast<size_t>(t)]];
+          double* out = candidate_d2[static_cast<size_t>(t)].data();
+          double pot = 0.0;
+          for (Index r = 0; r < m; ++r) {
+            const Index row = begin + r;
+            const double v = std::min(d2[static_cast<size_t>(row)],
+                                      std::max(0.0, norms[row] - 2.0 * dots(r, t) + cn));
+            out[row] = v;
+            pot += v;
+          }
+          pots(static_cast<Index>(chunk), t) += pot;
+        }
+      }
+    });
+    std::vector<double> total(static_cast<size_t>(t_count), 0.0);
+    for (Index chunk = 0; chunk < static_cast<Index>(chunks); ++chunk) {
+      for (Index t = 0; t < t_count; ++t) total[static_cast<size_t>(t)] += pots(chunk, t);
     }
-    return pot;
+    return total;
   };
   const auto first = static_cast<Index>(rng.NextU64() % static_cast<uint64_t>(n));
   c.row(0) = x.row(first);
-  std::vector<double> d2(static_cast<size_t>(n), std::numeric_limits<double>::infinity());
-  double potential = distances_to(first, &d2);
-  std::vector<double> candidate_d2(static_cast<size_t>(n)), best_d2(static_cast<size_t>(n));
+  double potential = score({first})[0];
+  d2.swap(candidate_d2[0]);
   for (int j = 1; j < k; ++j) {
-    double best_potential = std::numeric_limits<double>::infinity();
-    Index best_row = 0;
+    std::vector<Index> rows(static_cast<size_t>(trials));
     for (int t = 0; t < trials; ++t) {
-      const auto row = static_cast<Index>(
+      rows[static_cast<size_t>(t)] = static_cast<Index>(
           potential > 0 ? SampleWeighted(d2, potential, rng)
                         : static_cast<size_t>(rng.NextU64() % static_cast<uint64_t>(n)));
-      candidate_d2 = d2;
-      const double pot = distances_to(row, &candidate_d2);
-      if (pot < best_potential) {
-        best_potential = pot;
-        best_row = row;
-        best_d2.swap(candidate_d2);
-      }
     }
-    c.row(j) = x.row(best_row);
-    d2.swap(best_d2);
-    potential = best_potential;
+    const std::vector<double> pots = score(rows);
+    size_t best = 0;
+    for (size_t t = 1; t < pots.size(); ++t) {
+      if (pots[t] < pots[best]) best = t;
+    }
+    c.row(j) = x.row(rows[best]);
+    d2.swap(candidate_d2[best]);
+    potential = pots[best];
   }
   return c;
 }
@@ -141,15 +244,35 @@ void UpdateCentroids(const Matrix& x, const std::vector<int>& labels, std::vecto
   }
 }
 
+// Replaces c by the means in sums/counts; an empty cluster takes the row farthest from its
+// centroid (so k clusters survive).
+void MeansOrFarthest(const Matrix& x, const Matrix& sums, const std::vector<double>& counts,
+                     std::vector<double>& d2, Matrix* c) {
+  for (Index j = 0; j < c->rows(); ++j) {
+    if (counts[static_cast<size_t>(j)] > 0) {
+      c->row(j) = sums.row(j) / counts[static_cast<size_t>(j)];
+    } else {
+      const auto far = static_cast<Index>(std::max_element(d2.begin(), d2.end()) - d2.begin());
+      c->row(j) = x.row(far);
+      d2[static_cast<size_t>(far)] = 0.0;
+    }
+  }
+}
+
+// Lloyd's iterations; the assignment pass also accumulates the cluster sums (one read of x per
+// iteration), chunk-parallel.
 double Lloyd(const Matrix& x, const KMeansOptions& options, double tol, Matrix* c,
              const ProgressCallback& progress, int* iterations) {
+  const int threads = ResolveThreads(options.num_threads);
   std::vector<int> labels;
   std::vector<double> d2;
+  Matrix sums;
+  std::vector<double> counts;
   double inertia = 0.0;
   for (int it = 1; it <= options.epochs; ++it) {
-    inertia = AssignAll(x, *c, &labels, &d2);
+    inertia = AssignAll(x, *c, &labels, &d2, threads, &sums, &counts);
     Matrix old = *c;
-    UpdateCentroids(x, labels, d2, c);
+    MeansOrFarthest(x, sums, counts, d2, c);
     *iterations = it;
     if (progress) progress(it, options.epochs, inertia);
     if ((*c - old).squaredNorm() <= tol) break;
@@ -163,7 +286,7 @@ double Elkan(const Matrix& x, const KMeansOptions& options, double tol, Matrix* 
   const Index k = c->rows();
   std::vector<int> labels;
   std::vector<double> d2;
-  AssignAll(x, *c, &labels, &d2);
+  AssignAll(x, *c, &labels, &d2, ResolveThreads(options.num_threads));
   // Lower bounds start exact: one pass of full distances.
   Matrix lower(n, k);
   {
@@ -292,7 +415,7 @@ Result<KMeansOptions> KMeansOptions::FromHyperparameters(
 
 void KMeansModel::Assign(const Matrix& x, std::vector<int>* labels,
                          std::vector<double>* distances) const {
-  AssignAll(x, centroids, labels, distances);
+  AssignAll(x, centroids, labels, distances, ResolveThreads(0));
   for (double& d : *distances) d = std::sqrt(d);
 }
 
@@ -324,7 +447,7 @@ Result<KMeansModel> FitKMeans(const Matrix& x, const KMeansOptions& options,
   }
   std::vector<int> labels;
   std::vector<double> d2;
-  model.inertia = AssignAll(x, model.centroids, &labels, &d2);
+  model.inertia = AssignAll(x, model.centroids, &labels, &d2, ResolveThreads(options.num_threads));
   return model;
 }
 

@@ -1,8 +1,8 @@
 // K-means (SageMaker's hyperparameter names): k-means++ or random initialisation, Lloyd's or
 // Elkan's iterations (Elkan skips most distance computations through the triangle inequality
 // and gives the same result), or mini-batch k-means (Sculley 2010) for large data. Distances
-// are Euclidean; assignment runs blockwise as one matrix product per block (no per-row
-// allocation).
+// are Euclidean; assignment runs blockwise (no per-row allocation), in row chunks on every core
+// with results independent of the thread count (models/ml/parallel.h).
 // Thread-compatible: a KMeansModel's const methods may be called concurrently.
 #pragma once
 
@@ -34,6 +34,10 @@ struct KMeansOptions {
   // per-feature variance (scikit-learn's convention). Default: 1e-4.
   double tol = 1e-4;
   uint64_t seed = 1;
+  // Threads for the passes over the rows (not a hyperparameter); 0 = the hardware's
+  // concurrency. Work is cut into chunks fixed by the row count and partial results are merged
+  // in chunk order, so the model does not depend on the thread count.
+  int num_threads = 0;
 
   static Result<KMeansOptions> FromHyperparameters(
       const Hyperparameters& params, std::vector<HyperparameterProblem>* problems = nullptr);

@@ -66,6 +66,9 @@ struct LinearLearnerOptions {
   double momentum = 0.0;
   // Seed for the per-epoch shuffles.
   uint64_t seed = 1;
+  // Threads for the passes over all rows (scaling statistics, the shuffled copy); not a
+  // hyperparameter. 0 = the hardware's concurrency. The model does not depend on it.
+  int num_threads = 0;
 
   // Reads SageMaker-named hyperparameters (unknown names are problems). `predictor_type` is
   // required.

@@ -2,6 +2,7 @@
 #include <cmath>
 #include <random>
 #include <set>
+#include <vector>
 
 #include <Eigen/QR>
 #include <gtest/gtest.h>
@@ -157,6 +158,26 @@ TEST(PcaTest, ErrorsAndHyperparameters) {
   EXPECT_EQ(hp->algorithm_mode, PcaMode::kRandomized);
   EXPECT_FALSE(hp->subtract_mean);
   EXPECT_FALSE(PcaOptions::FromHyperparameters({{"num_components", "0"}}).ok());
+}
+
+TEST(KMeansTest, ThreadCountDoesNotChangeTheModel) {
+  // 20 000 rows: several row chunks for the parallel k-means++ and Lloyd passes.
+  Matrix x = Clusters(Centres(), 5000, 2.0, 17);
+  KMeansOptions o;
+  o.k = 4;
+  std::vector<KMeansModel> models;
+  for (int threads : {1, 2, 3, 1}) {
+    o.num_threads = threads;
+    auto m = FitKMeans(x, o);
+    ASSERT_TRUE(m.ok()) << m.status().message();
+    models.push_back(*m);
+  }
+  for (const KMeansModel& m : models) {
+    EXPECT_EQ(m.centroids, models[0].centroids);
+    EXPECT_EQ(m.inertia, models[0].inertia);
+    EXPECT_EQ(m.iterations, models[0].iterations);
+  }
+  ExpectRecovered(models[0].centroids, Centres(), 0.2);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <random>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -218,6 +219,28 @@ TEST(LinearModelTest, JsonRoundTrip) {
   EXPECT_EQ(back->link, LinkFunction::kSoftmax);
   EXPECT_FALSE(LinearModel::FromJson("{\"format\":\"other\"}").ok());
   EXPECT_FALSE(LinearModel::FromJson("not json").ok());
+}
+
+TEST(LinearLearnerTest, ThreadCountDoesNotChangeTheModel) {
+  // 40 000 rows: several chunks for the parallel scaling statistics and shuffled copy.
+  Dataset train = Planted(40000, 21, 0.3);
+  LinearLearnerOptions o = Regressor();
+  o.mini_batch_size = 500;
+  o.epochs = 3;
+  std::vector<LinearModel> models;
+  for (int threads : {1, 2, 3, 1}) {
+    o.num_threads = threads;
+    auto m = FitLinearLearner(train, nullptr, o);
+    ASSERT_TRUE(m.ok()) << m.status().message();
+    models.push_back(*m);
+  }
+  // Bit-identical across thread counts and runs, and still a good fit.
+  for (const LinearModel& m : models) {
+    EXPECT_EQ(m.weights, models[0].weights);
+    EXPECT_EQ(m.bias, models[0].bias);
+  }
+  EXPECT_NEAR(models[0].weights(0, 0), 3.0, 0.05);
+  EXPECT_NEAR(models[0].weights(0, 1), -2.0, 0.1);
 }
 
 }  // namespace
