@@ -7,7 +7,8 @@
 //    ordered by (offset, seq), and the ones a crashed run delivered form a prefix.
 //  - At each checkpoint the end offsets of all output partitions are stored; on restore the
 //    tail after them is read to find, per (output partition, source partition, pipeline), the
-//    last (offset, seq) already written. The replay suppresses outputs up to it.
+//    last (offset, seq) already written. The replay suppresses outputs up to it; checkpoints
+//    inside such a replay keep the positions it was read from (the source runner's job).
 // Thread-compatible: used from its source runner's thread only.
 #pragma once
 

@@ -276,6 +276,13 @@ struct PartitionTask {
   std::atomic<int64_t> next_offset{-1};  // offset after the last processed record
   int64_t committed_offset = -1;         // last offset committed to Kafka
   int64_t stored_offset = -1;            // last offset checkpointed in the state store
+  // While a restored task replays records whose outputs a previous run already wrote: the last
+  // such source offset (-1: not replaying) and the output positions the restore read the tail
+  // from. Checkpoints inside the replay keep these positions: the end offsets then lie after
+  // outputs of records not yet replayed, and a restart from such a checkpoint that read the
+  // tail from there would miss them and write them again.
+  int64_t replay_until = -1;
+  std::map<TopicPartition, int64_t> replay_positions;
   // Held by the runner thread while it runs this task's operators (process, tick, snapshot)
   // and by HTTP threads while they query them (SourceRunner::ScoreKey).
   std::mutex ops_mu;
@@ -469,11 +476,15 @@ struct SourceRunner::Impl {
         SetFatal(rows.status());
         return;
       }
+      PartitionTask& task = *tasks.at(tp);
+      task.replay_positions.clear();
+      task.replay_until = -1;
       for (const auto& [encoded, value] : *rows) {
         auto key = state::DecodeStateKey(encoded);
         if (!key.ok()) continue;
         TopicPartition out{key->topic, key->partition};
         int64_t pos = std::stoll(value);
+        task.replay_positions[out] = pos;
         auto [it, inserted] = from.emplace(out, pos);
         if (!inserted) it->second = std::min(it->second, pos);
       }
@@ -493,6 +504,7 @@ struct SourceRunner::Impl {
         const auto& [topic, partition, pipeline] = where;
         if (pos.first < task.stored_offset) continue;  // before the checkpoint: not replayed
         by_pipeline[pipeline][{topic, partition}] = pos;
+        task.replay_until = std::max(task.replay_until, pos.first);
       }
       for (auto& pt : task.pipelines) {
         auto it = by_pipeline.find(pt->options->name);
@@ -611,7 +623,10 @@ struct SourceRunner::Impl {
 
   // Records, per task, the end offsets of every output partition: every output of the task so
   // far is below them (the caller made sure they were acknowledged, or the task has produced
-  // nothing yet), so a replay from this checkpoint finds its earlier outputs after them.
+  // nothing yet), so a replay from this checkpoint finds its earlier outputs after them. Not
+  // while the task still replays records a previous run wrote outputs for: those outputs (of
+  // records after the offset being stored) are below the ends too, so the task keeps the
+  // positions it restored until its replay has passed them.
   void PutOutputPositions(const std::vector<PartitionTask*>& which, state::WriteBatch& batch) {
     if (output_log == nullptr || which.empty()) return;
     auto ends = output_log->EndOffsets();
@@ -621,6 +636,17 @@ struct SourceRunner::Impl {
       return;
     }
     for (auto* task : which) {
+      if (task->replay_until >= 0 && task->next_offset.load() <= task->replay_until) {
+        // Still replaying what a previous run wrote: its outputs after the stored offset lie
+        // between the restored positions and the ends, so the positions stay where they were.
+        for (const auto& [out, pos] : task->replay_positions) {
+          PutBookkeeping(batch, task->tp, kOutputsFamily, OutputsKey(task->tp, out),
+                         std::to_string(pos));
+        }
+        continue;
+      }
+      task->replay_until = -1;  // every output of the previous run is before the ends now
+      task->replay_positions.clear();
       for (const auto& [out, end] : *ends) {
         PutBookkeeping(batch, task->tp, kOutputsFamily, OutputsKey(task->tp, out),
                        std::to_string(end));
