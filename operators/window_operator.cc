@@ -410,28 +410,41 @@ void WindowOperator::EmitWindow(const std::string& key, KeyState& ks, Window& w,
     distinct = kNaN;
     bool all_raw = true;  // every part still buffers this field's values
     for (const Agg* part : parts_) all_raw = all_raw && !part->field(f).sketches;
-    if (field_specs_[f].distinct) {
-      if (all_raw) {  // at most 16 values per part: count them exactly
-        hashes_.clear();
-        for (const Agg* part : parts_) {
-          for (double x : part->field(f).raw) {
-            hashes_.push_back(models::HyperLogLog::HashDouble(x));
+    if (all_raw && (field_specs_[f].distinct || !quantile_specs_[f].empty())) {
+      // At most 16 values per part: the exact answers from one sorted copy. HashDouble is a
+      // bijection of the canonical value (-0.0 = 0.0, one NaN), so counting distinct values
+      // by == among the sorted non-NaN ones, plus one for any NaN, equals counting distinct
+      // hashes.
+      values_scratch_.clear();
+      bool any_nan = false;
+      for (const Agg* part : parts_) {
+        for (double x : part->field(f).raw) {
+          if (std::isnan(x)) {
+            any_nan = true;
+          } else {
+            values_scratch_.push_back(x);
           }
         }
-        size_t unique = 0;
-        if (hashes_.size() <= 32) {  // few values: pairwise beats sorting
-          for (size_t i = 0; i < hashes_.size(); ++i) {
-            bool seen = false;
-            for (size_t j = 0; j < i && !seen; ++j) seen = hashes_[j] == hashes_[i];
-            unique += seen ? 0 : 1;
-          }
-        } else {
-          std::sort(hashes_.begin(), hashes_.end());
-          unique = static_cast<size_t>(std::unique(hashes_.begin(), hashes_.end()) -
-                                       hashes_.begin());
+      }
+      std::sort(values_scratch_.begin(), values_scratch_.end());
+      const auto n = static_cast<int64_t>(values_scratch_.size());
+      if (field_specs_[f].distinct) {
+        size_t unique = any_nan ? 1 : 0;
+        for (size_t i = 0; i < values_scratch_.size(); ++i) {
+          unique += (i == 0 || values_scratch_[i] != values_scratch_[i - 1]) ? 1 : 0;
         }
         distinct = static_cast<double>(unique);
-      } else if (parts_.size() == 1) {
+      }
+      for (size_t a : quantile_specs_[f]) {
+        const double q = options_.aggregates[a].q;
+        if (n == 0) continue;  // NaN
+        const int64_t rank = q <= 0 ? 1 : q >= 1 ? n : models::QuantileSketch::TargetRank(q, n);
+        e.values[a] = values_scratch_[static_cast<size_t>(rank - 1)];
+      }
+      continue;
+    }
+    if (field_specs_[f].distinct) {
+      if (parts_.size() == 1) {
         distinct = parts_[0]->field(f).sketches->distinct->Estimate();
       } else {
         if (!hll_scratch_) hll_scratch_.emplace(options_.hll_precision);
@@ -449,28 +462,8 @@ void WindowOperator::EmitWindow(const std::string& key, KeyState& ks, Window& w,
     }
     if (!quantile_specs_[f].empty()) {
       // A query over the union of the parts' items (the raw values have weight 1); the same
-      // walk as QuantileSketch::Quantile, one sort for all of this field's quantiles.
-      if (all_raw) {  // all weights 1: sort the values themselves
-        values_scratch_.clear();
-        for (const Agg* part : parts_) {
-          for (double x : part->field(f).raw) {
-            if (!std::isnan(x)) values_scratch_.push_back(x);
-          }
-        }
-        const auto n = static_cast<int64_t>(values_scratch_.size());
-        bool sorted = false;
-        for (size_t a : quantile_specs_[f]) {
-          const double q = options_.aggregates[a].q;
-          if (n == 0) continue;  // NaN
-          if (!sorted) {
-            std::sort(values_scratch_.begin(), values_scratch_.end());
-            sorted = true;
-          }
-          const int64_t rank = q <= 0 ? 1 : q >= 1 ? n : models::QuantileSketch::TargetRank(q, n);
-          e.values[a] = values_scratch_[static_cast<size_t>(rank - 1)];
-        }
-        continue;
-      }
+      // walk as QuantileSketch::Quantile, one sort for all of this field's quantiles. (All
+      // raw: answered above.)
       items_scratch_.clear();
       int64_t n = 0;
       double lo = std::numeric_limits<double>::infinity();
