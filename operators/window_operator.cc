@@ -636,6 +636,20 @@ void WindowOperator::FireDue(Emitter& out) {
     // Keys come in hash order, i.e. scattered in memory: the next key is looked up and its
     // state prefetched before the current one emits, so the loads overlap that work.
     auto next = keys_.end();
+    // A hint only: the key's windows and at most 4 KiB of its live panes (a 1 min/10 s
+    // window's are ~2.5 KiB).
+    auto prefetch = [](const KeyState& ks) {
+      auto lines = [](const void* data, size_t bytes) {
+        const char* p = static_cast<const char*>(data);
+        for (size_t off = 0; off < std::min<size_t>(bytes, 4096); off += 64) {
+          __builtin_prefetch(p + off);
+        }
+      };
+      lines(ks.windows.data(), ks.windows.size() * sizeof(Window));
+      if (ks.first_pane < ks.panes.size()) {
+        lines(ks.panes.data() + ks.first_pane, (ks.panes.size() - ks.first_pane) * sizeof(Pane));
+      }
+    };
     for (size_t idx = 0; idx < order_.size(); ++idx) {
       const std::string& key = *order_[idx].second;
       if (idx > 0 && order_[idx - 1].first == order_[idx].first &&
@@ -646,7 +660,7 @@ void WindowOperator::FireDue(Emitter& out) {
       next = keys_.end();
       if (idx + 1 < order_.size() && *order_[idx + 1].second != key) {
         next = keys_.find(*order_[idx + 1].second);  // not `it`: Purge below may erase that
-        if (next != keys_.end()) Prefetch(next->second);
+        if (next != keys_.end()) prefetch(next->second);
       }
       if (it == keys_.end()) continue;
       for (Window& w : it->second.windows) {
@@ -663,20 +677,6 @@ void WindowOperator::FireDue(Emitter& out) {
       auto it = keys_.find(key);
       if (it != keys_.end()) Purge(it, time);
     }
-  }
-}
-
-void WindowOperator::Prefetch(const KeyState& ks) {
-  // A hint only: at most 4 KiB of panes (a 1 min/10 s window's are ~2.5 KiB) and the windows.
-  auto lines = [](const void* data, size_t bytes) {
-    const char* p = static_cast<const char*>(data);
-    for (size_t off = 0; off < std::min<size_t>(bytes, 4096); off += 64) {
-      __builtin_prefetch(p + off);
-    }
-  };
-  lines(ks.windows.data(), ks.windows.size() * sizeof(Window));
-  if (ks.first_pane < ks.panes.size()) {
-    lines(ks.panes.data() + ks.first_pane, (ks.panes.size() - ks.first_pane) * sizeof(Pane));
   }
 }
 

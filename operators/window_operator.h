@@ -197,8 +197,6 @@ class WindowOperator final : public Operator {
   void AfterChange(const std::string& key, KeyState& ks, Window& w, Emitter& out);
   void ScheduleTimers(const std::string& key, const Window& w);
   void FireDue(Emitter& out);
-  // Prefetches the memory the key's next emission reads (its windows and live panes).
-  static void Prefetch(const KeyState& ks);
   // Fills order_ with `keys` by (hash, key): the canonical firing order.
   void SortKeys(const std::vector<std::string>& keys);
   // Drops the key's windows whose end + allowed lateness ≤ time, the panes no window needs any
