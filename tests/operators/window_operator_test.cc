@@ -4,6 +4,7 @@
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -290,6 +291,43 @@ TEST(WindowOperatorTest, HoppingWindowsOverlap) {
     got.emplace_back(ParseWindow(e.annotations).start, Value(e, "v_sum"));
   }
   EXPECT_EQ(got, (std::vector<std::pair<int64_t, double>>{{0, 1}, {5, 3}, {10, 2}}));
+}
+
+// Exact distinct counts (every pane still buffering) count values as HyperLogLog hashes them:
+// -0.0 and 0.0 are one value, all NaNs are one value; quantiles skip NaN.
+TEST(WindowOperatorTest, BufferedDistinctCountsCanonicalValues) {
+  WindowOptions o = Tumbling(10);
+  o.kind = WindowKind::kHopping;
+  o.slide_ms = 5;
+  o.aggregates = {{AggregateFn::kDistinctCount, "v", 0.5},
+                  {AggregateFn::kQuantile, "v", 0.5},
+                  {AggregateFn::kDistinctCount, "other", 0.5}};
+  Harness h(o);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<std::pair<int64_t, double>> sent = {
+      {1, 0.0}, {2, nan}, {3, 2.5}, {6, -0.0}, {7, -nan}, {8, 2.5}, {9, 7.0}};
+  for (const auto& [t, v] : sent) h.Send(Ev("a", t, v));
+  h.window->OnWatermark(100, h.out);
+  ASSERT_EQ(h.out.events.size(), 3u);  // windows [-5, 5), [0, 10), [5, 15)
+  for (const Event& e : h.out.events) {
+    const WindowInfo w = ParseWindow(e.annotations);
+    std::set<uint64_t> hashes, other_hashes;
+    std::vector<double> finite;
+    for (const auto& [t, v] : sent) {
+      if (t < w.start || t >= w.end) continue;
+      hashes.insert(models::HyperLogLog::HashDouble(v));
+      other_hashes.insert(models::HyperLogLog::HashDouble(-v));
+      if (!std::isnan(v)) finite.push_back(v);
+    }
+    std::sort(finite.begin(), finite.end());
+    EXPECT_EQ(Value(e, "v_distinct"), static_cast<double>(hashes.size())) << w.start;
+    EXPECT_EQ(Value(e, "other_distinct"), static_cast<double>(other_hashes.size())) << w.start;
+    const double p50 = finite[static_cast<size_t>(
+        models::QuantileSketch::TargetRank(0.5, static_cast<int64_t>(finite.size())) - 1)];
+    EXPECT_EQ(Value(e, "v_p50"), p50) << w.start;
+  }
+  // [0, 10) holds 0, -0, NaN, NaN, 2.5, 2.5, 7: three distinct numbers and NaN.
+  EXPECT_EQ(Value(h.out.events[1], "v_distinct"), 4);
 }
 
 TEST(WindowOperatorTest, ProcessingTimeWindows) {
