@@ -340,6 +340,7 @@ constexpr FieldSpec<Rcf> kRcfFields[] = {
     {"alert_grade", DoubleField<&Rcf::alert_grade, Range{0, 1, /*lo_open=*/true}>},
     {"idle_eviction_ms", IntField<&Rcf::idle_eviction_ms, 0, 10'000'000'000>},
     {"memory_budget_bytes", IntField<&Rcf::memory_budget_bytes, 0>},
+    {"forecast_horizon", IntField<&Rcf::forecast_horizon, 0, 1024>},
 };
 
 constexpr EnumName<WindowKind> kWindowKinds[] = {{"tumbling", WindowKind::kTumbling},
@@ -481,6 +482,11 @@ Status CheckOperator(const Baseline& /*options*/, const SourceOptions* /*input*/
 }
 
 Status CheckOperator(const Rcf& rcf, const SourceOptions* input) {
+  if (rcf.forecast_horizon > 0 && rcf.shingle_size < 2) {
+    return Status::InvalidArgument(
+        "forecast_horizon: a forecast extrapolates the shingle, so it needs shingle_size >= 2, "
+        "got shingle_size " + std::to_string(rcf.shingle_size));
+  }
   if (input == nullptr) return Status::Ok();
   const size_t values = input->value_fields.size();
   const size_t dims = values * static_cast<size_t>(rcf.shingle_size);

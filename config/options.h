@@ -164,7 +164,11 @@ struct RcfOperatorOptions {
   int64_t idle_eviction_ms = 0;
   // Memory budget for all forests of one operator instance, bytes; least recently used keys
   // are evicted past it. 0 = unbounded. Default: 0.
-  int64_t memory_budget_bytes = 0;
+  int64_t memory_budget_bytes = 0;  // When N > 0, each scored record gets "forecast": the next N values of every input value, with
+  // lower and upper bounds, in original units (models::rcf::ThresholdedForest::Forecast), once the
+  // key's forest gives output. Costs about N imputations per record. Needs shingle_size >= 2.
+  // Range 0..1024. Default: 0 (off).
+  int forecast_horizon = 0;
 };
 
 enum class OperatorKind { kBaseline, kRcf, kWindow, kHotspots };

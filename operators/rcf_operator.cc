@@ -4,6 +4,7 @@
 #include <optional>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "config/base/json_writer.h"
 
@@ -143,6 +144,8 @@ void RcfOperator::Process(Event event, Emitter& out) {
     return;
   }
   dirty_.insert(event.key);
+  std::string forecast;
+  if (options_.forecast_horizon > 0) AnnotateForecast(*state->model, event.schema.get(), forecast);
   const size_t bytes = state->model->MemoryBytes();  // O(trees); small next to Process
   memory_bytes_ = memory_bytes_ - state->bytes + bytes;
   state->bytes = bytes;
@@ -153,6 +156,7 @@ void RcfOperator::Process(Event event, Emitter& out) {
   event.alert = event.alert || d.grade >= options_.alert_grade;
   if (!event.annotations.empty()) event.annotations += ',';
   Annotate(d, event.schema.get(), event.annotations);
+  event.annotations += forecast;
   out.Emit(std::move(event));
 }
 
@@ -187,6 +191,32 @@ void RcfOperator::Annotate(const rcf::AnomalyDescriptor& d, const Schema* schema
     w.EndObject();
     w.Key("relative_index").Int(d.relative_index);
   }
+}
+
+void RcfOperator::AnnotateForecast(const rcf::ThresholdedForest& model, const Schema* schema,
+                                   std::string& a) const {
+  // Unavailable until the forest gives output; the shingle_size >= 2 requirement is checked
+  // when the configuration loads (restored models keep their saved options, so check anyway).
+  auto f = model.Forecast(options_.forecast_horizon);
+  if (!f.ok()) return;
+  a += ',';
+  JsonWriter w(&a);
+  w.Key("forecast").BeginObject();
+  for (int col = 0; col < f->input_dim; ++col) {
+    w.Key(ColumnName(schema, static_cast<size_t>(col))).BeginObject();
+    for (const auto& [name, series] : {std::pair<const char*, const std::vector<double>*>{
+                                           "value", &f->values},
+                                       {"lower", &f->lower},
+                                       {"upper", &f->upper}}) {
+      w.Key(name).BeginArray();
+      for (int step = 0; step < f->horizon; ++step) {
+        w.Double((*series)[static_cast<size_t>(step) * f->input_dim + col]);
+      }
+      w.EndArray();
+    }
+    w.EndObject();
+  }
+  w.EndObject();
 }
 
 void RcfOperator::SnapshotDirty(

@@ -4,6 +4,8 @@
 // cross-stream ranking score: grade or out-of-range, first report per episode), confidence,
 // threshold and, for
 // graded anomalies, the attribution per value, the expected values and the relative index.
+// With forecast_horizon N > 0 it also annotates "forecast": {"<value name>": {"value": [N],
+// "lower": [N], "upper": [N]}} in original units, once the key's forest gives output.
 // Keys are created on first sight and evicted when idle (processing time) or, least recently used
 // first, past the memory budget. Confined to its task's thread.
 #pragma once
@@ -82,6 +84,9 @@ class RcfOperator final : public Operator {
   void EnforceBudget(const std::string& keep);
   void Annotate(const models::rcf::AnomalyDescriptor& d, const Schema* schema,
                 std::string& a) const;
+  // Appends ,"forecast":{...} when forecast_horizon > 0 and the model can forecast.
+  void AnnotateForecast(const models::rcf::ThresholdedForest& model, const Schema* schema,
+                        std::string& a) const;
 
   // Constant after construction
   const std::string name_;

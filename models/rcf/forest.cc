@@ -273,8 +273,9 @@ Result<ForecastResult> RandomCutForest::Forecast(int horizon) const {
   if (options_.shingle_size < 2) {
     return Status::InvalidArgument("rcf forecast: needs shingle_size >= 2");
   }
-  if (horizon < 1 || horizon > 1024) {
-    return Status::InvalidArgument("rcf forecast: horizon must be in [1, 1024]");
+  if (horizon < 1 || horizon > kMaxForecastHorizon) {
+    return Status::InvalidArgument("rcf forecast: horizon must be in [1, " +
+                                   std::to_string(kMaxForecastHorizon) + "]");
   }
   if (!output_ready()) return Status::Unavailable("rcf forecast: forest not ready");
   ForecastResult result;

@@ -83,8 +83,9 @@ class RandomCutForest {
   Result<std::vector<double>> Impute(std::span<const double> input,
                                      std::span<const int> missing) const;
   // Forecast of the next `horizon` inputs by repeated imputation of the extrapolated shingle.
-  // InvalidArgument if shingle_size < 2 or horizon not in [1, 1024]; Unavailable before
-  // output_ready().
+  // InvalidArgument if shingle_size < 2 or horizon not in [1, kMaxForecastHorizon]; Unavailable
+  // before output_ready().
+  static constexpr int kMaxForecastHorizon = 1024;
   Result<ForecastResult> Forecast(int horizon) const;
 
   const RcfOptions& options() const { return options_; }

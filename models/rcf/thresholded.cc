@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 #include <utility>
 
 #include "config/base/check.h"
@@ -293,6 +294,62 @@ Result<AnomalyDescriptor> ThresholdedForest::Process(std::span<const double> inp
   }
   ++index_;
   return desc;
+}
+
+Result<ForecastResult> ThresholdedForest::Forecast(int horizon) const {
+  if (shingle_ < 2) {
+    return Status::InvalidArgument(
+        "thresholded rcf forecast: needs shingle_size >= 2 (this model has shingle_size " +
+        std::to_string(shingle_) + ": there is no shingle to extrapolate)");
+  }
+  if (horizon < 1 || horizon > RandomCutForest::kMaxForecastHorizon) {
+    return Status::InvalidArgument("thresholded rcf forecast: horizon must be in [1, " +
+                                   std::to_string(RandomCutForest::kMaxForecastHorizon) +
+                                   "], got " + std::to_string(horizon));
+  }
+  if (!forest_->output_ready()) {
+    return Status::Unavailable(
+        "thresholded rcf forecast: model not ready (" + std::to_string(forest_->updates()) +
+        " of " + std::to_string(forest_->options().EffectiveOutputAfter()) + " points seen)");
+  }
+  OSPREY_ASSIGN_OR_RETURN(ForecastResult f, forest_->Forecast(horizon));
+  const TransformMethod method = options_.transform;
+  if (method == TransformMethod::kNone) return f;
+  const bool normalize =
+      method == TransformMethod::kNormalize || method == TransformMethod::kNormalizeDifference;
+  const bool difference =
+      method == TransformMethod::kDifference || method == TransformMethod::kNormalizeDifference;
+  // output_ready() implies a full shingle, so there is a last input.
+  OSPREY_CHECK(index_ >= 1);
+  const double* last = RawAt(index_ - 1);
+  std::vector<double> scale(input_dim_, 1.0), offset(input_dim_, 0.0);
+  if (normalize) {
+    for (int col = 0; col < input_dim_; ++col) {
+      const Stat& s = method == TransformMethod::kNormalize ? value_stats_[col] : diff_stats_[col];
+      offset[col] = s.Mean();
+      scale[col] = std::max(s.Stddev(), StdFloor(offset[col]));
+    }
+  }
+  std::vector<double> acc_v(last, last + input_dim_), acc_lo(acc_v), acc_hi(acc_v);
+  for (int step = 0; step < horizon; ++step) {
+    for (int col = 0; col < input_dim_; ++col) {
+      const size_t idx = static_cast<size_t>(step) * input_dim_ + col;
+      // scale > 0, so the map is increasing and keeps lower <= value <= upper.
+      double v = f.values[idx] * scale[col] + offset[col];
+      double lo = f.lower[idx] * scale[col] + offset[col];
+      double hi = f.upper[idx] * scale[col] + offset[col];
+      if (difference) {
+        v = acc_v[col] += v;
+        lo = acc_lo[col] += lo;
+        hi = acc_hi[col] += hi;
+      }
+      f.values[idx] = v;
+      // Rounding of the sums must not break the order.
+      f.lower[idx] = std::min(lo, v);
+      f.upper[idx] = std::max(hi, v);
+    }
+  }
+  return f;
 }
 
 size_t ThresholdedForest::MemoryBytes() const {

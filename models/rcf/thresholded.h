@@ -76,6 +76,24 @@ class ThresholdedForest {
   // of range.
   Result<AnomalyDescriptor> Peek(std::span<const double> input) const;
 
+  // Forecast of the next `horizon` inputs in original units: values (the median over trees) and
+  // lower / upper bounds (10% / 90% over trees) per step and input column, row-major
+  // [step][column], from RandomCutForest::Forecast in the transformed space, inverted as follows:
+  // - normalize: v * stddev + mean with the statistics at the current input (held fixed over the
+  //   horizon, as the model would see no new input);
+  // - difference: step k = last input + sum of the forecast differences of steps 1..k (the
+  //   differences are first de-normalised with the difference statistics for
+  //   normalize_difference); the bounds add up the per-step bounds in the same way. That sum of
+  //   per-step quantiles is exact only if the steps' errors move together, so it is a
+  //   conservative (wide) band, and like the forest's own bounds it reflects the spread between
+  //   trees given the median path, not the compounding of errors over the horizon.
+  // The forest only imputes values it has seen: with transform none or normalize, a trend (e.g. a
+  // ramp) is forecast near its last level; use a difference transform for trends.
+  // lower <= values <= upper always. Never changes the model (Save before and after is equal).
+  // InvalidArgument if shingle_size < 2 (there is no shingle to extrapolate) or horizon is not in
+  // [1, RandomCutForest::kMaxForecastHorizon]; Unavailable until the forest gives output.
+  Result<ForecastResult> Forecast(int horizon) const;
+
   const ThresholdedOptions& options() const { return options_; }
   const RandomCutForest& forest() const { return *forest_; }
   size_t MemoryBytes() const;

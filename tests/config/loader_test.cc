@@ -415,6 +415,7 @@ TEST(LoaderTest, RcfOperatorReadsEveryField) {
                          "        alert_grade: 0.75\n"
                          "        idle_eviction_ms: 60000\n"
                          "        memory_budget_bytes: 1000000\n"
+                         "        forecast_horizon: 12\n"
                          "      - {type: rcf, name: defaults}\n"));
   ASSERT_EQ(cfg.pipelines.size(), 1u);
   ASSERT_EQ(cfg.pipelines[0].operators.size(), 2u);
@@ -436,6 +437,7 @@ TEST(LoaderTest, RcfOperatorReadsEveryField) {
   EXPECT_EQ(r.alert_grade, 0.75);
   EXPECT_EQ(r.idle_eviction_ms, 60000);
   EXPECT_EQ(r.memory_budget_bytes, 1000000);
+  EXPECT_EQ(r.forecast_horizon, 12);
 
   const RcfOperatorOptions& d = cfg.pipelines[0].operators[1].rcf;
   const RcfOperatorOptions defaults;
@@ -446,6 +448,17 @@ TEST(LoaderTest, RcfOperatorReadsEveryField) {
   EXPECT_FALSE(d.output_after.has_value());
   EXPECT_EQ(d.transform, "none");
   EXPECT_EQ(d.alert_grade, 0.5);
+  EXPECT_EQ(d.forecast_horizon, 0);
+}
+
+TEST(LoaderTest, RcfForecastHorizonNeedsAShingle) {
+  EXPECT_EQ(Errors(WithOperators("      - {type: rcf, forecast_horizon: 4}\n")),
+            "t.yaml:14:39: pipelines.p.operators[0].forecast_horizon: a forecast extrapolates the "
+            "shingle, so it needs shingle_size >= 2, got shingle_size 1");
+  EXPECT_EQ(Errors(WithOperators("      - {type: rcf, shingle_size: 2, forecast_horizon: 1025}\n")),
+            "t.yaml:14:56: pipelines.p.operators[0].forecast_horizon: must be in [0, 1024], got "
+            "1025");
+  Load(WithOperators("      - {type: rcf, shingle_size: 2, forecast_horizon: 1024}\n"));
 }
 
 TEST(LoaderTest, KinesisAliasesAreAccepted) {
@@ -740,7 +753,8 @@ TEST(LoaderTest, UnknownOperatorKeysNameTheType) {
             "t.yaml:13:29: pipelines.p.operators[0].trees: unknown key 'trees' for an operator of "
             "type 'rcf' (expected one of: name, number_of_trees, sample_size, shingle_size, "
             "time_decay, output_after, initial_accept_fraction, random_seed, transform, z_factor, "
-            "absolute_threshold, alert_grade, idle_eviction_ms, memory_budget_bytes)");
+            "absolute_threshold, alert_grade, idle_eviction_ms, memory_budget_bytes, "
+            "forecast_horizon)");
   EXPECT_EQ(Errors(With("[{type: baseline}]", "[{type: window, aggregates: [{fn: count}], x: 1}]")),
             "t.yaml:13:59: pipelines.p.operators[0].x: unknown key 'x' for an operator of type "
             "'window' (expected one of: name, kind, size_ms, slide_ms, gap_ms, time, "

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
@@ -277,6 +278,58 @@ TEST(RcfOperatorTest, ValueCountChangeIsReportedNotFatal) {
       << out.events[50].annotations;
   EXPECT_TRUE(out.events[52].score.has_value());  // the key's model carries on
   EXPECT_EQ(op.key_count(), 1u);
+}
+
+// The numbers of the JSON array that follows `prefix` in `a` (empty when `prefix` is absent).
+std::vector<double> ArrayAfter(const std::string& a, const std::string& prefix) {
+  std::vector<double> out;
+  size_t pos = a.find(prefix);
+  if (pos == std::string::npos) return out;
+  const char* p = a.c_str() + pos + prefix.size();
+  while (*p != ']' && *p != '\0') {
+    char* end = nullptr;
+    out.push_back(std::strtod(p, &end));
+    if (end == p) break;
+    p = *end == ',' ? end + 1 : end;
+  }
+  return out;
+}
+
+TEST(RcfOperatorTest, ForecastHorizonAddsForecastInOriginalUnits) {
+  testing::FakeClock clock;
+  config::OperatorOptions options = Options();
+  options.rcf.transform = "difference";
+  options.rcf.forecast_horizon = 3;
+  RcfOperator op(options, clock);
+  Collect out;
+  const int n = 200;
+  for (int i = 0; i < n; ++i) op.Process(MakeEvent("a", {1 + 0.5 * i, 100 - 2.0 * i}), out);
+  ASSERT_EQ(out.events.size(), static_cast<size_t>(n));
+  // Not before the forest gives output.
+  EXPECT_EQ(out.events[0].annotations.find("\"forecast\""), std::string::npos);
+  const std::string& a = out.events.back().annotations;
+  ASSERT_NE(a.find(",\"forecast\":{\"cpu\":{\"value\":["), std::string::npos) << a;
+  for (const char* col : {"cpu", "latency"}) {
+    const std::string base = std::string("\"") + col + "\":{\"value\":[";
+    const std::vector<double> value = ArrayAfter(a, base);
+    const size_t at = a.find(base);
+    const std::vector<double> lower = ArrayAfter(a.substr(at), "\"lower\":[");
+    const std::vector<double> upper = ArrayAfter(a.substr(at), "\"upper\":[");
+    ASSERT_EQ(value.size(), 3u) << a;
+    ASSERT_EQ(lower.size(), 3u) << a;
+    ASSERT_EQ(upper.size(), 3u) << a;
+    for (int step = 0; step < 3; ++step) {
+      const double truth = col == std::string("cpu") ? 1 + 0.5 * (n + step) : 100 - 2.0 * (n + step);
+      EXPECT_NEAR(value[step], truth, 1e-3) << col << " step " << step;
+      EXPECT_LE(lower[step], value[step]);
+      EXPECT_LE(value[step], upper[step]);
+    }
+  }
+  // Off by default.
+  RcfOperator plain(Options(), clock);
+  Collect plain_out;
+  for (int i = 0; i < n; ++i) plain.Process(MakeEvent("a", Normal(i)), plain_out);
+  EXPECT_EQ(plain_out.events.back().annotations.find("\"forecast\""), std::string::npos);
 }
 
 }  // namespace
