@@ -27,8 +27,14 @@ constexpr int kMalformedEvery = 97;
 
 using Clock = std::chrono::steady_clock;
 
-std::string Yaml(const std::string& bootstrap, const std::string& group, const std::string& out,
-                 const std::string& dlq, const std::string& state_dir, int checkpoint_ms) {
+}  // namespace
+
+std::string DetectorDaemonYaml(const std::string& bootstrap, const std::string& group,
+                               const std::string& out, const std::string& dlq,
+                               const std::string& state_dir, int checkpoint_ms,
+                               const std::string& changelog_prefix) {
+  const std::string changelog =
+      changelog_prefix.empty() ? "" : ", changelog: true, changelog_prefix: " + changelog_prefix;
   return R"(
 kafka:
   bootstrap_servers: ")" + bootstrap + R"("
@@ -53,10 +59,12 @@ pipelines:
     sinks: [out]
 http: {listen: "127.0.0.1:0"}
 state: {dir: ")" + state_dir + R"(", checkpoint_interval_ms: )" + std::to_string(checkpoint_ms) +
-         R"(}
+         changelog + R"(}
 logging: {level: info}
 )";
 }
+
+namespace {
 
 // Host k always lands on the same input partition, so each key's order is its partition's.
 std::vector<KafkaRecord> Input(const CrashScenario& s) {
@@ -173,8 +181,8 @@ void RunCrashScenario(const CrashScenario& s) {
   const std::string ref_state = ref_dir.path() + "/state";
   auto phase = Clock::now();
   {
-    auto d = StartDaemon(Yaml(bootstrap, "ref", "ref", "ref-dlq", ref_state,
-                              s.checkpoint_interval_ms),
+    auto d = StartDaemon(DetectorDaemonYaml(bootstrap, "ref", "ref", "ref-dlq", ref_state,
+                                            s.checkpoint_interval_ms),
                          "ref.yaml");
     ASSERT_NE(d, nullptr);
     auto deadline = Clock::now() + budget;
@@ -191,8 +199,8 @@ void RunCrashScenario(const CrashScenario& s) {
   TempDir dir;
   const std::string state_dir = dir.path() + "/state";
   std::string config_path = dir.path() + "/crash.yaml";
-  std::ofstream(config_path) << Yaml(bootstrap, "crash", "out", "dlq", state_dir,
-                                     s.checkpoint_interval_ms);
+  std::ofstream(config_path) << DetectorDaemonYaml(bootstrap, "crash", "out", "dlq", state_dir,
+                                                   s.checkpoint_interval_ms);
   const std::string ospreyd = std::string(OSPREY_BIN_DIR) + "/ospreyd";
   std::mt19937 rng(s.seed);
   std::uniform_real_distribution<double> share(s.min_share, s.max_share);

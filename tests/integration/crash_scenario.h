@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace osprey::testing {
 
@@ -33,5 +34,13 @@ struct CrashScenario {
 };
 
 void RunCrashScenario(const CrashScenario& scenario);
+
+// The daemon configuration the crash and scale-out tests run: source `m` (topic `in`, key
+// `host`, values v and w, dead letters to `dlq`), pipeline `detect` = baseline then RCF (seed 7)
+// into `out`. A non-empty `changelog_prefix` turns on state.changelog with that prefix.
+std::string DetectorDaemonYaml(const std::string& bootstrap, const std::string& group,
+                               const std::string& out, const std::string& dlq,
+                               const std::string& state_dir, int checkpoint_ms,
+                               const std::string& changelog_prefix = "");
 
 }  // namespace osprey::testing

@@ -4,9 +4,6 @@
 // from the changelog), then the first is SIGKILLed mid-stream and the second takes over its
 // partitions from the changelog. The output and dead-letter topics must equal a single
 // uninterrupted instance's, record for record: nothing lost, nothing duplicated, same bytes.
-#include <gtest/gtest.h>
-#include <signal.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -15,6 +12,10 @@
 #include <thread>
 #include <vector>
 
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include "tests/integration/crash_scenario.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/kafka_test_util.h"
 #include "tests/integration/subprocess.h"
@@ -31,37 +32,6 @@ constexpr int kFirstPart = 6000;    // processed by the first instance alone
 constexpr int kSecondPart = 16000;  // end of the part during which the first instance dies
 constexpr int kRecords = 20000;     // in all; the rest comes after its death
 constexpr int kMalformedEvery = 89;
-
-std::string Yaml(const std::string& bootstrap, const std::string& group, const std::string& out,
-                 const std::string& dlq, const std::string& state_dir, bool changelog) {
-  return R"(
-kafka:
-  bootstrap_servers: ")" + bootstrap + R"("
-  group_id: )" + group + R"(
-  consumer_properties: {session.timeout.ms: "6000", heartbeat.interval.ms: "500"}
-sources:
-  m:
-    topics: [in]
-    timestamp: {field: ts, format: epoch_ms}
-    key_field: host
-    value_fields: [v, w]
-    dead_letter: dlq
-sinks:
-  out: {topic: )" + out + R"(}
-  dlq: {topic: )" + dlq + R"(}
-pipelines:
-  detect:
-    source: m
-    operators:
-      - {type: baseline, half_life_events: 50, warmup_events: 10}
-      - {type: rcf, number_of_trees: 10, sample_size: 64, shingle_size: 2, random_seed: 7}
-    sinks: [out]
-http: {listen: "127.0.0.1:0"}
-state: {dir: ")" + state_dir + R"(", checkpoint_interval_ms: 200, changelog: )" +
-         (changelog ? "true" : "false") + R"(, changelog_prefix: scale}
-logging: {level: info}
-)";
-}
 
 bool Malformed(int i) { return i % kMalformedEvery == 3; }
 
@@ -111,8 +81,7 @@ std::map<std::string, std::string> BySource(const std::vector<KafkaRecord>& reco
 // Waits until `topic` holds `n` records; false on timeout or when one of `alive` exits. Drains
 // their log pipes meanwhile (a full pipe would block a child's logging, and the child).
 bool WaitForOutputs(const std::string& bootstrap, const std::string& topic, int64_t n,
-                    std::chrono::seconds timeout,
-                    std::vector<testing::Subprocess*> alive = {}) {
+                    std::chrono::seconds timeout, std::vector<testing::Subprocess*> alive = {}) {
   auto deadline = Clock::now() + timeout;
   while (testing::EndOffsetSum(bootstrap, topic) < n) {
     if (Clock::now() > deadline) return false;
@@ -141,8 +110,8 @@ TEST(ScaleOutTest, ASurvivorTakesOverTheDeadInstancesPartitionsWithTheirState) {
   testing::TempDir dir;
   const std::string ospreyd = std::string(OSPREY_BIN_DIR) + "/ospreyd";
   for (const char* name : {"a", "b"}) {
-    std::ofstream(dir.path() + "/" + name + ".yaml")
-        << Yaml(bootstrap, "scale", "out", "dlq", dir.path() + "/state-" + name, true);
+    std::ofstream(dir.path() + "/" + name + ".yaml") << testing::DetectorDaemonYaml(
+        bootstrap, "scale", "out", "dlq", dir.path() + "/state-" + name, 200, "scale");
   }
   testing::Subprocess a({ospreyd, "--config", dir.path() + "/a.yaml"});
   ASSERT_TRUE(WaitForOutputs(bootstrap, "out", valid_first, std::chrono::seconds(60), {&a}))
@@ -189,18 +158,19 @@ TEST(ScaleOutTest, ASurvivorTakesOverTheDeadInstancesPartitionsWithTheirState) {
   // The reference: one uninterrupted instance without a changelog.
   testing::TempDir ref_dir;
   {
-    auto d = testing::StartDaemon(
-        Yaml(bootstrap, "ref", "ref", "ref-dlq", ref_dir.path() + "/state", false), "ref.yaml");
+    auto d = testing::StartDaemon(testing::DetectorDaemonYaml(bootstrap, "ref", "ref", "ref-dlq",
+                                                              ref_dir.path() + "/state", 200),
+                                  "ref.yaml");
     ASSERT_NE(d, nullptr);
     ASSERT_TRUE(WaitForOutputs(bootstrap, "ref", valid, std::chrono::seconds(120)));
     ASSERT_TRUE(WaitForOutputs(bootstrap, "ref-dlq", malformed, std::chrono::seconds(30)));
     ASSERT_TRUE(d->Shutdown().ok());
   }
 
-  auto ref = BySource(testing::ReadTopics(bootstrap, {"ref"}, valid, std::chrono::seconds(60)),
-                      "ref");
-  auto out = BySource(testing::ReadTopics(bootstrap, {"out"}, valid, std::chrono::seconds(60)),
-                      "out");
+  auto ref =
+      BySource(testing::ReadTopics(bootstrap, {"ref"}, valid, std::chrono::seconds(60)), "ref");
+  auto out =
+      BySource(testing::ReadTopics(bootstrap, {"out"}, valid, std::chrono::seconds(60)), "out");
   ASSERT_EQ(ref.size(), static_cast<size_t>(valid));
   EXPECT_EQ(out.size(), static_cast<size_t>(valid));
   size_t differing = 0;
@@ -216,8 +186,8 @@ TEST(ScaleOutTest, ASurvivorTakesOverTheDeadInstancesPartitionsWithTheirState) {
   EXPECT_EQ(differing, 0u);
   auto ref_dlq = BySource(
       testing::ReadTopics(bootstrap, {"ref-dlq"}, malformed, std::chrono::seconds(30)), "ref-dlq");
-  auto dlq = BySource(testing::ReadTopics(bootstrap, {"dlq"}, malformed, std::chrono::seconds(30)),
-                      "dlq");
+  auto dlq =
+      BySource(testing::ReadTopics(bootstrap, {"dlq"}, malformed, std::chrono::seconds(30)), "dlq");
   EXPECT_EQ(ref_dlq.size(), static_cast<size_t>(malformed));
   EXPECT_EQ(dlq, ref_dlq);
 }
