@@ -325,31 +325,50 @@ void WriteModelSummary(JsonWriter& w, const LoadedModel& m, bool with_metadata) 
   w.EndObject();
 }
 
-// SageMaker built-in algorithm response shapes.
+// SageMaker built-in algorithm response shapes: {"predictions": [{"score", "predicted_label"}]}
+// (linear learner, xgboost), {"scores": [{"score"}]} (rcf), {"predictions": [{"closest_cluster",
+// "distance_to_cluster"}]} (k-means), {"projections": [{"projection": [...]}]} (pca).
 HttpResponse SageMakerResponse(const HttpRequest& req, const LoadedModel& m,
                                const std::vector<Prediction>& preds) {
   const std::string accept = MediaType(req, "accept");
-  const bool rcf = m.model->task() == models::ModelTask::kAnomaly;
+  const models::ModelTask task = m.model->task();
+  const bool rcf = task == models::ModelTask::kAnomaly;
+  const bool kmeans = task == models::ModelTask::kClustering;
+  const bool pca = task == models::ModelTask::kProjection;
   auto record = [&](JsonWriter& w, const Prediction& p) {
     w.BeginObject();
-    if (!p.probabilities.empty()) {
+    if (kmeans) {
+      w.Key("closest_cluster").Int(p.predicted_label.value_or(-1));
+      w.Key("distance_to_cluster").Double(p.score);
+    } else if (pca) {
+      w.Key("projection").BeginArray();
+      for (double v : p.values) w.Double(v);
+      w.EndArray();
+    } else if (!p.probabilities.empty()) {
       w.Key("score").BeginArray();
       for (double v : p.probabilities) w.Double(v);
       w.EndArray();
     } else {
       w.Key("score").Double(p.score);
     }
-    if (!rcf && p.predicted_label) w.Key("predicted_label").Int(*p.predicted_label);
+    if (!rcf && !kmeans && !pca && p.predicted_label) {
+      w.Key("predicted_label").Int(*p.predicted_label);
+    }
     w.EndObject();
   };
   std::string body;
   if (accept == "text/csv") {
     for (const Prediction& p : preds) {
       JsonWriter w(&body);
-      if (!p.probabilities.empty()) {
-        for (size_t k = 0; k < p.probabilities.size(); ++k) {
+      const std::vector<double>& row = pca ? p.values : p.probabilities;
+      if (kmeans) {
+        w.Int(p.predicted_label.value_or(-1));
+        body += ',';
+        JsonWriter(&body).Double(p.score);
+      } else if (!row.empty()) {
+        for (size_t k = 0; k < row.size(); ++k) {
           if (k > 0) body += ',';
-          JsonWriter(&body).Double(p.probabilities[k]);
+          JsonWriter(&body).Double(row[k]);
         }
       } else {
         w.Double(p.score);
@@ -367,7 +386,7 @@ HttpResponse SageMakerResponse(const HttpRequest& req, const LoadedModel& m,
     return HttpResponse::Text(200, std::move(body), "application/jsonlines");
   }
   JsonWriter w(&body);
-  w.BeginObject().Key(rcf ? "scores" : "predictions").BeginArray();
+  w.BeginObject().Key(rcf ? "scores" : pca ? "projections" : "predictions").BeginArray();
   for (const Prediction& p : preds) record(w, p);
   w.EndArray().EndObject();
   return HttpResponse::Json(200, std::move(body));

@@ -1,7 +1,9 @@
 // `osprey train` from a daemon's history (data.history): a running daemon keeps the fields of
 // every consumed event; the trainer reads them in memory through the history export code, picks
 // the label and feature columns by name, and each of the four algorithms publishes a model that
-// the registry's loaders load and that predicts. Unknown columns are a clear error.
+// the registry's loaders load and that predicts, and that the same running daemon (its
+// models.registry_dir is the trainer's registry) serves over HTTP with the trainer's own
+// predictions. Unknown columns are a clear error.
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -18,8 +20,10 @@
 #include "models/serving/builtin_kinds.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/kafka_test_util.h"
+#include "tests/integration/served_as_trained.h"
 #include "tests/integration/subprocess.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/http_client.h"
 
 namespace osprey {
 namespace {
@@ -31,7 +35,10 @@ constexpr int kPartitions = 2;
 constexpr int kEvents = 900;
 const std::string kOsprey = std::string(OSPREY_BIN_DIR) + "/osprey";
 
-std::string DaemonYaml(const std::string& bootstrap, const std::string& state_dir) {
+// The daemon serves the models the trainer publishes into `registry_dir` (loaded on
+// POST /v1/admin/models/reload).
+std::string DaemonYaml(const std::string& bootstrap, const std::string& state_dir,
+                       const std::string& registry_dir) {
   return R"(
 kafka:
   bootstrap_servers: ")" +
@@ -54,6 +61,8 @@ pipelines:
     operators: [{type: baseline, half_life_events: 20, warmup_events: 5}]
     sinks: [out]
     history: {fields: [a, b, y]}
+models: {registry_dir: ")" +
+         registry_dir + R"(", poll_interval_ms: 0}
 http: {listen: "127.0.0.1:0"}
 state: {dir: ")" +
          state_dir + R"(", checkpoint_interval_ms: 100}
@@ -131,7 +140,7 @@ TEST(HistoryTrainTest, EachAlgorithmTrainsFromALiveDaemonsHistory) {
   testing::TempDir dir;
   const std::string d = dir.path();
   const std::string config_path = d + "/daemon.yaml";
-  const std::string yaml = DaemonYaml(bootstrap, d + "/state");
+  const std::string yaml = DaemonYaml(bootstrap, d + "/state", d + "/registry");
   std::ofstream(config_path) << yaml;
   const std::vector<Event> events = Events();
   ASSERT_TRUE(testing::ProduceAll(bootstrap, Records(events)));
@@ -149,7 +158,7 @@ TEST(HistoryTrainTest, EachAlgorithmTrainsFromALiveDaemonsHistory) {
   };
   auto train = [&](const std::string& name) {
     return testing::RunCommand("cd " + d + " && " + kOsprey + " train --config " + name +
-                               ".yaml 2>&1");
+                               ".yaml --predictions-out " + name + ".predictions.csv 2>&1");
   };
   // The label by name; the features default to the history's fields minus the label.
   write("lin", R"(data: {history: {config: daemon.yaml, pipeline: p}, label: y}
@@ -207,6 +216,22 @@ hyperparameters: {num_components: 2}
   for (const auto& p : projections) {
     ASSERT_EQ(p.values.size(), 2u);
     EXPECT_TRUE(std::isfinite(p.values[0]) && std::isfinite(p.values[1]));
+  }
+
+  // The running daemon serves the four models with the trainer's predictions of the test split.
+  const testing::HttpResult reload =
+      testing::HttpCall(daemon->http_port(), "POST", "/v1/admin/models/reload");
+  ASSERT_EQ(reload.status, 200) << reload.body;
+  EXPECT_EQ(reload.body, R"({"loaded":4,"unchanged":0,"removed":0,"errors":[]})");
+  const struct {
+    const char* name;
+    size_t inputs;
+    double tolerance;
+  } served[] = {{"lin", 2, 1e-12}, {"xgb", 2, 1e-7}, {"km", 2, 1e-9}, {"pca", 3, 1e-9}};
+  for (const auto& m : served) {
+    const auto trainer = testing::ReadTrainerPredictions(d + "/" + m.name + ".predictions.csv");
+    EXPECT_EQ(trainer.rows.size(), 180u) << m.name;
+    testing::ExpectServedAsTrained(daemon->http_port(), m.name, trainer, m.inputs, m.tolerance);
   }
 
   // A column the history does not have, and a path beside history, are clear errors.

@@ -1,8 +1,9 @@
 // `osprey train` and `osprey evaluate` as a user runs them: generated CSV files, a YAML file, the
 // real binary. Each published artifact is read back from the registry directory, loaded by the
 // registry's loaders and must predict exactly what the trainer predicted for the test split
-// (written by --predictions-out). Bad configurations and data fail with exit code 1 and the
-// position of the problem.
+// (written by --predictions-out), in process and over HTTP from a daemon serving the registry
+// (the model's :predict route and SageMaker's /invocations). Bad configurations and data fail
+// with exit code 1 and the position of the problem.
 #include <cmath>
 #include <fstream>
 #include <random>
@@ -15,6 +16,7 @@
 #include "daemon/trainer/registry_files.h"
 #include "models/serving/builtin_kinds.h"
 #include "models/ml/served.h"
+#include "tests/integration/served_as_trained.h"
 #include "tests/integration/subprocess.h"
 #include "tests/testing/fake_clock.h"
 
@@ -142,6 +144,14 @@ hyperparameters:
     ASSERT_TRUE(preds[r].predicted_label.has_value());
     EXPECT_EQ(*preds[r].predicted_label, trainer >= 0.5 ? 1 : 0);
   }
+  {
+    auto served = testing::StartServingDaemon(dir.path() + "/registry", dir.path() + "/state");
+    ASSERT_NE(served, nullptr);
+    testing::ExpectServedAsTrained(served->http_port(), "churn",
+                                   testing::ReadTrainerPredictions(dir.path() + "/p.csv"), 3,
+                                   1e-12);
+    EXPECT_TRUE(served->Shutdown().ok());
+  }
 
   // The metadata records what REGISTRY.md asks for.
   auto meta = daemon::trainer::ReadFileBytes(dir.path() + "/registry/churn/1/metadata.json");
@@ -210,6 +220,14 @@ hyperparameters: {num_components: 2, algorithm_mode: regular}
     EXPECT_NEAR(preds[r].values[0], std::stod(csv[r + 1][3]), 1e-9) << r;
     EXPECT_NEAR(preds[r].values[1], std::stod(csv[r + 1][4]), 1e-9) << r;
   }
+
+  auto served = testing::StartServingDaemon(dir.path() + "/registry", dir.path() + "/state");
+  ASSERT_NE(served, nullptr);
+  testing::ExpectServedAsTrained(served->http_port(), "clusters",
+                                 testing::ReadTrainerPredictions(dir.path() + "/km.csv"), 3, 1e-9);
+  testing::ExpectServedAsTrained(served->http_port(), "axes",
+                                 testing::ReadTrainerPredictions(dir.path() + "/pca.csv"), 3, 1e-9);
+  EXPECT_TRUE(served->Shutdown().ok());
 }
 
 TEST(TrainerTest, XGBoostModelsMoveBothWaysBetweenOspreyAndPython) {
@@ -238,6 +256,13 @@ hyperparameters:
   ASSERT_EQ(preds.size(), 400u);
   for (size_t r = 0; r < preds.size(); ++r) {
     EXPECT_NEAR(preds[r].score, std::stod(csv[r + 1][3]), 1e-7) << r;
+  }
+  {
+    auto served = testing::StartServingDaemon(dir.path() + "/registry", dir.path() + "/state");
+    ASSERT_NE(served, nullptr);
+    testing::ExpectServedAsTrained(served->http_port(), "trees",
+                                   testing::ReadTrainerPredictions(dir.path() + "/p.csv"), 3, 1e-7);
+    EXPECT_TRUE(served->Shutdown().ok());
   }
   // Python's xgboost (Debian python3-xgboost) loads the file and predicts the same.
   auto [pcode, pout] =
