@@ -41,7 +41,7 @@ std::string Num(double v) {
 
 std::string Tick(double v) {
   std::ostringstream s;
-  s << std::setprecision(3) << v;
+  s << std::setprecision(3) << (v == 0 ? 0.0 : v);  // never "-0" (a tick at ceil(-0.5))
   return s.str();
 }
 
@@ -308,6 +308,7 @@ std::string RenderHtmlReport(const ReportData& d) {
     for (size_t i = 0; i < epochs.size(); ++i) epochs[i] = static_cast<double>(i + 1);
     Plot lc{"Learning curve", "epoch", "mean loss",
             {{"training", epochs, d.train_loss, "#1f77b4", Series::kLine}}};
+    lc.integer_x = true;  // ticks at whole epochs
     if (!d.validation_loss.empty()) {
       std::vector<double> ve(d.validation_loss.size());
       for (size_t i = 0; i < ve.size(); ++i) ve[i] = static_cast<double>(i + 1);
