@@ -231,38 +231,85 @@ void ExpectServedAsTrained(uint16_t port, const std::string& name,
     Compare("POST /v1/models/" + name + ":predict", served, expected, tolerance);
   }
 
-  // SageMaker's: the built-in algorithms' JSON shapes.
+  // SageMaker's: the built-in algorithms' shapes, as JSON (the default), JSON lines and CSV.
+  auto invoke = [&](const std::string& accept) {
+    std::vector<std::pair<std::string, std::string>> headers{
+        {"X-Amzn-SageMaker-Target-Model", name}};
+    if (!accept.empty()) headers.emplace_back("Accept", accept);
+    const HttpResult r =
+        HttpCall(port, "POST", "/invocations", csv.str(), "text/csv", "127.0.0.1", headers);
+    EXPECT_EQ(r.status, 200) << accept << ": " << r.body.substr(0, 2000);
+    return r.body;
+  };
+  // One record: {"score", "predicted_label"}, {"closest_cluster", "distance_to_cluster"} or
+  // {"projection": [...]}.
+  auto record = [&](simdjson::dom::element p, Served* s) {
+    simdjson::dom::element e;
+    simdjson::dom::array values;
+    if (task == "clustering") {
+      if (p["closest_cluster"].get(e) != simdjson::SUCCESS) return false;
+      s->label = Integer(e);
+      if (p["distance_to_cluster"].get(e) != simdjson::SUCCESS) return false;
+      s->values.push_back(Number(e).value_or(NAN));
+    } else if (task == "projection") {
+      if (p["projection"].get_array().get(values) != simdjson::SUCCESS) return false;
+      for (simdjson::dom::element v : values) s->values.push_back(Number(v).value_or(NAN));
+    } else {
+      if (p["predicted_label"].get(e) == simdjson::SUCCESS) s->label = Integer(e);
+      if (p["score"].get(e) != simdjson::SUCCESS) return false;
+      s->values.push_back(Number(e).value_or(NAN));
+    }
+    return true;
+  };
+  const std::string what = "POST /invocations (" + name + ") Accept: ";
   {
-    const HttpResult r = HttpCall(port, "POST", "/invocations", csv.str(), "text/csv", "127.0.0.1",
-                                  {{"X-Amzn-SageMaker-Target-Model", name}});
-    ASSERT_EQ(r.status, 200) << r.body.substr(0, 2000);
+    const std::string body = invoke("");
     simdjson::dom::element root;
     simdjson::dom::array preds;
-    ASSERT_EQ(parser.parse(r.body).get(root), simdjson::SUCCESS) << r.body.substr(0, 2000);
+    ASSERT_EQ(parser.parse(body).get(root), simdjson::SUCCESS) << body.substr(0, 2000);
     const char* list = task == "projection" ? "projections" : "predictions";
-    ASSERT_EQ(root[list].get_array().get(preds), simdjson::SUCCESS) << r.body.substr(0, 2000);
+    ASSERT_EQ(root[list].get_array().get(preds), simdjson::SUCCESS) << body.substr(0, 2000);
     std::vector<Served> served;
     for (simdjson::dom::element p : preds) {
-      Served s;
-      simdjson::dom::element e;
-      if (task == "clustering") {
-        ASSERT_EQ(p["closest_cluster"].get(e), simdjson::SUCCESS) << r.body.substr(0, 500);
-        s.label = Integer(e);
-        ASSERT_EQ(p["distance_to_cluster"].get(e), simdjson::SUCCESS) << r.body.substr(0, 500);
-        s.values.push_back(Number(e).value_or(NAN));
-      } else if (task == "projection") {
-        simdjson::dom::array values;
-        ASSERT_EQ(p["projection"].get_array().get(values), simdjson::SUCCESS)
-            << r.body.substr(0, 500);
-        for (simdjson::dom::element v : values) s.values.push_back(Number(v).value_or(NAN));
-      } else {
-        if (p["predicted_label"].get(e) == simdjson::SUCCESS) s.label = Integer(e);
-        ASSERT_EQ(p["score"].get(e), simdjson::SUCCESS) << r.body.substr(0, 500);
-        s.values.push_back(Number(e).value_or(NAN));
-      }
-      served.push_back(std::move(s));
+      ASSERT_TRUE(record(p, &served.emplace_back())) << body.substr(0, 2000);
     }
-    Compare("POST /invocations (" + name + ")", served, expected, tolerance);
+    Compare(what + "application/json", served, expected, tolerance);
+  }
+  {
+    const std::string body = invoke("application/jsonlines");
+    std::istringstream lines(body);
+    std::string line;
+    std::vector<Served> served;
+    while (std::getline(lines, line)) {
+      simdjson::dom::element p;
+      ASSERT_EQ(parser.parse(line).get(p), simdjson::SUCCESS) << line;
+      ASSERT_TRUE(record(p, &served.emplace_back())) << line;
+    }
+    Compare(what + "application/jsonlines", served, expected, tolerance);
+  }
+  {
+    // CSV: score (no label), cluster,distance, or the projection.
+    const std::string body = invoke("text/csv");
+    std::istringstream lines(body);
+    std::string line;
+    std::vector<Served> served;
+    while (std::getline(lines, line)) {
+      Served& s = served.emplace_back();
+      std::istringstream cells(line);
+      std::string cell;
+      for (int col = 0; std::getline(cells, cell, ','); ++col) {
+        if (task == "clustering" && col == 0) {
+          s.label = std::stoi(cell);
+        } else {
+          s.values.push_back(std::strtod(cell.c_str(), nullptr));
+        }
+      }
+    }
+    std::vector<Expected> no_labels = expected;
+    if (task != "clustering") {
+      for (Expected& e : no_labels) e.label.reset();
+    }
+    Compare(what + "text/csv", served, no_labels, tolerance);
   }
 }
 
