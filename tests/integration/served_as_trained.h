@@ -2,8 +2,8 @@
 // running daemon with the trainer's own predictions (its --predictions-out file), on the model's
 // route (POST /v1/models/{name}:predict) and on SageMaker's (POST /invocations with
 // X-Amzn-SageMaker-Target-Model; Accept JSON, JSON lines and CSV), in the response shapes of
-// its task. Failures are gtest
-// failures naming the model, the route and the row. Thread-compatible.
+// its task. Failures are gtest failures naming the model, the route and the row.
+// Thread-compatible.
 #pragma once
 
 #include <cstddef>
