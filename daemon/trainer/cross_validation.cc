@@ -106,7 +106,8 @@ Result<CvRun> CrossValidateRows(const config::TrainConfig& cfg, const ml::Datase
   if (run.rows < 2 || (k > 0 && static_cast<size_t>(k) > run.rows)) {
     return Status::InvalidArgument(
         Where(cfg) + ": preparation.cross_validation: " + std::to_string(run.rows) +
-        " rows (train + validation) are too few for " +
+        (run.rows == 1 ? " row (train + validation) is" : " rows (train + validation) are") +
+        " too few for " +
         (k > 0 ? std::to_string(k) + " folds" : std::string("leave-one-out")) +
         (k > 0 ? " (at most one fold per row)" : ""));
   }
