@@ -61,8 +61,7 @@ std::string Where(const config::TrainConfig& cfg) {
 Result<Prepared> PrepareRows(const config::TrainConfig& cfg, ml::Dataset train,
                              ml::Dataset validation, ml::Dataset test) {
   Prepared out{std::move(train), std::move(validation), std::move(test), {}, {}};
-  OSPREY_ASSIGN_OR_RETURN(out.features,
-                          ApplyFeatures(cfg, &out.train, &out.validation, &out.test));
+  OSPREY_ASSIGN_OR_RETURN(out.features, ApplyFeatures(cfg, &out.train, &out.validation, &out.test));
   const auto& p = cfg.preparation;
   if (p.missing == config::MissingValues::kDrop) {
     out.fill.assign(out.train.cols(), std::numeric_limits<double>::quiet_NaN());
@@ -107,8 +106,7 @@ Result<CvRun> CrossValidateRows(const config::TrainConfig& cfg, const ml::Datase
     return Status::InvalidArgument(
         Where(cfg) + ": preparation.cross_validation: " + std::to_string(run.rows) +
         (run.rows == 1 ? " row (train + validation) is" : " rows (train + validation) are") +
-        " too few for " +
-        (k > 0 ? std::to_string(k) + " folds" : std::string("leave-one-out")) +
+        " too few for " + (k > 0 ? std::to_string(k) + " folds" : std::string("leave-one-out")) +
         (k > 0 ? " (at most one fold per row)" : ""));
   }
   std::vector<int> classes;

@@ -50,14 +50,14 @@ ml::Dataset Data(size_t rows = kRows) {
 }
 
 config::TrainConfig Config(const std::string& cross_validation, const std::string& extra = "") {
-  auto cfg = config::LoadTrainConfigString("name: m\n"
-                                           "data: {path: d.csv, header: true, label: y}\n"
-                                           "preparation:\n"
-                                           "  seed: 4\n"
-                                           "  cross_validation: " +
-                                               cross_validation + "\n" + extra +
-                                               "algorithm: linear_learner\n",
-                                           "t.yaml");
+  auto cfg = config::LoadTrainConfigString(
+      "name: m\n"
+      "data: {path: d.csv, header: true, label: y}\n"
+      "preparation:\n"
+      "  seed: 4\n"
+      "  cross_validation: " +
+          cross_validation + "\n" + extra + "algorithm: linear_learner\n",
+      "t.yaml");
   EXPECT_TRUE(cfg.ok()) << cfg.status().ToString();
   return cfg.ok() ? *cfg : config::TrainConfig{};
 }
@@ -108,9 +108,8 @@ TEST(CrossValidationTest, KFoldsPartitionTrainPlusValidationAndNeverShareRows) {
 
   Seen seen;
   std::vector<std::pair<int, int>> progress;
-  auto run = CrossValidateRows(cfg, data, Recording(&seen, false), [&](int done, int total) {
-    progress.emplace_back(done, total);
-  });
+  auto run = CrossValidateRows(cfg, data, Recording(&seen, false),
+                               [&](int done, int total) { progress.emplace_back(done, total); });
   ASSERT_TRUE(run.ok()) << run.status().ToString();
   EXPECT_EQ(run->metric, "fold_rows");
   EXPECT_EQ(run->rows, pool.size());
@@ -154,8 +153,7 @@ TEST(CrossValidationTest, ClassifierFoldsKeepTheClassProportions) {
   const ml::Dataset data = Data();
   for (const bool stratify : {true, false}) {
     SCOPED_TRACE(stratify ? "stratified" : "stratify: false");
-    const config::TrainConfig cfg =
-        Config("{folds: 4}", stratify ? "" : "  stratify: false\n");
+    const config::TrainConfig cfg = Config("{folds: 4}", stratify ? "" : "  stratify: false\n");
     Seen seen;
     auto run = CrossValidateRows(cfg, data, Recording(&seen, true));
     ASSERT_TRUE(run.ok()) << run.status().ToString();
@@ -164,8 +162,8 @@ TEST(CrossValidationTest, ClassifierFoldsKeepTheClassProportions) {
     size_t positives = 0;
     std::vector<size_t> fold_positives;
     for (const auto& test : seen.test) {
-      const auto n = static_cast<size_t>(std::count_if(
-          test.begin(), test.end(), [](size_t id) { return id % 5 == 0; }));
+      const auto n = static_cast<size_t>(
+          std::count_if(test.begin(), test.end(), [](size_t id) { return id % 5 == 0; }));
       fold_positives.push_back(n);
       positives += n;
     }

@@ -152,8 +152,8 @@ features:
 
   std::ostringstream line;
   line.precision(6);
-  line << "cross-validation  " << c.metric << " " << m.mean << " ± " << m.stddev
-       << " over 5 folds" << (c.stratified ? " (stratified)" : "") << "\n";
+  line << "cross-validation  " << c.metric << " " << m.mean << " ± " << m.stddev << " over 5 folds"
+       << (c.stratified ? " (stratified)" : "") << "\n";
   EXPECT_NE(output.find(line.str()), std::string::npos) << line.str() << "\nin\n" << output;
 
   auto [ccode, coutput] = testing::RunCommand("cd " + d + " && " + kChecker +
@@ -163,8 +163,7 @@ features:
   EXPECT_EQ(ccode, 0) << coutput;
   const std::string report = ReadFile(d + "/registry/cv/1/report.html");
   for (size_t f = 0; f < 5; ++f) {
-    const std::string cell =
-        "data-fold=\"" + std::to_string(f + 1) + "\">" + m.shown[f] + "</td>";
+    const std::string cell = "data-fold=\"" + std::to_string(f + 1) + "\">" + m.shown[f] + "</td>";
     EXPECT_NE(report.find(cell), std::string::npos) << cell;
   }
   EXPECT_NE(report.find("<title>fold 5: " + m.shown[4] + "</title>"), std::string::npos);
@@ -236,7 +235,8 @@ TEST(CrossValidationTrainTest, BadFoldCountsFailWithTheirPosition) {
 registry: ./registry
 data: {path: small.csv, header: true, label: y}
 preparation:
-  cross_validation: )" + cross_validation + R"(
+  cross_validation: )" + cross_validation +
+                                 R"(
 algorithm: kmeans
 hyperparameters: {k: 2}
 )");
