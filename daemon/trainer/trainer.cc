@@ -869,6 +869,21 @@ Status CheckHyperparameters(const config::TrainConfig& cfg, const ml::Hyperparam
   return st.ok() ? st : HyperparameterStatus(cfg, problems, st);
 }
 
+// `hp` plus, for each tuned hyperparameter, its range's first value (the low end, or the first
+// category): a required hyperparameter that is tuned (k-means' k) is then present when the
+// static ones are checked. REQUIRES: ml::ValidateTuningOptions(cfg.tuning) is ok, if enabled.
+ml::Hyperparameters WithTunedValues(const config::TrainConfig& cfg, ml::Hyperparameters hp) {
+  if (!cfg.tuning.enabled) return hp;
+  for (const auto& r : cfg.tuning.ranges) {
+    if (r.type != config::TuningParameterType::kCategorical) {
+      hp.emplace(r.name, ml::DecodeRangeValue(r, 0.0));
+    } else if (!r.values.empty()) {
+      hp.emplace(r.name, r.values.front());
+    }
+  }
+  return hp;
+}
+
 // tuning: every value a range can take must pass the algorithm's checks (the ends of numeric
 // ranges, each categorical value), before any data is read.
 Status CheckTuning(const config::TrainConfig& cfg, const ml::Hyperparameters& hp) {
@@ -884,17 +899,21 @@ Status CheckTuning(const config::TrainConfig& cfg, const ml::Hyperparameters& hp
       values = {ml::DecodeRangeValue(r, 0.0), ml::DecodeRangeValue(r, 1.0)};
     }
     for (const auto& v : values) {
-      ml::Hyperparameters trial = hp;
+      ml::Hyperparameters trial = WithTunedValues(cfg, hp);
       trial[r.name] = v;
       if (Status st = CheckHyperparameters(cfg, trial); !st.ok()) {
-        // The message names the hyperparameters' section; point at the range instead.
-        std::string message = st.message();
-        const std::string key = "hyperparameters." + r.name + ": ";
-        if (auto at = message.find(key); at != std::string::npos) {
-          message = message.substr(at + key.size());
+        // A tuned hyperparameter's problem is reported at its range (with the value tried);
+        // a fixed one's stays where it was written.
+        const std::string& message = st.message();
+        for (const auto& q : cfg.tuning.ranges) {
+          const std::string key = "hyperparameters." + q.name + ": ";
+          if (auto at = message.find(key); at != std::string::npos) {
+            return Status::InvalidArgument(q.location.ToString() + ": tuning.parameter_ranges." +
+                                           q.name + ": value " + trial[q.name] + ": " +
+                                           message.substr(at + key.size()));
+          }
         }
-        return Status::InvalidArgument(r.location.ToString() + ": tuning.parameter_ranges." +
-                                       r.name + ": value " + v + ": " + message);
+        return st;
       }
     }
   }
@@ -988,11 +1007,12 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
   }
   ml::Hyperparameters hp;
   for (const auto& [k, v] : cfg->hyperparameters) hp.emplace(k, v.value);
-  if (Status st = CheckHyperparameters(*cfg, hp); !st.ok()) {
+  // The ranges first: a tuned hyperparameter may be one the algorithm requires (k-means' k).
+  if (Status st = CheckTuning(*cfg, hp); !st.ok()) {
     err << st.message() << "\n";
     return 1;
   }
-  if (Status st = CheckTuning(*cfg, hp); !st.ok()) {
+  if (Status st = CheckHyperparameters(*cfg, WithTunedValues(*cfg, hp)); !st.ok()) {
     err << st.message() << "\n";
     return 1;
   }

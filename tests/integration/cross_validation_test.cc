@@ -114,6 +114,8 @@ struct Case {
   double lo, hi;         // plausible range of each fold's value
 };
 
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
 class CrossValidationAlgorithmTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(CrossValidationAlgorithmTest, FiveFoldsGiveFiveValuesInTheSummaryMetadataAndReport) {
@@ -264,6 +266,46 @@ hyperparameters: {k: 2}
   // Only the last run published.
   EXPECT_TRUE(std::ifstream(d + "/registry/bad/1/metadata.json").good());
   EXPECT_FALSE(std::ifstream(d + "/registry/bad/2/metadata.json").good());
+}
+
+// The tuning objective "cross_validation:<metric>" works for the unsupervised algorithms too:
+// k-means' held-out inertia per row only falls as k grows, so minimising it picks the largest k.
+// k is required by k-means: tuning it is enough (it is not also a fixed hyperparameter).
+TEST(CrossValidationTrainTest, TuningOnKMeansHeldOutInertia) {
+  testing::TempDir dir;
+  WriteFile(dir.path() + "/data.csv", Csv(300, 9));
+  WriteFile(dir.path() + "/t.yaml", R"(name: km
+registry: ./registry
+data: {path: data.csv, header: true, label: y}
+preparation: {cross_validation: {folds: 3}}
+algorithm: kmeans
+hyperparameters: {init_method: kmeans++}  # k (required) is tuned
+tuning:
+  strategy: grid
+  objective: {metric: "cross_validation:inertia_per_row", type: minimize}
+  parameter_ranges:
+    k: {type: integer, min: 1, max: 4}
+)");
+  auto [code, output] =
+      testing::RunCommand("cd " + dir.path() + " && " + kOsprey + " train -c t.yaml 2>&1");
+  ASSERT_EQ(code, 0) << output;
+  auto [pcode, k] = testing::RunCommand(
+      "/usr/bin/python3 -c \"import json; m = json.load(open('" + dir.path() +
+      "/registry/km/1/metadata.json')); print(m['hyperparameters']['k'], "
+      "len(m['tuning']['trials']), m['metrics']['cross_validation']['folds'])\" 2>&1");
+  ASSERT_EQ(pcode, 0) << k;
+  EXPECT_EQ(k, "4 4 3\n") << output;
+
+  // A value k-means rejects is reported at the range, before any data is read.
+  std::string yaml = ReadFile(dir.path() + "/t.yaml");
+  yaml.replace(yaml.find("min: 1"), 6, "min: 0");
+  WriteFile(dir.path() + "/bad.yaml", yaml);
+  auto [bcode, bad] =
+      testing::RunCommand("cd " + dir.path() + " && " + kOsprey + " train -c bad.yaml 2>&1");
+  EXPECT_EQ(bcode, 1);
+  EXPECT_NE(bad.find("bad.yaml:11:5: tuning.parameter_ranges.k: value 0: must be in [1, "),
+            std::string::npos)
+      << bad;
 }
 
 TEST(CrossValidationTrainTest, ProgressBarOverTheFoldsOnATerminal) {
