@@ -250,6 +250,21 @@ TEST(CrossValidationTest, EachFoldFitsItsOwnFeaturePipelineAndImputer) {
   EXPECT_EQ(folds, 5);
 }
 
+// missing: drop removes the rows before the split, so no fold sees them.
+TEST(CrossValidationTest, DroppedRowsAreInNoFold) {
+  const config::TrainConfig cfg = Config("{folds: 3}", "  missing: drop\n");
+  Seen seen;
+  auto run = CrossValidateRows(cfg, Data(), Recording(&seen, false));
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  const size_t kept = kRows - (kRows + 6) / 7;  // b is missing in every 7th row
+  EXPECT_NEAR(static_cast<double>(run->rows), 0.8 * static_cast<double>(kept), 1.0);
+  for (const auto& fold : {seen.train, seen.test}) {
+    for (const auto& ids : fold) {
+      for (size_t id : ids) EXPECT_NE(id % 7, 0u) << id;
+    }
+  }
+}
+
 TEST(CrossValidationTest, TooFewRowsIsAConfigErrorWithItsPosition) {
   const ml::Dataset data = Data(6);  // 4 train + 1 validation
   Seen seen;
