@@ -214,6 +214,7 @@ void ReadPreparation(MapReader& top, TrainPreparationOptions* p) {
       }
     });
     Section(m, "cross_validation", [&](MapReader& cv) {
+      p->cross_validation_location = cv.ctx().Location(cv.value().key_mark);
       bool loo = false;
       cv.Int("folds", &p->cross_validation_folds, 2, 1000);
       if (cv.Bool("leave_one_out", &loo) && loo) {
@@ -222,6 +223,10 @@ void ReadPreparation(MapReader& top, TrainPreparationOptions* p) {
                          "give folds or leave_one_out, not both");
         }
         p->cross_validation_folds = -1;
+      }
+      if (!cv.Get("folds") && !cv.Get("leave_one_out")) {
+        cv.ctx().Error(cv.value().key_mark, cv.value().path,
+                       "give folds (2 to 1000) or leave_one_out: true");
       }
     });
   });

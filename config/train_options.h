@@ -75,9 +75,11 @@ struct TrainPreparationOptions {
   double test_fraction = 0.2;
   // Stratify the split (and folds) by class for classifiers. Default: true.
   bool stratify = true;
-  // Cross-validation on train + validation before the final fit: 0 = none, k >= 2 folds,
-  // -1 = leave-one-out.
+  // Cross-validation on train + validation before the final fit, for every algorithm: 0 = none,
+  // k in [2, 1000] folds (at most the number of rows), -1 = leave-one-out. Default: 0.
   int cross_validation_folds = 0;
+  // Where `preparation.cross_validation` was written (errors found once the rows are known).
+  SourceLocation cross_validation_location;
 };
 
 struct Hyperparameter {

@@ -20,7 +20,7 @@ struct Series {
   std::string name;
   std::vector<double> x, y;
   std::string color;
-  enum Kind { kLine, kPoints, kBars } kind = kLine;
+  enum Kind { kLine, kPoints, kBars, kDots } kind = kLine;  // kDots: large, with a tooltip
 };
 
 struct Plot {
@@ -128,6 +128,15 @@ std::string Svg(const Plot& p) {
         o << Num(sx(s.x[i])) << "," << Num(sy(s.y[i])) << " ";
       }
       o << "\"/>";
+    } else if (s.kind == Series::kDots) {
+      const size_t step = n > kMaxPoints ? (n + kMaxPoints - 1) / kMaxPoints : 1;
+      const double r = n > 50 ? 2.5 : 4.5;
+      for (size_t i = 0; i < n; i += step) {
+        if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) continue;
+        o << "<circle cx=\"" << Num(sx(s.x[i])) << "\" cy=\"" << Num(sy(s.y[i])) << "\" r=\""
+          << r << "\" fill=\"" << s.color << "\"><title>" << HtmlEscape(s.name) << " "
+          << Tick(s.x[i]) << ": " << ReportNumber(s.y[i]) << "</title></circle>";
+      }
     } else if (s.kind == Series::kPoints) {
       const size_t step = n > kMaxPoints ? (n + kMaxPoints - 1) / kMaxPoints : 1;
       for (size_t i = 0; i < n; i += step) {
@@ -203,6 +212,43 @@ void ConfusionTable(std::ostringstream& o, const ReportData& d) {
   o << "</tbody></table>";
 }
 
+// The per-fold values of cross-validation: a dot per fold with the mean and mean ± one
+// standard deviation, then the values (a table up to kMaxFoldRows folds).
+void CrossValidationSection(std::ostringstream& o, const ReportData& d) {
+  constexpr size_t kMaxFoldRows = 100;
+  const size_t n = d.cv_values.size();
+  std::vector<double> fold(n);
+  for (size_t i = 0; i < n; ++i) fold[i] = static_cast<double>(i + 1);
+  const double lo = 0.5, hi = static_cast<double>(n) + 0.5;
+  const double up = d.cv_mean + d.cv_stddev, down = d.cv_mean - d.cv_stddev;
+  Plot p{"Cross-validation: " + d.cv_metric + " per fold", "fold", d.cv_metric,
+         {{"mean ± 1 sd", {lo, hi}, {up, up}, "#bbbbbb", Series::kLine},
+          {"", {lo, hi}, {down, down}, "#bbbbbb", Series::kLine},
+          {"mean", {lo, hi}, {d.cv_mean, d.cv_mean}, "#ff7f0e", Series::kLine},
+          {"fold", fold, d.cv_values, "#1f77b4", Series::kDots}}};
+  p.integer_x = true;
+  p.x_min = lo;
+  p.x_max = hi;
+  const auto [min, max] = std::minmax_element(d.cv_values.begin(), d.cv_values.end());
+  o << "<section id=\"cross-validation\"><h2>Cross-validation</h2><p>"
+    << HtmlEscape(d.cv_scheme) << "; min " << ReportNumber(*min) << ", max "
+    << ReportNumber(*max) << ".</p><div class=\"plots\">" << Svg(p) << "</div>";
+  if (n <= kMaxFoldRows) {
+    o << "<table class=\"folds\"><thead><tr><th>fold</th><th>" << HtmlEscape(d.cv_metric)
+      << "</th></tr></thead><tbody>";
+    for (size_t i = 0; i < n; ++i) {
+      o << "<tr><td>" << i + 1 << "</td><td class=\"num\" data-fold=\"" << i + 1 << "\">"
+        << ReportNumber(d.cv_values[i]) << "</td></tr>";
+    }
+    o << "</tbody><tfoot><tr><th>mean</th><td class=\"num\" data-fold=\"mean\">"
+      << ReportNumber(d.cv_mean) << "</td></tr><tr><th>stddev</th><td class=\"num\" "
+      << "data-fold=\"stddev\">" << ReportNumber(d.cv_stddev) << "</td></tr></tfoot></table>";
+  } else {
+    o << "<p>" << n << " folds: every value is in metadata.json (cross_validation.values).</p>";
+  }
+  o << "</section>\n";
+}
+
 }  // namespace
 
 std::string HtmlEscape(std::string_view text) {
@@ -258,6 +304,7 @@ std::string RenderHtmlReport(const ReportData& d) {
   o << "</section>\n<section id=\"metrics\"><h2>Metrics</h2>";
   MetricsTable(o, d);
   o << "</section>\n";
+  if (!d.cv_values.empty()) CrossValidationSection(o, d);
 
   if (d.binary_labels.size() == d.binary_scores.size() &&
       std::count(d.binary_labels.begin(), d.binary_labels.end(), 1) > 0 &&

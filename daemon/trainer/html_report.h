@@ -3,7 +3,8 @@
 // splits and the plots for its task: ROC and precision-recall curves (binary), a confusion
 // matrix heat-map (classification), residuals and predicted-vs-actual (regression), the
 // per-epoch learning curve (linear learner), explained variance (PCA), cluster sizes and
-// inertia (k-means). Every text from the data or the configuration is HTML-escaped.
+// inertia (k-means), and the per-fold values of cross-validation when it ran. Every text from
+// the data or the configuration is HTML-escaped.
 // Thread-safe: pure functions.
 #pragma once
 
@@ -21,6 +22,12 @@ struct ReportData {
   std::vector<std::pair<std::string, std::string>> hyperparameters;
   std::vector<std::pair<std::string, double>> validation, test;  // metric name, value
   std::string tuning_trials;                                     // the trials table (text)
+  // preparation.cross_validation (empty cv_values = none): the metric per fold in fold order,
+  // their mean and sample standard deviation, and the summary line ("accuracy 0.9 ± 0.01 over
+  // 5 folds (stratified)").
+  std::string cv_metric, cv_scheme;
+  std::vector<double> cv_values;
+  double cv_mean = 0.0, cv_stddev = 0.0;
   // Binary classification on the test split: true 0/1 labels and positive-class scores.
   std::vector<int> binary_labels;
   std::vector<double> binary_scores;

@@ -26,6 +26,7 @@
 #include "config/base/json_writer.h"
 #include "config/train_loader.h"
 #include "daemon/history_export.h"
+#include "daemon/trainer/cross_validation.h"
 #include "daemon/trainer/feature_stage.h"
 #include "daemon/trainer/html_report.h"
 #include "daemon/trainer/registry_files.h"
@@ -300,56 +301,6 @@ Result<std::string> LoadHistory(const config::TrainConfig& cfg) {
   return out;
 }
 
-struct Prepared {
-  ml::Dataset train, validation, test;
-  std::vector<double> fill;  // per input column of the prepared data (NaN = none)
-  FeatureStage features;     // the fitted `features` pipeline, if any
-};
-
-Result<Prepared> Prepare(const config::TrainConfig& cfg, const ml::Dataset& all, bool classifier) {
-  const auto& p = cfg.preparation;
-  ml::Dataset dropped;
-  if (p.missing == config::MissingValues::kDrop) dropped = ml::DropMissingRows(all);
-  const ml::Dataset& data = p.missing == config::MissingValues::kDrop ? dropped : all;
-  ml::SplitFractions fr{p.train_fraction, p.validation_fraction, p.test_fraction};
-  std::vector<int> classes;
-  if (classifier && p.stratify && data.has_label) classes = ml::ClassesOf(data);
-  const ml::Split split = ml::TrainValidationTestSplit(data.rows(), fr, p.seed, classes);
-  Prepared out{data.Rows(split.train), data.Rows(split.validation), data.Rows(split.test), {}, {}};
-  OSPREY_ASSIGN_OR_RETURN(out.features,
-                          ApplyFeatures(cfg, &out.train, &out.validation, &out.test));
-  if (p.missing != config::MissingValues::kDrop) {
-    ml::ImputerOptions io;
-    io.add_indicators = p.missing_indicators;
-    switch (p.missing) {
-      case config::MissingValues::kKeep:
-        io.policy = ml::MissingPolicy::kKeep;
-        break;
-      case config::MissingValues::kMean:
-        io.policy = ml::MissingPolicy::kMean;
-        break;
-      case config::MissingValues::kMedian:
-        io.policy = ml::MissingPolicy::kMedian;
-        break;
-      case config::MissingValues::kMostFrequent:
-        io.policy = ml::MissingPolicy::kMostFrequent;
-        break;
-      case config::MissingValues::kDrop:
-        break;
-    }
-    const ml::Imputer imp = ml::Imputer::Fit(out.train, io);
-    imp.Apply(&out.train);
-    imp.Apply(&out.validation);
-    imp.Apply(&out.test);
-    out.fill = imp.fill_values();
-    // Indicator columns are never missing themselves.
-    out.fill.resize(out.train.cols(), std::numeric_limits<double>::quiet_NaN());
-  } else {
-    out.fill.assign(out.train.cols(), std::numeric_limits<double>::quiet_NaN());
-  }
-  return out;
-}
-
 std::vector<models::FeatureSpec> Inputs(const ml::Dataset& d) {
   std::vector<models::FeatureSpec> out;
   for (const auto& c : d.columns) out.push_back({c.name, models::FeatureType::kNumeric});
@@ -360,6 +311,18 @@ std::string Fmt(double v) {
   std::ostringstream s;
   s << std::setprecision(6) << v;
   return s.str();
+}
+
+// The summary table's cross-validation line.
+std::string CvLine(const CvRun& cv) {
+  std::string line = cv.metric + " " + Fmt(cv.summary.mean) + " ± " + Fmt(cv.summary.stddev) +
+                     " over " + std::to_string(cv.summary.values.size()) + " folds";
+  if (cv.leave_one_out) {
+    line += " (leave-one-out)";
+  } else if (cv.stratified) {
+    line += " (stratified)";
+  }
+  return line;
 }
 
 void PrintTable(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
@@ -427,8 +390,7 @@ struct Trained {
   std::string model_file;
   std::map<std::string, std::string> files;
   MetricSet validation, test;
-  std::optional<ml::CvSummary> cv;
-  std::string cv_metric;
+  std::optional<CvRun> cv;  // preparation.cross_validation
   std::vector<std::string> classes;
   std::vector<std::vector<std::string>> summary;  // extra rows for the table
   Prepared prep;
@@ -478,42 +440,6 @@ Result<Trained> TrainLinear(const config::TrainConfig& cfg, const ml::Hyperparam
   Trained t;
   OSPREY_ASSIGN_OR_RETURN(t.prep, Prepare(cfg, all, classifier));
   const Prepared& prep = t.prep;
-  if (cfg.preparation.cross_validation_folds != 0) {
-    // Folds over train + validation; the test split stays untouched.
-    ml::Dataset cv_data = prep.train;
-    if (prep.validation.rows() > 0) {
-      cv_data.x.conservativeResize(prep.train.x.rows() + prep.validation.x.rows(), Eigen::NoChange);
-      cv_data.x.bottomRows(prep.validation.x.rows()) = prep.validation.x;
-      cv_data.y.conservativeResize(cv_data.x.rows());
-      cv_data.y.tail(prep.validation.y.size()) = prep.validation.y;
-    }
-    const size_t n = cv_data.rows();
-    const int k = cfg.preparation.cross_validation_folds;
-    if (n < 2 || (k > 0 && static_cast<size_t>(k) > n)) {
-      return Status::InvalidArgument("cross_validation: " + std::to_string(n) +
-                                     " rows are too few for " + std::to_string(k) + " folds");
-    }
-    std::vector<int> classes;
-    if (classifier && cfg.preparation.stratify) classes = ml::ClassesOf(cv_data);
-    const auto folds = k < 0 ? ml::LeaveOneOut(n) : ml::KFold(n, k, cfg.preparation.seed, classes);
-    t.cv_metric = classifier ? "accuracy" : "rmse";
-    ProgressBar bar(err, "cross-validation");
-    int done = 0;
-    auto cv = ml::CrossValidate(
-        folds, [&](const std::vector<size_t>& tr, const std::vector<size_t>& te) -> Result<double> {
-          ml::Dataset a = cv_data.Rows(tr), b = cv_data.Rows(te);
-          OSPREY_ASSIGN_OR_RETURN(ml::LinearModel m, ml::FitLinearLearner(a, nullptr, *options));
-          bar.Update(++done, static_cast<int>(folds.size()), std::nan(""));
-          const ml::Matrix s = m.Predict(b.x);
-          if (!classifier) {
-            return ml::Rmse(ToStd(b.y), std::vector<double>(s.data(), s.data() + s.rows()));
-          }
-          return ml::Accuracy(ToClasses(b.y), m.PredictClasses(s));
-        });
-    bar.Finish();
-    if (!cv.ok()) return cv.status();
-    t.cv = *cv;
-  }
   ml::LinearFitReport report;
   ProgressBar bar(err, "epochs");
   auto model =
@@ -718,6 +644,115 @@ Result<Trained> TrainXGBoost(const config::TrainConfig& cfg, const ml::Hyperpara
   return t;
 }
 
+// The classes a classifier's scores predict: one column is the positive class's probability
+// (or, with XGBoost's multi:softmax, the class index itself); several are per-class scores.
+std::vector<int> PredictedClasses(models::ModelTask task, const ml::Matrix& scores) {
+  if (task == models::ModelTask::kMulticlass && scores.cols() == 1) {
+    std::vector<int> out(static_cast<size_t>(scores.rows()));
+    for (Index r = 0; r < scores.rows(); ++r) {
+      out[static_cast<size_t>(r)] = static_cast<int>(std::lround(scores(r, 0)));
+    }
+    return out;
+  }
+  ml::LinearModel shape;
+  shape.task = task;
+  return shape.PredictClasses(scores);
+}
+
+// A supervised model's fold score: accuracy for a classifier, RMSE for regression.
+double SupervisedScore(models::ModelTask task, const ml::Matrix& scores, const ml::Dataset& test) {
+  if (task == models::ModelTask::kRegression) {
+    return ml::Rmse(ToStd(test.y), std::vector<double>(scores.data(), scores.data() + scores.rows()));
+  }
+  return ml::Accuracy(ToClasses(test.y), PredictedClasses(task, scores));
+}
+
+// The algorithm's part of cross-validation (cross_validation.h): what one fold fits and how
+// its held-out rows are scored, as scikit-learn's cross_val_score would with the estimator's
+// natural metric:
+//   linear_learner, xgboost: accuracy (classifiers; stratified folds) or RMSE (regression);
+//     XGBoost fits num_round rounds per fold (no early stopping: a fold has no validation set);
+//   kmeans: inertia_per_row, the mean squared distance of a held-out row to its closest
+//     centroid (sklearn's -KMeans.score / rows, so folds of different sizes compare; lower is
+//     better);
+//   pca: explained_variance_ratio, the share of the held-out rows' squared deviation from the
+//     fold model's mean that its components capture (higher is better).
+Result<CvTask> CvTaskFor(const config::TrainConfig& cfg, const ml::Hyperparameters& hp,
+                         const ml::Dataset& all) {
+  std::vector<ml::HyperparameterProblem> problems;
+  CvTask task;
+  switch (cfg.algorithm) {
+    case config::TrainAlgorithm::kLinearLearner: {
+      auto options = ml::LinearLearnerOptions::FromHyperparameters(hp, &problems);
+      if (!options.ok()) return HyperparameterStatus(cfg, problems, options.status());
+      if (!all.has_label) return Status::InvalidArgument("linear_learner needs a label column");
+      task.classifier = options->predictor_type != ml::PredictorType::kRegressor;
+      task.metric = task.classifier ? "accuracy" : "rmse";
+      task.fit_and_score = [o = *options](const ml::Dataset& train,
+                                          const ml::Dataset& test) -> Result<double> {
+        OSPREY_ASSIGN_OR_RETURN(ml::LinearModel m, ml::FitLinearLearner(train, nullptr, o));
+        return SupervisedScore(m.task, m.Predict(test.x), test);
+      };
+      return task;
+    }
+    case config::TrainAlgorithm::kXGBoost: {
+      auto options = ml::XGBoostOptions::FromHyperparameters(hp, &problems);
+      if (!options.ok()) return HyperparameterStatus(cfg, problems, options.status());
+      if (!all.has_label) return Status::InvalidArgument("xgboost needs a label column");
+      task.classifier = options->task() != models::ModelTask::kRegression;
+      task.metric = task.classifier ? "accuracy" : "rmse";
+      task.fit_and_score = [o = *options](const ml::Dataset& train,
+                                          const ml::Dataset& test) -> Result<double> {
+        OSPREY_ASSIGN_OR_RETURN(auto model, ml::FitXGBoost(train, nullptr, o, nullptr));
+        OSPREY_ASSIGN_OR_RETURN(ml::Matrix scores, model->Predict(test.x));
+        return SupervisedScore(o.task(), scores, test);
+      };
+      return task;
+    }
+    case config::TrainAlgorithm::kKMeans: {
+      auto options = ml::KMeansOptions::FromHyperparameters(hp, &problems);
+      if (!options.ok()) return HyperparameterStatus(cfg, problems, options.status());
+      task.metric = "inertia_per_row";
+      task.fit_and_score = [o = *options](const ml::Dataset& train,
+                                          const ml::Dataset& test) -> Result<double> {
+        OSPREY_ASSIGN_OR_RETURN(ml::KMeansModel m, ml::FitKMeans(train.x, o));
+        std::vector<int> labels;
+        std::vector<double> dist;
+        m.Assign(test.x, &labels, &dist);
+        double sum = 0;
+        for (double d : dist) sum += d * d;
+        return dist.empty() ? 0.0 : sum / static_cast<double>(dist.size());
+      };
+      return task;
+    }
+    case config::TrainAlgorithm::kPca: {
+      auto options = ml::PcaOptions::FromHyperparameters(hp, &problems);
+      if (!options.ok()) return HyperparameterStatus(cfg, problems, options.status());
+      task.metric = "explained_variance_ratio";
+      task.fit_and_score = [o = *options](const ml::Dataset& train,
+                                          const ml::Dataset& test) -> Result<double> {
+        OSPREY_ASSIGN_OR_RETURN(ml::PcaModel m, ml::FitPca(train.x, o));
+        for (const auto& [name, value] : PcaMetrics(m, test.x)) {
+          if (name == "explained_variance_ratio") return value;
+        }
+        return Status::Internal("pca: no explained variance ratio");
+      };
+      return task;
+    }
+  }
+  return Status::Internal("unknown algorithm");
+}
+
+// preparation.cross_validation for any algorithm, with a progress bar over the folds.
+Result<CvRun> RunCrossValidation(const config::TrainConfig& cfg, const ml::Hyperparameters& hp,
+                                 const ml::Dataset& all, std::ostream& err) {
+  OSPREY_ASSIGN_OR_RETURN(CvTask task, CvTaskFor(cfg, hp, all));
+  ProgressBar bar(err, "cross-validation");
+  return CrossValidateRows(cfg, all, task, [&](int done, int total) {
+    bar.Update(done, total, std::nan(""));
+  });
+}
+
 std::string Metadata(const config::TrainConfig& cfg, const Trained& t, const std::string& version,
                      const std::string& data_sha256, size_t data_rows) {
   std::string out;
@@ -763,9 +798,16 @@ std::string Metadata(const config::TrainConfig& cfg, const Trained& t, const std
     WriteMetrics(j, t.test);
   }
   if (t.cv) {
-    j.Key("cross_validation").BeginObject().Key("metric").String(t.cv_metric);
-    j.Key("folds").Int(static_cast<int64_t>(t.cv->values.size()));
-    j.Key("mean").Double(t.cv->mean).Key("stddev").Double(t.cv->stddev);
+    const ml::CvSummary& cv = t.cv->summary;
+    j.Key("cross_validation").BeginObject().Key("metric").String(t.cv->metric);
+    j.Key("folds").Int(static_cast<int64_t>(cv.values.size()));
+    j.Key("mean").Double(cv.mean).Key("stddev").Double(cv.stddev);
+    j.Key("values").BeginArray();
+    for (double v : cv.values) j.Double(v);
+    j.EndArray();
+    j.Key("rows").Int(static_cast<int64_t>(t.cv->rows));
+    j.Key("stratified").Bool(t.cv->stratified);
+    j.Key("leave_one_out").Bool(t.cv->leave_one_out);
     j.EndObject();
   }
   j.EndObject();
@@ -827,6 +869,21 @@ Status CheckHyperparameters(const config::TrainConfig& cfg, const ml::Hyperparam
   return st.ok() ? st : HyperparameterStatus(cfg, problems, st);
 }
 
+// `hp` plus, for each tuned hyperparameter, its range's first value (the low end, or the first
+// category): a required hyperparameter that is tuned (k-means' k) is then present when the
+// static ones are checked. REQUIRES: ml::ValidateTuningOptions(cfg.tuning) is ok, if enabled.
+ml::Hyperparameters WithTunedValues(const config::TrainConfig& cfg, ml::Hyperparameters hp) {
+  if (!cfg.tuning.enabled) return hp;
+  for (const auto& r : cfg.tuning.ranges) {
+    if (r.type != config::TuningParameterType::kCategorical) {
+      hp.emplace(r.name, ml::DecodeRangeValue(r, 0.0));
+    } else if (!r.values.empty()) {
+      hp.emplace(r.name, r.values.front());
+    }
+  }
+  return hp;
+}
+
 // tuning: every value a range can take must pass the algorithm's checks (the ends of numeric
 // ranges, each categorical value), before any data is read.
 Status CheckTuning(const config::TrainConfig& cfg, const ml::Hyperparameters& hp) {
@@ -842,17 +899,21 @@ Status CheckTuning(const config::TrainConfig& cfg, const ml::Hyperparameters& hp
       values = {ml::DecodeRangeValue(r, 0.0), ml::DecodeRangeValue(r, 1.0)};
     }
     for (const auto& v : values) {
-      ml::Hyperparameters trial = hp;
+      ml::Hyperparameters trial = WithTunedValues(cfg, hp);
       trial[r.name] = v;
       if (Status st = CheckHyperparameters(cfg, trial); !st.ok()) {
-        // The message names the hyperparameters' section; point at the range instead.
-        std::string message = st.message();
-        const std::string key = "hyperparameters." + r.name + ": ";
-        if (auto at = message.find(key); at != std::string::npos) {
-          message = message.substr(at + key.size());
+        // A tuned hyperparameter's problem is reported at its range (with the value tried);
+        // a fixed one's stays where it was written.
+        const std::string& message = st.message();
+        for (const auto& q : cfg.tuning.ranges) {
+          const std::string key = "hyperparameters." + q.name + ": ";
+          if (auto at = message.find(key); at != std::string::npos) {
+            return Status::InvalidArgument(q.location.ToString() + ": tuning.parameter_ranges." +
+                                           q.name + ": value " + trial[q.name] + ": " +
+                                           message.substr(at + key.size()));
+          }
         }
-        return Status::InvalidArgument(r.location.ToString() + ": tuning.parameter_ranges." +
-                                       r.name + ": value " + v + ": " + message);
+        return st;
       }
     }
   }
@@ -895,8 +956,8 @@ Result<Trained> TuneAndTrain(
       if (split == "validation" && k == metric) value = v;
     }
     if (t->cv) {
-      outcome.metrics.emplace_back("cross_validation:" + t->cv_metric, t->cv->mean);
-      if (split == "cross_validation" && t->cv_metric == metric) value = t->cv->mean;
+      outcome.metrics.emplace_back("cross_validation:" + t->cv->metric, t->cv->summary.mean);
+      if (split == "cross_validation" && t->cv->metric == metric) value = t->cv->summary.mean;
     }
     if (!value) {
       std::string known;
@@ -946,11 +1007,12 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
   }
   ml::Hyperparameters hp;
   for (const auto& [k, v] : cfg->hyperparameters) hp.emplace(k, v.value);
-  if (Status st = CheckHyperparameters(*cfg, hp); !st.ok()) {
+  // The ranges first: a tuned hyperparameter may be one the algorithm requires (k-means' k).
+  if (Status st = CheckTuning(*cfg, hp); !st.ok()) {
     err << st.message() << "\n";
     return 1;
   }
-  if (Status st = CheckTuning(*cfg, hp); !st.ok()) {
+  if (Status st = CheckHyperparameters(*cfg, WithTunedValues(*cfg, hp)); !st.ok()) {
     err << st.message() << "\n";
     return 1;
   }
@@ -975,7 +1037,7 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
     err << data.status().message() << "\n";
     return 1;
   }
-  auto train_once = [&](const ml::Hyperparameters& h, std::ostream& e) -> Result<Trained> {
+  auto fit = [&](const ml::Hyperparameters& h, std::ostream& e) -> Result<Trained> {
     switch (cfg->algorithm) {
       case config::TrainAlgorithm::kLinearLearner:
         return TrainLinear(*cfg, h, *data, e);
@@ -987,6 +1049,16 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
         return TrainXGBoost(*cfg, h, *data, e);
     }
     return Status::Internal("unknown algorithm");
+  };
+  // Cross-validation first (one code path for every algorithm), then the final fit.
+  auto train_once = [&](const ml::Hyperparameters& h, std::ostream& e) -> Result<Trained> {
+    std::optional<CvRun> cv;
+    if (cfg->preparation.cross_validation_folds != 0) {
+      OSPREY_ASSIGN_OR_RETURN(cv, RunCrossValidation(*cfg, h, *data, e));
+    }
+    OSPREY_ASSIGN_OR_RETURN(Trained t, fit(h, e));
+    t.cv = std::move(cv);
+    return t;
   };
   // tuning: the best trial's model is the one published (its values join the hyperparameters).
   std::optional<ml::TuningResult> tuning;
@@ -1055,9 +1127,7 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
       {"inputs", std::to_string(trained->prep.train.cols())}};
   for (auto& row : trained->summary) head.push_back(row);
   if (trained->cv) {
-    head.push_back({"cross-validation", trained->cv_metric + " " + Fmt(trained->cv->mean) + " ± " +
-                                            Fmt(trained->cv->stddev) + " over " +
-                                            std::to_string(trained->cv->values.size()) + " folds"});
+    head.push_back({"cross-validation", CvLine(*trained->cv)});
   }
   head.push_back({"time", "load " + Fmt(load_seconds) + " s, train " + Fmt(train_seconds) +
                               " s (prepare, fit, evaluate)"});
@@ -1074,6 +1144,13 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
     for (const auto& [k, v] : cfg->hyperparameters) r.hyperparameters.push_back({k, v.value});
     r.validation = trained->validation;
     r.test = trained->test;
+    if (trained->cv) {
+      r.cv_metric = trained->cv->metric;
+      r.cv_scheme = CvLine(*trained->cv);
+      r.cv_values = trained->cv->summary.values;
+      r.cv_mean = trained->cv->summary.mean;
+      r.cv_stddev = trained->cv->summary.stddev;
+    }
     if (tuning) {
       std::ostringstream trials;
       PrintTrials(trials, cfg->tuning, *tuning);

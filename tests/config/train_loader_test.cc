@@ -1,5 +1,9 @@
 #include "config/train_loader.h"
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 namespace osprey::config {
@@ -37,6 +41,7 @@ hyperparameters:
   EXPECT_EQ(cfg->preparation.seed, 9u);
   EXPECT_DOUBLE_EQ(cfg->preparation.train_fraction, 0.8);
   EXPECT_EQ(cfg->preparation.cross_validation_folds, -1);
+  EXPECT_EQ(cfg->preparation.cross_validation_location.ToString(), "t.yaml:14:3");
   EXPECT_EQ(cfg->algorithm, TrainAlgorithm::kKMeans);
   EXPECT_EQ(cfg->algorithm_name, "kmeans");
   ASSERT_EQ(cfg->hyperparameters.size(), 2u);
@@ -81,6 +86,34 @@ algorithm: svm
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("missing required key 'name'"), std::string::npos);
   EXPECT_NE(missing.status().message().find("missing required key 'algorithm'"), std::string::npos);
+}
+
+TEST(TrainLoaderTest, BadFoldCountsFailWithTheirPosition) {
+  for (const auto& [cv, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"{folds: 1}", "t.yaml:4:29: preparation.cross_validation.folds: must be in [2, 1000]"},
+           {"{folds: 0}", "t.yaml:4:29: preparation.cross_validation.folds: must be in [2, 1000]"},
+           {"{folds: 1001}",
+            "t.yaml:4:29: preparation.cross_validation.folds: must be in [2, 1000]"},
+           {"{folds: many}", "t.yaml:4:29: preparation.cross_validation.folds:"},
+           {"{}", "t.yaml:4:3: preparation.cross_validation: give folds (2 to 1000) or "
+                  "leave_one_out: true"},
+           {"{folds: 3, leave_one_out: true}",
+            "t.yaml:4:29: preparation.cross_validation.folds: give folds or leave_one_out, not "
+            "both"}}) {
+    auto cfg = LoadTrainConfigString("name: m\ndata: {path: d.csv}\npreparation:\n  "
+                                     "cross_validation: " + cv + "\nalgorithm: pca\n",
+                                     "t.yaml");
+    ASSERT_FALSE(cfg.ok()) << cv;
+    EXPECT_NE(cfg.status().message().find(expected), std::string::npos)
+        << cv << ": " << cfg.status().message();
+  }
+  auto ok = LoadTrainConfigString(
+      "name: m\ndata: {path: d.csv}\npreparation:\n  cross_validation: {folds: 5}\n"
+      "algorithm: pca\n",
+      "t.yaml");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->preparation.cross_validation_folds, 5);
+  EXPECT_EQ(ok->preparation.cross_validation_location.ToString(), "t.yaml:4:3");
 }
 
 TEST(TrainLoaderTest, HistorySourceReadsADaemonsHistoryAsCsvWithAHeader) {
