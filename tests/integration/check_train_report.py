@@ -9,7 +9,8 @@ Checks: tags balance (html.parser), each inline <svg> is well-formed XML, no URL
 significant digits (as the summary table prints it), ROC/PR titles carry the test AUC / AP,
 and metadata.json's learning_curve is the chart of the learning-curve (or, k-means,
 inertia-curve) section: one polyline point per value of each series, and for boosting rounds
-with a validation series the marker at best_round.
+with a validation series the marker at best_round. Bar charts leave room above the tallest
+bar.
 Prints OK and exits 0, or prints the problems and exits 1.
 """
 import html.parser
@@ -78,6 +79,20 @@ class Parser(html.parser.HTMLParser):
             self.titles[-1] += data
 
 
+def check_bar_headroom(i, svg):
+    """Bars (rects with a <title>) leave room under the plot frame's top edge."""
+    rects = [e for e in svg.iter() if e.tag.endswith("rect")]
+    bars = [e for e in rects if any(c.tag.endswith("title") for c in e)]
+    if not rects or not bars:
+        return []
+    frame_top, frame_height = float(rects[0].get("y")), float(rects[0].get("height"))
+    top = min(float(b.get("y")) for b in bars)
+    if top < frame_top + 0.02 * frame_height:
+        return ["svg %d: the tallest bar reaches the frame's top (y %s, frame %s)" % (
+            i, top, frame_top)]
+    return []
+
+
 def check_learning_curve(text, meta, sections):
     """metadata.json's learning_curve against its section's chart."""
     curve = meta.get("learning_curve")
@@ -136,7 +151,7 @@ def main():
         errors.append("no svg")
     for i, svg in enumerate(svgs):
         try:
-            ET.fromstring(svg)
+            errors += check_bar_headroom(i, ET.fromstring(svg))
         except ET.ParseError as e:
             errors.append("svg %d is not well-formed: %s" % (i, e))
     metrics = meta["metrics"]
