@@ -31,6 +31,9 @@ struct Plot {
   bool diagonal = false;   // y = x reference line
   bool zero_line = false;  // y = 0 reference line
   bool integer_x = false;  // ticks at whole numbers (clusters, components)
+  // A vertical marker line at x = marker_x (NaN = none), with its legend text.
+  double marker_x = NAN;
+  std::string marker_label{};
 };
 
 std::string Num(double v) {
@@ -41,7 +44,11 @@ std::string Num(double v) {
 
 std::string Tick(double v) {
   std::ostringstream s;
-  s << std::setprecision(3) << (v == 0 ? 0.0 : v);  // never "-0" (a tick at ceil(-0.5))
+  if (std::abs(v) >= 1000 && std::abs(v) < 1e7) {
+    s << std::fixed << std::setprecision(0) << v;  // "2840", not "2.84e+03" (cut off at the left)
+  } else {
+    s << std::setprecision(3) << (v == 0 ? 0.0 : v);  // never "-0" (a tick at ceil(-0.5))
+  }
   return s.str();
 }
 
@@ -57,9 +64,13 @@ void Range(const Plot& p, bool x_axis, double* lo, double* hi) {
   }
   const double fixed_lo = x_axis ? p.x_min : p.y_min, fixed_hi = x_axis ? p.x_max : p.y_max;
   if (!std::isfinite(*lo) || !std::isfinite(*hi)) *lo = 0, *hi = 1;
-  const double pad = (*hi - *lo) * 0.04;  // data ranges get a margin; fixed ends are kept
-  *lo = std::isnan(fixed_lo) ? *lo - pad : fixed_lo;
-  *hi = std::isnan(fixed_hi) ? *hi + pad : fixed_hi;
+  // Ends from the data get a margin of 4% of the axis range (a fixed end counts: bars from a
+  // fixed 0 get room above the tallest one); fixed ends are kept.
+  const double lo_end = std::isnan(fixed_lo) ? *lo : fixed_lo;
+  const double hi_end = std::isnan(fixed_hi) ? *hi : fixed_hi;
+  const double margin = std::max(0.0, hi_end - lo_end) * 0.04;
+  *lo = std::isnan(fixed_lo) ? lo_end - margin : fixed_lo;
+  *hi = std::isnan(fixed_hi) ? hi_end + margin : fixed_hi;
   if (*hi <= *lo) {
     const double pad = *lo == 0 ? 1 : std::abs(*lo) * 0.1;
     *lo -= pad;
@@ -155,18 +166,56 @@ std::string Svg(const Plot& p) {
       }
     }
   }
-  // Legend.
+  constexpr const char* kMarkerColor = "#2ca02c";
+  if (std::isfinite(p.marker_x) && p.marker_x >= x0 && p.marker_x <= x1) {
+    o << "<line class=\"marker\" data-x=\"" << static_cast<int64_t>(std::llround(p.marker_x))
+      << "\" x1=\"" << Num(sx(p.marker_x)) << "\" y1=\"" << kTop << "\" x2=\""
+      << Num(sx(p.marker_x)) << "\" y2=\"" << kTop + ph << "\" stroke=\"" << kMarkerColor
+      << "\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\"><title>" << HtmlEscape(p.marker_label)
+      << "</title></line>";
+  }
   // Legend: one row between the title and the plot.
   double lx = kLeft;
-  for (const auto& s : p.series) {
-    if (s.name.empty()) continue;
+  auto legend = [&](const std::string& name, const std::string& color) {
     o << "<rect x=\"" << lx << "\" y=\"" << kTop - 16 << "\" width=\"10\" height=\"10\" "
-      << "fill=\"" << s.color << "\"/><text x=\"" << lx + 14 << "\" y=\"" << kTop - 7
-      << "\" class=\"k\">" << HtmlEscape(s.name) << "</text>";
-    lx += 24 + 6.0 * static_cast<double>(s.name.size());
+      << "fill=\"" << color << "\"/><text x=\"" << lx + 14 << "\" y=\"" << kTop - 7
+      << "\" class=\"k\">" << HtmlEscape(name) << "</text>";
+    lx += 24 + 6.0 * static_cast<double>(name.size());
+  };
+  for (const auto& s : p.series) {
+    if (!s.name.empty()) legend(s.name, s.color);
   }
+  if (std::isfinite(p.marker_x) && !p.marker_label.empty()) legend(p.marker_label, kMarkerColor);
   o << "</svg>";
   return o.str();
+}
+
+// One per-iteration curve's section: training and validation series and the marked iteration.
+void CurveSection(std::ostringstream& o, const IterationCurve& c) {
+  auto iterations = [](size_t n) {
+    std::vector<double> x(n);
+    for (size_t i = 0; i < n; ++i) x[i] = static_cast<double>(i + 1);
+    return x;
+  };
+  Plot p{c.title,
+         c.x_label,
+         c.y_label,
+         {{"training", iterations(c.train.size()), c.train, "#1f77b4", Series::kLine}}};
+  if (!c.validation.empty()) {
+    p.series.push_back(
+        {"validation", iterations(c.validation.size()), c.validation, "#ff7f0e", Series::kLine});
+  }
+  p.integer_x = true;
+  p.x_min = 1;  // whole iterations from the first to the last, no margin (no tick at 0 or -2)
+  p.x_max = static_cast<double>(std::max(c.train.size(), c.validation.size()));
+  if (c.marked > 0) {
+    p.marker_x = c.marked;
+    p.marker_label = c.marked_label;
+  }
+  o << "<section id=\"" << HtmlEscape(c.section) << "\"><h2>" << HtmlEscape(c.heading)
+    << "</h2><div class=\"plots\">" << Svg(p) << "</div>";
+  if (!c.caption.empty()) o << "<p class=\"caption\">" << HtmlEscape(c.caption) << "</p>";
+  o << "</section>\n";
 }
 
 void MetricsTable(std::ostringstream& o, const ReportData& d) {
@@ -284,6 +333,7 @@ std::string RenderHtmlReport(const ReportData& d) {
     << ".plots{display:flex;flex-wrap:wrap;gap:12px}svg.plot{border:1px solid #eee}"
     << "svg .t{font-size:13px;font-weight:600}svg .a{font-size:12px}svg .k{font-size:10px;"
     << "fill:#444}pre{background:#f6f6f6;padding:8px;overflow:auto}"
+    << ".caption{font-size:.9em;color:#555;margin:4px 0}"
     << "</style></head><body>\n";
   o << "<h1>" << HtmlEscape(d.title) << "</h1>\n";
   o << "<section id=\"summary\"><h2>Summary</h2><table>";
@@ -363,6 +413,9 @@ std::string RenderHtmlReport(const ReportData& d) {
     }
     o << "<section id=\"learning-curve\"><h2>Learning curve</h2><div class=\"plots\">" << Svg(lc)
       << "</div></section>\n";
+  }
+  for (const IterationCurve& c : d.curves) {
+    if (!c.train.empty()) CurveSection(o, c);
   }
   if (!d.explained_variance_ratio.empty()) {
     std::vector<double> comp, cum;

@@ -2,9 +2,10 @@
 // here, no script, no network) with the run's summary, its metrics on the validation and test
 // splits and the plots for its task: ROC and precision-recall curves (binary), a confusion
 // matrix heat-map (classification), residuals and predicted-vs-actual (regression), the
-// per-epoch learning curve (linear learner), explained variance (PCA), cluster sizes and
-// inertia (k-means), and the per-fold values of cross-validation when it ran. Every text from
-// the data or the configuration is HTML-escaped.
+// per-epoch learning curve (linear learner), the per-round eval metric curve (XGBoost),
+// explained variance (PCA), cluster sizes and inertia, inertia per iteration (k-means), and the
+// per-fold values of cross-validation when it ran. Every text from the data or the configuration
+// is HTML-escaped.
 // Thread-safe: pure functions.
 #pragma once
 
@@ -15,6 +16,18 @@
 #include <vector>
 
 namespace osprey::daemon::trainer {
+
+// A value per iteration (boosting round, k-means iteration) on the training rows and, when
+// there is one, the validation split, with one iteration marked (e.g. the best round).
+struct IterationCurve {
+  std::string section;  // the section's id, e.g. "learning-curve"
+  std::string heading;  // the section's heading
+  std::string title, x_label, y_label;
+  std::vector<double> train, validation;  // value i is iteration i + 1; validation may be empty
+  int marked = 0;                         // 1-based iteration marked on the chart; 0 = none
+  std::string marked_label;               // the marker's legend, e.g. "best round 12"
+  std::string caption;                    // a line under the chart (may be empty)
+};
 
 struct ReportData {
   std::string title;                                             // "<name> version <v>"
@@ -38,6 +51,8 @@ struct ReportData {
   std::vector<double> actual, predicted;
   // Per-epoch mean loss (linear learner); validation may be empty.
   std::vector<double> train_loss, validation_loss;
+  // Per-iteration curves (XGBoost's eval metric per round; k-means' inertia per iteration).
+  std::vector<IterationCurve> curves;
   // PCA: the ratio of the total variance each component explains.
   std::vector<double> explained_variance_ratio;
   // k-means on the training split: rows and inertia (sum of squared distances) per cluster.

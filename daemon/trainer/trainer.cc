@@ -430,6 +430,74 @@ void AddRows(Trained& t) {
                                 std::to_string(t.prep.test.rows())});
 }
 
+// metadata.json's "learning_curve" member: the metric per iteration (`x`: epoch, round,
+// iteration) on the training rows and the validation split, and the best iteration (1-based).
+std::string LearningCurveJson(std::string_view metric, std::string_view x,
+                              const std::vector<double>& train,
+                              const std::vector<double>& validation, int best_round) {
+  std::string out;
+  JsonWriter j(&out);
+  j.BeginObject().Key("metric").String(metric).Key("x").String(x).Key("train").BeginArray();
+  for (double v : train) j.Double(v);
+  j.EndArray().Key("validation").BeginArray();
+  for (double v : validation) j.Double(v);
+  j.EndArray().Key("best_round").Int(best_round).EndObject();
+  return "\"learning_curve\":" + out;
+}
+
+// XGBoost's per-round eval metric: the report's learning-curve section and metadata.json.
+void AddXGBoostCurve(Trained& t, const ml::XGBoostFitReport& fit) {
+  if (fit.train_metric.empty()) return;
+  const bool has_validation = !fit.validation_metric.empty();
+  IterationCurve c;
+  c.section = "learning-curve";
+  c.heading = "Learning curve";
+  c.title = "Learning curve (" + fit.metric + " per round)";
+  c.x_label = "boosting round";
+  c.y_label = fit.metric;
+  c.train = fit.train_metric;
+  c.validation = fit.validation_metric;
+  const auto train_rows = static_cast<int64_t>(t.prep.train.rows());
+  c.caption = "XGBoost's eval metric " + fit.metric + " after each round on the " +
+              (fit.train_metric_rows < train_rows
+                   ? "training rows (an even sample of " + std::to_string(fit.train_metric_rows) +
+                         " of " + std::to_string(train_rows) + ")"
+                   : std::to_string(train_rows) + " training rows") +
+              (has_validation ? " and the validation split" : "") + ".";
+  if (has_validation) {
+    c.marked = fit.best_round;
+    c.marked_label = "best round " + std::to_string(fit.best_round);
+    c.caption += fit.early_stopped
+                     ? " Early stopping kept rounds 1-" + std::to_string(fit.best_round) + " of " +
+                           std::to_string(fit.rounds_run) + "."
+                     : " The model keeps all " + std::to_string(fit.rounds_run) +
+                           " rounds; the best validation round is marked.";
+  }
+  t.report.curves.push_back(std::move(c));
+  t.extra_json.push_back(LearningCurveJson(fit.metric, "round", fit.train_metric,
+                                           fit.validation_metric,
+                                           has_validation ? fit.best_round : fit.rounds_run));
+}
+
+// k-means' inertia per Lloyd iteration: the report's inertia-curve section and metadata.json.
+void AddKMeansCurve(Trained& t, const std::vector<double>& inertia) {
+  if (inertia.empty()) return;
+  IterationCurve c;
+  c.section = "inertia-curve";
+  c.heading = "Inertia per iteration";
+  c.title = "Inertia per Lloyd iteration (training)";
+  c.x_label = "iteration";
+  c.y_label = "sum of squared distances";
+  c.train = inertia;
+  c.caption =
+      "The training rows' inertia (sum of squared distances to the closest centroid) at "
+      "each iteration's assignment step, " +
+      std::to_string(inertia.size()) + " iterations.";
+  t.report.curves.push_back(std::move(c));
+  t.extra_json.push_back(
+      LearningCurveJson("inertia", "iteration", inertia, {}, static_cast<int>(inertia.size())));
+}
+
 Result<Trained> TrainLinear(const config::TrainConfig& cfg, const ml::Hyperparameters& hp,
                             const ml::Dataset& all, std::ostream& err) {
   std::vector<ml::HyperparameterProblem> problems;
@@ -461,6 +529,8 @@ Result<Trained> TrainLinear(const config::TrainConfig& cfg, const ml::Hyperparam
   AddScorePlots(t, t.test_predictions, prep.test);
   t.report.train_loss = report.train_loss;
   t.report.validation_loss = report.validation_loss;
+  t.extra_json.push_back(LearningCurveJson("loss", "epoch", report.train_loss,
+                                           report.validation_loss, report.best_epoch));
   if (model->task == models::ModelTask::kMulticlass) {
     for (Index c = 0; c < t.test_predictions.cols(); ++c) {
       t.prediction_names.push_back("probability_" + std::to_string(c));
@@ -488,10 +558,18 @@ Result<Trained> TrainKMeans(const config::TrainConfig& cfg, const ml::Hyperparam
   Trained t;
   OSPREY_ASSIGN_OR_RETURN(t.prep, Prepare(cfg, all, false));
   ProgressBar bar(err, options->mini_batch_size > 0 ? "epochs" : "iterations");
-  auto model = ml::FitKMeans(t.prep.train.x, *options,
-                             [&](int d, int total, double loss) { bar.Update(d, total, loss); });
+  // Lloyd's iterations report the exact inertia of each assignment step (Elkan's an upper
+  // bound, mini-batch none): the report's inertia curve.
+  const bool lloyd = options->mini_batch_size == 0 &&
+                     (options->algorithm == ml::KMeansAlgorithm::kLloyd || options->k == 1);
+  std::vector<double> inertia_curve;
+  auto model = ml::FitKMeans(t.prep.train.x, *options, [&](int d, int total, double loss) {
+    bar.Update(d, total, loss);
+    if (lloyd) inertia_curve.push_back(loss);
+  });
   bar.Finish();
   if (!model.ok()) return model.status();
+  AddKMeansCurve(t, inertia_curve);
   t.kind = "kmeans";
   t.task = models::ModelTask::kClustering;
   t.model_file = ml::kBinaryModelFile;
@@ -608,9 +686,9 @@ Result<Trained> TrainXGBoost(const config::TrainConfig& cfg, const ml::Hyperpara
   // XGBoost handles missing values itself: `missing: keep` is the natural choice, but the
   // configured policy is honoured.
   OSPREY_ASSIGN_OR_RETURN(t.prep, Prepare(cfg, all, options->task() != models::ModelTask::kRegression));
-  int best = 0;
+  ml::XGBoostFitReport fit;
   ProgressBar bar(err, "rounds");
-  auto model = ml::FitXGBoost(t.prep.train, &t.prep.validation, *options, &best,
+  auto model = ml::FitXGBoost(t.prep.train, &t.prep.validation, *options, &fit,
                               [&](int d, int total, double loss) { bar.Update(d, total, loss); });
   bar.Finish();
   if (!model.ok()) return model.status();
@@ -622,8 +700,8 @@ Result<Trained> TrainXGBoost(const config::TrainConfig& cfg, const ml::Hyperpara
   OSPREY_ASSIGN_OR_RETURN(t.test_predictions, (*model)->Predict(t.prep.test.x));
   t.validation = ScoreMetrics(t.task, val_scores, t.prep.validation);
   t.test = ScoreMetrics(t.task, t.test_predictions, t.prep.test);
-  t.summary.push_back(
-      {"rounds", std::to_string((*model)->rounds()) + " (best " + std::to_string(best) + ")"});
+  t.summary.push_back({"rounds", std::to_string((*model)->rounds()) + " (best " +
+                                     std::to_string(fit.best_round) + ")"});
   if (t.task == models::ModelTask::kMulticlass) {
     for (Index c = 0; c < t.test_predictions.cols(); ++c) {
       t.prediction_names.push_back("probability_" + std::to_string(c));
@@ -641,6 +719,7 @@ Result<Trained> TrainXGBoost(const config::TrainConfig& cfg, const ml::Hyperpara
     }
   }
   AddScorePlots(t, t.test_predictions, t.prep.test);
+  AddXGBoostCurve(t, fit);
   return t;
 }
 

@@ -1,5 +1,6 @@
 #include "models/ml/xgboost.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -87,20 +88,41 @@ class DMatrix {
   DMatrixHandle handle_ = nullptr;
 };
 
-// The value of the last metric in "[3]\tvalidation-rmse:0.123".
-double LastMetric(const char* text) {
-  std::string_view s(text);
-  const size_t colon = s.rfind(':');
-  if (colon == std::string_view::npos) return std::nan("");
-  return std::strtod(text + colon + 1, nullptr);
+// One data set's entry in XGBoosterEvalOneIter's text, e.g. "[3]\ttrain-rmse:0.41\tvalidation-
+// rmse:0.52" for `name` "validation": {"rmse", 0.52}. With several metrics the last one counts
+// (as in XGBoost's early stopping). value is NaN when `name` is absent or the number unreadable.
+struct EvalEntry {
+  std::string metric;
+  double value = std::numeric_limits<double>::quiet_NaN();
+};
+
+EvalEntry ParseEval(std::string_view text, std::string_view name) {
+  EvalEntry out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\t', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view field = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (field.size() <= name.size() + 1 || !field.starts_with(name) || field[name.size()] != '-') {
+      continue;
+    }
+    field.remove_prefix(name.size() + 1);
+    const size_t colon = field.rfind(':');
+    if (colon == std::string_view::npos) continue;
+    out.metric = std::string(field.substr(0, colon));
+    const std::string number(field.substr(colon + 1));
+    char* parsed_end = nullptr;
+    const double v = std::strtod(number.c_str(), &parsed_end);
+    out.value = parsed_end == number.c_str() ? std::numeric_limits<double>::quiet_NaN() : v;
+  }
+  return out;
 }
 
 // Metrics where larger is better (XGBoost's own rule for early stopping).
-bool HigherIsBetter(std::string_view eval_text) {
-  for (const char* m : {"-auc:", "-aucpr:", "-map", "-ndcg", "-pre"}) {
-    if (eval_text.find(m) != std::string_view::npos) return true;
-  }
-  return false;
+bool HigherIsBetter(std::string_view metric) {
+  return metric == "auc" || metric == "aucpr" || metric.starts_with("map") ||
+         metric.starts_with("ndcg") || metric.starts_with("pre");
 }
 
 }  // namespace
@@ -221,7 +243,8 @@ Result<std::string> XGBoostModel::SaveJson() const {
 }
 
 Result<std::unique_ptr<XGBoostModel>> FitXGBoost(const Dataset& train, const Dataset* validation,
-                                                 const XGBoostOptions& options, int* best_round,
+                                                 const XGBoostOptions& options,
+                                                 XGBoostFitReport* report,
                                                  const ProgressCallback& progress) {
   if (!train.has_label) return Status::InvalidArgument("xgboost needs a label column");
   if (options.num_round < 1) return Status::InvalidArgument("num_round must be >= 1");
@@ -239,8 +262,37 @@ Result<std::unique_ptr<XGBoostModel>> FitXGBoost(const Dataset& train, const Dat
       return Status::InvalidArgument(k + ": " + XGBGetLastError());
     }
   }
-  const char* names[1] = {"validation"};
-  DMatrixHandle evals[1] = {dval.get()};
+  // Evaluated each round: the validation set (early stopping, progress) and, for the report's
+  // learning curve, the training rows. XGBoost caches each evaluated set's predictions and adds
+  // only the new tree's (the training rows' come free from the tree updater), so evaluating
+  // costs the metric plus, for the other sets, one tree's prediction. Above
+  // options.curve_sample_above training rows, the curve is evaluated on an even sample.
+  std::vector<const char*> names;
+  std::vector<DMatrixHandle> evals;
+  DMatrix dsample;
+  if (report != nullptr) {
+    *report = XGBoostFitReport{};
+    const auto n = static_cast<int64_t>(train.rows());
+    const int64_t m = options.curve_sample_rows;
+    report->train_metric_rows = n;
+    DMatrixHandle curve = dtrain.get();
+    if (n > options.curve_sample_above && m > 0 && m < n) {
+      std::vector<size_t> rows(static_cast<size_t>(m));
+      for (size_t i = 0; i < rows.size(); ++i) {
+        rows[i] = static_cast<size_t>(static_cast<int64_t>(i) * n / m);
+      }
+      const Dataset sample = train.Rows(rows);
+      OSPREY_RETURN_IF_ERROR(dsample.Create(sample.x, &sample.y));
+      curve = dsample.get();
+      report->train_metric_rows = m;
+    }
+    names.push_back("train");
+    evals.push_back(curve);
+  }
+  if (validation != nullptr) {
+    names.push_back("validation");
+    evals.push_back(dval.get());
+  }
   double best = std::numeric_limits<double>::quiet_NaN();
   int best_iter = 0;
   bool higher_better = false;
@@ -249,18 +301,30 @@ Result<std::unique_ptr<XGBoostModel>> FitXGBoost(const Dataset& train, const Dat
       return Status::InvalidArgument(std::string("xgboost: ") + XGBGetLastError());
     }
     double metric = std::numeric_limits<double>::quiet_NaN();
-    if (validation != nullptr) {
+    if (!evals.empty()) {
       const char* text = nullptr;
-      if (XGBoosterEvalOneIter(h, iter, evals, names, 1, &text) != 0) return XgbError("eval");
-      metric = LastMetric(text);
-      if (iter == 0) higher_better = HigherIsBetter(text);
-      if (std::isnan(best) || (higher_better ? metric > best : metric < best)) {
-        best = metric;
-        best_iter = iter;
+      if (XGBoosterEvalOneIter(h, iter, evals.data(), names.data(),
+                               static_cast<bst_ulong>(evals.size()), &text) != 0) {
+        return XgbError("eval");
       }
-    } else {
-      best_iter = iter;
+      const std::string_view eval_text(text);
+      if (report != nullptr) {
+        const EvalEntry on_train = ParseEval(eval_text, "train");
+        report->metric = on_train.metric;
+        report->train_metric.push_back(on_train.value);
+      }
+      if (validation != nullptr) {
+        const EvalEntry on_validation = ParseEval(eval_text, "validation");
+        metric = on_validation.value;
+        if (report != nullptr) report->validation_metric.push_back(metric);
+        if (iter == 0) higher_better = HigherIsBetter(on_validation.metric);
+        if (std::isnan(best) || (higher_better ? metric > best : metric < best)) {
+          best = metric;
+          best_iter = iter;
+        }
+      }
     }
+    if (validation == nullptr) best_iter = iter;
     if (progress) progress(iter + 1, options.num_round, metric);
     if (options.early_stopping_rounds > 0 && validation != nullptr &&
         iter - best_iter >= options.early_stopping_rounds) {
@@ -269,12 +333,18 @@ Result<std::unique_ptr<XGBoostModel>> FitXGBoost(const Dataset& train, const Dat
   }
   int rounds = 0;
   if (XGBoosterBoostedRounds(h, &rounds) != 0) return XgbError("rounds");
-  if (validation != nullptr && options.early_stopping_rounds > 0 && best_iter + 1 < rounds) {
+  const bool cut =
+      validation != nullptr && options.early_stopping_rounds > 0 && best_iter + 1 < rounds;
+  if (cut) {
     BoosterHandle sliced = nullptr;
     if (XGBoosterSlice(h, 0, best_iter + 1, 1, &sliced) != 0) return XgbError("slice");
     model = std::unique_ptr<XGBoostModel>(new XGBoostModel(sliced, options.task()));
   }
-  if (best_round != nullptr) *best_round = best_iter + 1;
+  if (report != nullptr) {
+    report->best_round = best_iter + 1;
+    report->rounds_run = rounds;
+    report->early_stopped = cut;
+  }
   return model;
 }
 

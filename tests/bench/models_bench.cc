@@ -2,6 +2,8 @@
 // Workload as /work/shared/bench/rcf/REFERENCE.md: per value a random walk plus small noise with a
 // spike every 997 points; 10 000 warm-up points, then score(p) followed by update(p) per point,
 // single thread; sample 256, time decay 0.1/256, initial accept fraction 0.125, seed 17.
+// XGBoost: training on 100 000 x 50 rows (10 000 validation rows), 20 rounds, depth 6, hist,
+// with and without the fit report (the per-round training metric of the learning curve).
 // Run: osprey_models_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 #include <cmath>
 #include <cstdio>
@@ -14,6 +16,7 @@
 
 #include "config/options.h"
 #include "models/baseline.h"
+#include "models/ml/xgboost.h"
 #include "models/rcf/forest.h"
 #include "models/rcf/rng.h"
 
@@ -155,5 +158,48 @@ BENCHMARK(BM_RcfRestore)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace osprey::models::rcf
+
+namespace osprey::models::ml {
+namespace {
+
+// y = sum of the first 5 features plus a step in the sixth plus noise.
+Dataset XgbData(Eigen::Index rows, uint64_t seed) {
+  rcf::Rng rng(seed);
+  Dataset d;
+  d.has_label = true;
+  d.x.resize(rows, 50);
+  d.y.resize(rows);
+  for (Eigen::Index c = 0; c < d.x.cols(); ++c) {
+    d.columns.push_back({"f" + std::to_string(c), ColumnType::kNumeric, {}});
+  }
+  for (Eigen::Index r = 0; r < rows; ++r) {
+    double y = 0;
+    for (Eigen::Index c = 0; c < d.x.cols(); ++c) {
+      d.x(r, c) = rng.NextDouble() * 2 - 1;
+      if (c < 5) y += d.x(r, c);
+    }
+    d.y[r] = y + (d.x(r, 5) > 0 ? 1.0 : 0.0) + 0.1 * (rng.NextDouble() - 0.5);
+  }
+  return d;
+}
+
+// Arg: 1 = with the fit report (training rows evaluated every round).
+void BM_XGBoostFit(benchmark::State& state) {
+  const Dataset train = XgbData(100'000, 1), validation = XgbData(10'000, 2);
+  auto options = XGBoostOptions::FromHyperparameters(
+      {{"num_round", "20"}, {"max_depth", "6"}, {"tree_method", "hist"}});
+  if (!options.ok()) return state.SkipWithError(options.status().ToString().c_str());
+  XGBoostFitReport report;
+  for (auto _ : state) {
+    auto model = FitXGBoost(train, &validation, *options, state.range(0) != 0 ? &report : nullptr);
+    if (!model.ok()) state.SkipWithError(model.status().ToString().c_str());
+    benchmark::DoNotOptimize(model);
+  }
+  state.counters["rows"] = static_cast<double>(train.rows());
+}
+BENCHMARK(BM_XGBoostFit)->Arg(0)->Arg(1)->ArgName("report")->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace osprey::models::ml
 
 BENCHMARK_MAIN();

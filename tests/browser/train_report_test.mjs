@@ -94,10 +94,10 @@ const MODELS = [
   { name: 'lin', charts: 3, sections: ['summary', 'metrics', 'roc-pr', 'confusion', 'learning-curve'],
     yaml: 'data: {path: binary.csv}\nalgorithm: linear_learner\n' +
           'hyperparameters: {predictor_type: binary_classifier, epochs: 10}\n' },
-  { name: 'xgb', charts: 2, sections: ['summary', 'metrics', 'residuals'],
+  { name: 'xgb', charts: 3, sections: ['summary', 'metrics', 'residuals', 'learning-curve'],
     yaml: 'data: {path: regression.csv, header: true, label: y}\nalgorithm: xgboost\n' +
           'hyperparameters: {objective: "reg:squarederror", num_round: 20, nthread: 1}\n' },
-  { name: 'km', charts: 2, sections: ['summary', 'metrics', 'clusters'],
+  { name: 'km', charts: 3, sections: ['summary', 'metrics', 'inertia-curve', 'clusters'],
     yaml: 'data: {path: clusters.csv, header: true}\nalgorithm: kmeans\nhyperparameters: {k: 3}\n' },
   { name: 'pca', charts: 1, sections: ['summary', 'metrics', 'explained-variance'],
     yaml: 'data: {path: clusters.csv, header: true}\nalgorithm: pca\n' +

@@ -111,7 +111,8 @@ algorithm: xgboost
 hyperparameters: {objective: "multi:softprob", num_class: 3, num_round: 10, nthread: 1}
 )");
   TrainAndCheck(d, "multi.yaml", "", "registry/multi/1/report.html", "registry/multi/1",
-                "summary,metrics,confusion", "'<b>zero' '<th>&lt;b&gt;zero&lt;/b&gt;</th>'");
+                "summary,metrics,confusion,learning-curve",
+                "'<b>zero' '<th>&lt;b&gt;zero&lt;/b&gt;</th>'");
 
   WriteFile(d + "/xgr.yaml", R"(name: xgr
 registry: ./registry
@@ -125,7 +126,7 @@ tuning:
   parameter_ranges: {max_depth: {type: integer, min: 2, max: 4}}
 )");
   TrainAndCheck(d, "xgr.yaml", "", "registry/xgr/1/report.html", "registry/xgr/1",
-                "summary,metrics,residuals");
+                "summary,metrics,residuals,learning-curve");
   std::ostringstream xgr;
   xgr << std::ifstream(d + "/registry/xgr/1/report.html").rdbuf();
   EXPECT_NE(xgr.str().find("Tuning trials"), std::string::npos);
@@ -137,7 +138,7 @@ algorithm: kmeans
 hyperparameters: {k: 3}
 )");
   TrainAndCheck(d, "km.yaml", "", "registry/km/1/report.html", "registry/km/1",
-                "summary,metrics,clusters");
+                "summary,metrics,clusters,inertia-curve");
 
   WriteFile(d + "/pca.yaml", R"(name: pca
 registry: ./registry

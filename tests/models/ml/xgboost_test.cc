@@ -1,5 +1,6 @@
 #include "models/ml/xgboost.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -53,10 +54,21 @@ TEST(XGBoostTest, BinaryWithEarlyStoppingAndJsonRoundTrip) {
                                                       {"eval_metric", "logloss"},
                                                       {"max_depth", "3"}});
   ASSERT_TRUE(options.ok());
-  int best = 0;
-  auto model = FitXGBoost(train, &val, *options, &best);
+  XGBoostFitReport report;
+  auto model = FitXGBoost(train, &val, *options, &report);
   ASSERT_TRUE(model.ok()) << model.status().ToString();
+  const int best = report.best_round;
   EXPECT_LT(best, 500);
+  EXPECT_TRUE(report.early_stopped);
+  // The curve runs to the stopping round: best + early_stopping_rounds points, logloss.
+  EXPECT_EQ(report.rounds_run, best + 5);
+  EXPECT_EQ(report.metric, "logloss");
+  ASSERT_EQ(report.train_metric.size(), static_cast<size_t>(best + 5));
+  ASSERT_EQ(report.validation_metric.size(), report.train_metric.size());
+  // The kept round is the validation minimum, and no later round beat it.
+  const auto best_it =
+      std::min_element(report.validation_metric.begin(), report.validation_metric.end());
+  EXPECT_EQ(best_it - report.validation_metric.begin(), best - 1);
   EXPECT_EQ((*model)->rounds(), best);
   auto pred = (*model)->Predict(test.x);
   ASSERT_TRUE(pred.ok());
@@ -91,6 +103,80 @@ TEST(XGBoostTest, BinaryWithEarlyStoppingAndJsonRoundTrip) {
     EXPECT_FLOAT_EQ((*preds)[r].score, (*pred)(static_cast<Eigen::Index>(r), 0));
     EXPECT_EQ((*preds)[r].predicted_label, labels[r]);
   }
+}
+
+// The fit report's learning curve: one point per round on both sets, XGBoost's default metric
+// for the objective, falling on an easy problem; the training value equals the metric computed
+// from the final model's predictions.
+TEST(XGBoostTest, FitReportRecordsTheLearningCurve) {
+  Dataset train = Data(2000, 6, false), val = Data(400, 7, false);
+  auto options = XGBoostOptions::FromHyperparameters(
+      {{"num_round", "25"}, {"max_depth", "3"}, {"eta", "0.3"}, {"nthread", "1"}});
+  ASSERT_TRUE(options.ok()) << options.status().ToString();
+  XGBoostFitReport report;
+  auto model = FitXGBoost(train, &val, *options, &report);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  EXPECT_EQ(report.metric, "rmse");
+  EXPECT_EQ(report.rounds_run, 25);
+  EXPECT_FALSE(report.early_stopped);
+  EXPECT_EQ(report.train_metric_rows, 2000);
+  ASSERT_EQ(report.train_metric.size(), 25u);
+  ASSERT_EQ(report.validation_metric.size(), 25u);
+  for (size_t r = 1; r < report.train_metric.size(); ++r) {
+    EXPECT_LE(report.train_metric[r], report.train_metric[r - 1]) << "round " << r + 1;
+  }
+  EXPECT_LT(report.train_metric.back(), 0.5 * report.train_metric.front());
+  EXPECT_LT(report.validation_metric.back(), 0.5 * report.validation_metric.front());
+  const auto best_it =
+      std::min_element(report.validation_metric.begin(), report.validation_metric.end());
+  EXPECT_EQ(report.best_round, best_it - report.validation_metric.begin() + 1);
+  // The last training value is the final model's RMSE on the training rows (float precision).
+  auto pred = (*model)->Predict(train.x);
+  ASSERT_TRUE(pred.ok());
+  std::vector<double> y(train.y.data(), train.y.data() + train.y.size());
+  std::vector<double> p(pred->data(), pred->data() + pred->rows());
+  EXPECT_NEAR(report.train_metric.back(), Rmse(y, p), 1e-4);
+
+  // Without a validation set: only the training curve; eval_metric names the metric.
+  auto mae = XGBoostOptions::FromHyperparameters(
+      {{"num_round", "8"}, {"eval_metric", "mae"}, {"nthread", "1"}});
+  ASSERT_TRUE(mae.ok());
+  auto alone = FitXGBoost(train, nullptr, *mae, &report);
+  ASSERT_TRUE(alone.ok()) << alone.status().ToString();
+  EXPECT_EQ(report.metric, "mae");
+  EXPECT_EQ(report.train_metric.size(), 8u);
+  EXPECT_TRUE(report.validation_metric.empty());
+  EXPECT_EQ(report.best_round, 8);
+}
+
+// Above curve_sample_above training rows the training curve is XGBoost's metric on an even
+// sample of curve_sample_rows of them (row i * rows / curve_sample_rows).
+TEST(XGBoostTest, FitReportSamplesLargeTrainingSets) {
+  const Dataset train = Data(3000, 8, false);
+  auto options = XGBoostOptions::FromHyperparameters(
+      {{"num_round", "4"}, {"max_depth", "3"}, {"nthread", "1"}});
+  ASSERT_TRUE(options.ok());
+  options->curve_sample_above = 2000;
+  options->curve_sample_rows = 700;
+  XGBoostFitReport report;
+  auto model = FitXGBoost(train, nullptr, *options, &report);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  EXPECT_EQ(report.train_metric_rows, 700);
+  ASSERT_EQ(report.train_metric.size(), 4u);
+  std::vector<size_t> rows;
+  for (int64_t i = 0; i < 700; ++i) rows.push_back(static_cast<size_t>(i * 3000 / 700));
+  const Dataset sample = train.Rows(rows);
+  auto pred = (*model)->Predict(sample.x);
+  ASSERT_TRUE(pred.ok());
+  std::vector<double> y(sample.y.data(), sample.y.data() + sample.y.size());
+  std::vector<double> p(pred->data(), pred->data() + pred->rows());
+  EXPECT_NEAR(report.train_metric.back(), Rmse(y, p), 1e-4);
+  // ... and not the metric on all rows.
+  auto all = (*model)->Predict(train.x);
+  ASSERT_TRUE(all.ok());
+  std::vector<double> y_all(train.y.data(), train.y.data() + train.y.size());
+  std::vector<double> p_all(all->data(), all->data() + all->rows());
+  EXPECT_GT(std::abs(report.train_metric.back() - Rmse(y_all, p_all)), 1e-6);
 }
 
 TEST(XGBoostTest, HyperparameterChecks) {
