@@ -182,15 +182,17 @@ hyperparameters: {predictor_type: binary_classifier, epochs: 5, mini_batch_size:
         Case{"xgboost_binary", "binary", R"(algorithm: xgboost
 hyperparameters: {objective: "binary:logistic", num_round: 8, max_depth: 3, nthread: 1}
 )",
-             "accuracy", true, "summary,metrics,cross-validation,roc-pr,confusion", 0.6, 1.0},
+             "accuracy", true, "summary,metrics,cross-validation,roc-pr,confusion,learning-curve", 0.6,
+             1.0},
         Case{"xgboost_regression", "regression", R"(algorithm: xgboost
 hyperparameters: {objective: "reg:squarederror", num_round: 8, max_depth: 3, nthread: 1}
 )",
-             "rmse", false, "summary,metrics,cross-validation,residuals", 0.05, 2.0},
+             "rmse", false, "summary,metrics,cross-validation,residuals,learning-curve", 0.05, 2.0},
         Case{"kmeans", "binary", R"(algorithm: kmeans
 hyperparameters: {k: 3}
 )",
-             "inertia_per_row", false, "summary,metrics,cross-validation,clusters", 0.1, 10.0},
+             "inertia_per_row", false, "summary,metrics,cross-validation,clusters,inertia-curve", 0.1,
+             10.0},
         Case{"pca", "binary", R"(algorithm: pca
 hyperparameters: {num_components: 2, algorithm_mode: regular}
 )",
