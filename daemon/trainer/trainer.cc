@@ -516,8 +516,12 @@ Result<Trained> TrainLinear(const config::TrainConfig& cfg, const ml::Hyperparam
   }
   ml::LinearFitReport report;
   ProgressBar bar(err, "epochs");
+  // The split shuffles the training rows (ml::TrainValidationTestSplit): large data trains in
+  // place, without the learner's shuffled copy.
+  ml::LinearLearnerOptions final_options = *options;
+  final_options.rows_in_random_order = true;
   auto model =
-      ml::FitLinearLearner(prep.train, &prep.validation, *options, &report,
+      ml::FitLinearLearner(prep.train, &prep.validation, final_options, &report,
                            [&](int d, int total, double loss) { bar.Update(d, total, loss); });
   bar.Finish();
   if (!model.ok()) return model.status();

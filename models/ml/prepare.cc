@@ -54,20 +54,20 @@ Imputer Imputer::Fit(const Dataset& train, const ImputerOptions& options) {
   const Eigen::Index n = train.x.rows();
   imp.fill_.assign(train.cols(), kNaN);
   if (options.policy == MissingPolicy::kKeep && !options.add_indicators) return imp;
-  // One row-major pass: non-missing count and sum per column (means; which columns have gaps).
+  // One pass: the column sums (a GEMV). NaN propagates through the sums, so when none is NaN no
+  // value is missing and every count is n; otherwise a row-major pass counts and sums the
+  // non-missing values per column (means; which columns have gaps).
   const auto cols = static_cast<Eigen::Index>(train.cols());
-  Eigen::RowVectorXd sums = Eigen::RowVectorXd::Zero(cols);
-  Eigen::RowVectorXd counts = Eigen::RowVectorXd::Zero(cols);
-  const bool any_missing = HasMissing(train.x);
-  if (any_missing) {
+  Eigen::RowVectorXd sums = (train.x.transpose() * Eigen::VectorXd::Ones(n)).transpose();
+  Eigen::RowVectorXd counts = Eigen::RowVectorXd::Constant(cols, static_cast<double>(n));
+  if (sums.array().isNaN().any()) {
+    sums.setZero();
+    counts.setZero();
     for (Eigen::Index row = 0; row < n; ++row) {
       const auto r = train.x.row(row).array();
       counts.array() += (r == r).cast<double>();  // NaN != NaN
       sums.array() += (r == r).select(r, 0.0);
     }
-  } else {
-    sums = (train.x.transpose() * Eigen::VectorXd::Ones(n)).transpose();  // a GEMV
-    counts.setConstant(static_cast<double>(n));
   }
   std::vector<double> values;
   for (size_t col = 0; col < train.cols(); ++col) {

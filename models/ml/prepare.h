@@ -72,8 +72,9 @@ struct Split {
   std::vector<size_t> test;
 };
 
-// Shuffled split of n rows. With `classes` (one integer class per row), each class is split in
-// the given proportions (stratified), so every split keeps the class balance.
+// Shuffled split of n rows (each part lists its rows in random order). With `classes` (one
+// integer class per row), each class is split in the given proportions (stratified), so every
+// split keeps the class balance.
 // REQUIRES: fractions.Validate().ok(); classes empty or of size n.
 Split TrainValidationTestSplit(size_t n, const SplitFractions& fractions, uint64_t seed,
                                const std::vector<int>& classes = {});

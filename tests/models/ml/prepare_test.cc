@@ -57,6 +57,25 @@ TEST(ImputerTest, FittedOnTrainAppliedToOthersWithIndicators) {
   EXPECT_EQ(test.x(0, 3), 0.0);
 }
 
+TEST(ImputerTest, InfinitiesAreNotMissingValues) {
+  // +inf and -inf in one column sum to NaN, like a missing value would: still no gap there.
+  Dataset train;
+  train.columns = {{"a", ColumnType::kNumeric, {}}, {"b", ColumnType::kNumeric, {}}};
+  train.x.resize(3, 2);
+  train.x << std::numeric_limits<double>::infinity(), 1,  //
+      -std::numeric_limits<double>::infinity(), 2,        //
+      1, 6;
+  Imputer imp = Imputer::Fit(train, {MissingPolicy::kMean, true});
+  Dataset test;
+  test.columns = train.columns;
+  test.x.resize(1, 2);
+  test.x << 4, kNaN;
+  imp.Apply(&test);
+  ASSERT_EQ(test.cols(), 2u);  // no indicator columns: nothing was missing in training
+  EXPECT_DOUBLE_EQ(test.x(0, 1), 3.0);
+  EXPECT_EQ(test.x(0, 0), 4.0);
+}
+
 TEST(PrepareTest, DropMissingRows) {
   Dataset ds = DropMissingRows(WithMissing());
   ASSERT_EQ(ds.rows(), 3u);
