@@ -103,6 +103,29 @@ TEST(SplitTest, DefaultSizesAndDisjoint) {
   EXPECT_EQ(all.size(), 1000u);
 }
 
+// The linear learner trains large data in place on the premise that the trainer's training
+// rows come in random order: about half of the neighbouring pairs ascend, and classes interleave.
+TEST(SplitTest, EachPartListsItsRowsInRandomOrder) {
+  std::vector<int> classes(2000, 0);
+  for (size_t idx = 1000; idx < 2000; ++idx) classes[idx] = 1;  // sorted by class
+  for (const bool stratified : {false, true}) {
+    SCOPED_TRACE(stratified);
+    const Split s = TrainValidationTestSplit(2000, SplitFractions{1.0, 0.0, 0.0}, 11,
+                                             stratified ? classes : std::vector<int>{});
+    ASSERT_EQ(s.train.size(), 2000u);
+    size_t ascents = 0, class_changes = 0;
+    for (size_t idx = 1; idx < s.train.size(); ++idx) {
+      ascents += s.train[idx] > s.train[idx - 1] ? 1 : 0;
+      class_changes += classes[s.train[idx]] != classes[s.train[idx - 1]] ? 1 : 0;
+    }
+    // Expected 999.5 each, standard deviation ~13 and ~22.
+    EXPECT_GT(ascents, 900u);
+    EXPECT_LT(ascents, 1100u);
+    EXPECT_GT(class_changes, 900u);
+    EXPECT_LT(class_changes, 1100u);
+  }
+}
+
 TEST(SplitTest, StratifiedKeepsClassBalance) {
   // 900 of class 0, 100 of class 1.
   std::vector<int> classes(1000, 0);
