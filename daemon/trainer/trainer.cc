@@ -306,7 +306,10 @@ struct Prepared {
   FeatureStage features;     // the fitted `features` pipeline, if any
 };
 
-Result<Prepared> Prepare(const config::TrainConfig& cfg, const ml::Dataset& all, bool classifier) {
+// `owned`, when not null, is `all` itself, which may be consumed: a training split of every row
+// (no validation or test rows, none dropped) is then `all` reordered in place instead of a copy.
+Result<Prepared> Prepare(const config::TrainConfig& cfg, const ml::Dataset& all, bool classifier,
+                         ml::Dataset* owned = nullptr) {
   const auto& p = cfg.preparation;
   ml::Dataset dropped;
   if (p.missing == config::MissingValues::kDrop) dropped = ml::DropMissingRows(all);
@@ -315,7 +318,15 @@ Result<Prepared> Prepare(const config::TrainConfig& cfg, const ml::Dataset& all,
   std::vector<int> classes;
   if (classifier && p.stratify && data.has_label) classes = ml::ClassesOf(data);
   const ml::Split split = ml::TrainValidationTestSplit(data.rows(), fr, p.seed, classes);
-  Prepared out{data.Rows(split.train), data.Rows(split.validation), data.Rows(split.test), {}, {}};
+  Prepared out;
+  out.validation = data.Rows(split.validation);
+  out.test = data.Rows(split.test);
+  if (owned == &all && &data == &all && split.train.size() == all.rows()) {
+    out.train = std::move(*owned);
+    ml::PermuteRows(split.train, &out.train);
+  } else {
+    out.train = data.Rows(split.train);
+  }
   OSPREY_ASSIGN_OR_RETURN(out.features,
                           ApplyFeatures(cfg, &out.train, &out.validation, &out.test));
   if (p.missing != config::MissingValues::kDrop) {
@@ -468,15 +479,17 @@ void AddRows(Trained& t) {
                                 std::to_string(t.prep.test.rows())});
 }
 
+// `owned`: see Prepare.
 Result<Trained> TrainLinear(const config::TrainConfig& cfg, const ml::Hyperparameters& hp,
-                            const ml::Dataset& all, std::ostream& err) {
+                            const ml::Dataset& all, std::ostream& err,
+                            ml::Dataset* owned = nullptr) {
   std::vector<ml::HyperparameterProblem> problems;
   auto options = ml::LinearLearnerOptions::FromHyperparameters(hp, &problems);
   if (!options.ok()) return HyperparameterStatus(cfg, problems, options.status());
   if (!all.has_label) return Status::InvalidArgument("linear_learner needs a label column");
   const bool classifier = options->predictor_type != ml::PredictorType::kRegressor;
   Trained t;
-  OSPREY_ASSIGN_OR_RETURN(t.prep, Prepare(cfg, all, classifier));
+  OSPREY_ASSIGN_OR_RETURN(t.prep, Prepare(cfg, all, classifier, owned));
   const Prepared& prep = t.prep;
   if (cfg.preparation.cross_validation_folds != 0) {
     // Folds over train + validation; the test split stays untouched.
@@ -558,13 +571,15 @@ Result<Trained> TrainLinear(const config::TrainConfig& cfg, const ml::Hyperparam
   return t;
 }
 
+// `owned`: see Prepare.
 Result<Trained> TrainKMeans(const config::TrainConfig& cfg, const ml::Hyperparameters& hp,
-                            const ml::Dataset& all, std::ostream& err) {
+                            const ml::Dataset& all, std::ostream& err,
+                            ml::Dataset* owned = nullptr) {
   std::vector<ml::HyperparameterProblem> problems;
   auto options = ml::KMeansOptions::FromHyperparameters(hp, &problems);
   if (!options.ok()) return HyperparameterStatus(cfg, problems, options.status());
   Trained t;
-  OSPREY_ASSIGN_OR_RETURN(t.prep, Prepare(cfg, all, false));
+  OSPREY_ASSIGN_OR_RETURN(t.prep, Prepare(cfg, all, false, owned));
   ProgressBar bar(err, options->mini_batch_size > 0 ? "epochs" : "iterations");
   auto model = ml::FitKMeans(t.prep.train.x, *options,
                              [&](int d, int total, double loss) { bar.Update(d, total, loss); });
@@ -979,12 +994,15 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
     err << data.status().message() << "\n";
     return 1;
   }
-  auto train_once = [&](const ml::Hyperparameters& h, std::ostream& e) -> Result<Trained> {
+  // `owned` (a single run, not tuning): the loaded rows may be consumed by the training split.
+  const size_t data_rows = data->rows();
+  auto train_once = [&](const ml::Hyperparameters& h, std::ostream& e,
+                        ml::Dataset* owned = nullptr) -> Result<Trained> {
     switch (cfg->algorithm) {
       case config::TrainAlgorithm::kLinearLearner:
-        return TrainLinear(*cfg, h, *data, e);
+        return TrainLinear(*cfg, h, *data, e, owned);
       case config::TrainAlgorithm::kKMeans:
-        return TrainKMeans(*cfg, h, *data, e);
+        return TrainKMeans(*cfg, h, *data, e, owned);
       case config::TrainAlgorithm::kPca:
         return TrainPca(*cfg, h, *data, e);
       case config::TrainAlgorithm::kXGBoost:
@@ -994,8 +1012,8 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
   };
   // tuning: the best trial's model is the one published (its values join the hyperparameters).
   std::optional<ml::TuningResult> tuning;
-  Result<Trained> trained =
-      cfg->tuning.enabled ? TuneAndTrain(*cfg, hp, train_once, err, &tuning) : train_once(hp, err);
+  Result<Trained> trained = cfg->tuning.enabled ? TuneAndTrain(*cfg, hp, train_once, err, &tuning)
+                                                : train_once(hp, err, &*data);
   if (!trained.ok()) {
     err << cfg->file << ": " << cfg->algorithm_name << ": " << trained.status().message() << "\n";
     return 1;
@@ -1033,7 +1051,7 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
                                               Fmt(best.objective)});
   }
   auto version = PublishModel(registry, cfg->name, trained->files, [&](const std::string& v) {
-    return Metadata(*cfg, *trained, v, data_sha256, data->rows());
+    return Metadata(*cfg, *trained, v, data_sha256, data_rows);
   });
   if (!version.ok()) {
     err << "publish: " << version.status().message() << "\n";
@@ -1073,7 +1091,7 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
                                      ? "history of pipeline '" + cfg->data.history.pipeline +
                                            "' (" + cfg->data.history.config + ")"
                                      : cfg->data.path});
-    r.summary.push_back({"data rows", std::to_string(data->rows())});
+    r.summary.push_back({"data rows", std::to_string(data_rows)});
     for (const auto& row : head) r.summary.push_back({row[0], row.size() > 1 ? row[1] : ""});
     for (const auto& [k, v] : cfg->hyperparameters) r.hyperparameters.push_back({k, v.value});
     r.validation = trained->validation;

@@ -126,6 +126,39 @@ TEST(SplitTest, EachPartListsItsRowsInRandomOrder) {
   }
 }
 
+TEST(PermuteRowsTest, ReordersInPlaceLikeRows) {
+  // Several cycles (a random permutation of 1000 rows), a fixed point and the identity.
+  Dataset data;
+  data.columns = {{"a", ColumnType::kNumeric, {}}, {"b", ColumnType::kNumeric, {}}};
+  data.has_label = true;
+  data.x.resize(1000, 2);
+  data.y.resize(1000);
+  for (Eigen::Index r = 0; r < 1000; ++r) {
+    data.x(r, 0) = static_cast<double>(r);
+    data.x(r, 1) = -0.5 * static_cast<double>(r);
+    data.y[r] = static_cast<double>(r % 7);
+  }
+  std::vector<size_t> fixed_point(1000);
+  for (size_t r = 0; r < 1000; ++r) fixed_point[r] = (r == 3 ? 3 : (r + 1 == 1000 ? 0 : r + 1));
+  fixed_point[2] = 4;  // 2 skips the fixed point 3
+  std::vector<size_t> identity(1000);
+  for (size_t r = 0; r < 1000; ++r) identity[r] = r;
+  for (const auto& order : {ShuffledIndices(1000, 5), fixed_point, identity}) {
+    const Dataset expected = data.Rows(order);
+    Dataset permuted = data;
+    PermuteRows(order, &permuted);
+    EXPECT_EQ(permuted.x, expected.x);
+    EXPECT_EQ(permuted.y, expected.y);
+  }
+  // Without labels.
+  Dataset unlabelled = data;
+  unlabelled.has_label = false;
+  unlabelled.y.resize(0);
+  const std::vector<size_t> order = ShuffledIndices(1000, 6);
+  PermuteRows(order, &unlabelled);
+  EXPECT_EQ(unlabelled.x, data.Rows(order).x);
+}
+
 TEST(SplitTest, StratifiedKeepsClassBalance) {
   // 900 of class 0, 100 of class 1.
   std::vector<int> classes(1000, 0);
