@@ -80,11 +80,20 @@ Result<Prepared> PrepareRows(const config::TrainConfig& cfg, ml::Dataset train,
   return out;
 }
 
-Result<Prepared> Prepare(const config::TrainConfig& cfg, const ml::Dataset& all, bool classifier) {
+Result<Prepared> Prepare(const config::TrainConfig& cfg, const ml::Dataset& all, bool classifier,
+                         ml::Dataset* owned) {
   ml::Dataset dropped;
   const RowSplit rows = SplitRows(cfg, all, classifier, &dropped);
-  return PrepareRows(cfg, rows.data->Rows(rows.split.train), rows.data->Rows(rows.split.validation),
-                     rows.data->Rows(rows.split.test));
+  ml::Dataset validation = rows.data->Rows(rows.split.validation);
+  ml::Dataset test = rows.data->Rows(rows.split.test);
+  ml::Dataset train;
+  if (owned == &all && rows.data == &all && rows.split.train.size() == all.rows()) {
+    train = std::move(*owned);
+    ml::PermuteRows(rows.split.train, &train);
+  } else {
+    train = rows.data->Rows(rows.split.train);
+  }
+  return PrepareRows(cfg, std::move(train), std::move(validation), std::move(test));
 }
 
 Result<CvRun> CrossValidateRows(const config::TrainConfig& cfg, const ml::Dataset& all,

@@ -34,9 +34,11 @@ Result<Prepared> PrepareRows(const config::TrainConfig& cfg, models::ml::Dataset
                              models::ml::Dataset validation, models::ml::Dataset test);
 
 // The run's train / validation / test split of `all`, prepared. `classifier`: stratify the
-// split by the label's class (when preparation.stratify).
+// split by the label's class (when preparation.stratify). `owned`, when not null, is `all`
+// itself, which may be consumed: a training split of every row (no validation or test rows,
+// none dropped) is then `all` reordered in place instead of a copy.
 Result<Prepared> Prepare(const config::TrainConfig& cfg, const models::ml::Dataset& all,
-                         bool classifier);
+                         bool classifier, models::ml::Dataset* owned = nullptr);
 
 // What cross-validation needs from an algorithm.
 struct CvTask {

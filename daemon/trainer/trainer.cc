@@ -498,20 +498,26 @@ void AddKMeansCurve(Trained& t, const std::vector<double>& inertia) {
       LearningCurveJson("inertia", "iteration", inertia, {}, static_cast<int>(inertia.size())));
 }
 
+// `owned`: see Prepare.
 Result<Trained> TrainLinear(const config::TrainConfig& cfg, const ml::Hyperparameters& hp,
-                            const ml::Dataset& all, std::ostream& err) {
+                            const ml::Dataset& all, std::ostream& err,
+                            ml::Dataset* owned = nullptr) {
   std::vector<ml::HyperparameterProblem> problems;
   auto options = ml::LinearLearnerOptions::FromHyperparameters(hp, &problems);
   if (!options.ok()) return HyperparameterStatus(cfg, problems, options.status());
   if (!all.has_label) return Status::InvalidArgument("linear_learner needs a label column");
   const bool classifier = options->predictor_type != ml::PredictorType::kRegressor;
   Trained t;
-  OSPREY_ASSIGN_OR_RETURN(t.prep, Prepare(cfg, all, classifier));
+  OSPREY_ASSIGN_OR_RETURN(t.prep, Prepare(cfg, all, classifier, owned));
   const Prepared& prep = t.prep;
   ml::LinearFitReport report;
   ProgressBar bar(err, "epochs");
+  // The split shuffles the training rows (ml::TrainValidationTestSplit): large data trains in
+  // place, without the learner's shuffled copy.
+  ml::LinearLearnerOptions final_options = *options;
+  final_options.rows_in_random_order = true;
   auto model =
-      ml::FitLinearLearner(prep.train, &prep.validation, *options, &report,
+      ml::FitLinearLearner(prep.train, &prep.validation, final_options, &report,
                            [&](int d, int total, double loss) { bar.Update(d, total, loss); });
   bar.Finish();
   if (!model.ok()) return model.status();
@@ -550,13 +556,15 @@ Result<Trained> TrainLinear(const config::TrainConfig& cfg, const ml::Hyperparam
   return t;
 }
 
+// `owned`: see Prepare.
 Result<Trained> TrainKMeans(const config::TrainConfig& cfg, const ml::Hyperparameters& hp,
-                            const ml::Dataset& all, std::ostream& err) {
+                            const ml::Dataset& all, std::ostream& err,
+                            ml::Dataset* owned = nullptr) {
   std::vector<ml::HyperparameterProblem> problems;
   auto options = ml::KMeansOptions::FromHyperparameters(hp, &problems);
   if (!options.ok()) return HyperparameterStatus(cfg, problems, options.status());
   Trained t;
-  OSPREY_ASSIGN_OR_RETURN(t.prep, Prepare(cfg, all, false));
+  OSPREY_ASSIGN_OR_RETURN(t.prep, Prepare(cfg, all, false, owned));
   ProgressBar bar(err, options->mini_batch_size > 0 ? "epochs" : "iterations");
   // Lloyd's iterations report the exact inertia of each assignment step (Elkan's an upper
   // bound, mini-batch none): the report's inertia curve.
@@ -1116,12 +1124,15 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
     err << data.status().message() << "\n";
     return 1;
   }
-  auto fit = [&](const ml::Hyperparameters& h, std::ostream& e) -> Result<Trained> {
+  // `owned` (a single run, not tuning): the loaded rows may be consumed by the training split.
+  const size_t data_rows = data->rows();
+  auto fit = [&](const ml::Hyperparameters& h, std::ostream& e,
+                 ml::Dataset* owned) -> Result<Trained> {
     switch (cfg->algorithm) {
       case config::TrainAlgorithm::kLinearLearner:
-        return TrainLinear(*cfg, h, *data, e);
+        return TrainLinear(*cfg, h, *data, e, owned);
       case config::TrainAlgorithm::kKMeans:
-        return TrainKMeans(*cfg, h, *data, e);
+        return TrainKMeans(*cfg, h, *data, e, owned);
       case config::TrainAlgorithm::kPca:
         return TrainPca(*cfg, h, *data, e);
       case config::TrainAlgorithm::kXGBoost:
@@ -1129,20 +1140,22 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
     }
     return Status::Internal("unknown algorithm");
   };
-  // Cross-validation first (one code path for every algorithm), then the final fit.
-  auto train_once = [&](const ml::Hyperparameters& h, std::ostream& e) -> Result<Trained> {
+  // Cross-validation first (one code path for every algorithm; it reads the loaded rows before
+  // the final fit may consume them), then the final fit.
+  auto train_once = [&](const ml::Hyperparameters& h, std::ostream& e,
+                        ml::Dataset* owned = nullptr) -> Result<Trained> {
     std::optional<CvRun> cv;
     if (cfg->preparation.cross_validation_folds != 0) {
       OSPREY_ASSIGN_OR_RETURN(cv, RunCrossValidation(*cfg, h, *data, e));
     }
-    OSPREY_ASSIGN_OR_RETURN(Trained t, fit(h, e));
+    OSPREY_ASSIGN_OR_RETURN(Trained t, fit(h, e, owned));
     t.cv = std::move(cv);
     return t;
   };
   // tuning: the best trial's model is the one published (its values join the hyperparameters).
   std::optional<ml::TuningResult> tuning;
-  Result<Trained> trained =
-      cfg->tuning.enabled ? TuneAndTrain(*cfg, hp, train_once, err, &tuning) : train_once(hp, err);
+  Result<Trained> trained = cfg->tuning.enabled ? TuneAndTrain(*cfg, hp, train_once, err, &tuning)
+                                                : train_once(hp, err, &*data);
   if (!trained.ok()) {
     err << cfg->file << ": " << cfg->algorithm_name << ": " << trained.status().message() << "\n";
     return 1;
@@ -1180,7 +1193,7 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
                                               Fmt(best.objective)});
   }
   auto version = PublishModel(registry, cfg->name, trained->files, [&](const std::string& v) {
-    return Metadata(*cfg, *trained, v, data_sha256, data->rows());
+    return Metadata(*cfg, *trained, v, data_sha256, data_rows);
   });
   if (!version.ok()) {
     err << "publish: " << version.status().message() << "\n";
@@ -1218,7 +1231,7 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
                                      ? "history of pipeline '" + cfg->data.history.pipeline +
                                            "' (" + cfg->data.history.config + ")"
                                      : cfg->data.path});
-    r.summary.push_back({"data rows", std::to_string(data->rows())});
+    r.summary.push_back({"data rows", std::to_string(data_rows)});
     for (const auto& row : head) r.summary.push_back({row[0], row.size() > 1 ? row[1] : ""});
     for (const auto& [k, v] : cfg->hyperparameters) r.hyperparameters.push_back({k, v.value});
     r.validation = trained->validation;

@@ -226,9 +226,18 @@ Dataset Dataset::Rows(std::span<const size_t> indices) const {
   // and memory bandwidth, which a second core helps).
   constexpr size_t kChunkRows = 16384;
   const size_t chunks = (indices.size() + kChunkRows - 1) / kChunkRows;
+  // Source rows are scattered: each is prefetched a few rows ahead (a row of 50 doubles spans 7
+  // cache lines the hardware prefetcher cannot guess).
+  constexpr size_t kAhead = 8;
+  const auto row_bytes = static_cast<size_t>(x.cols()) * sizeof(double);
   ParallelChunks(chunks, ResolveThreads(0), [&](size_t chunk) {
     const size_t end = std::min(indices.size(), (chunk + 1) * kChunkRows);
     for (size_t row = chunk * kChunkRows; row < end; ++row) {
+      if (row + kAhead < end) {
+        const auto* ahead = reinterpret_cast<const char*>(
+            x.row(static_cast<Eigen::Index>(indices[row + kAhead])).data());
+        for (size_t byte = 0; byte < row_bytes; byte += 64) __builtin_prefetch(ahead + byte);
+      }
       const auto src = static_cast<Eigen::Index>(indices[row]);
       out.x.row(static_cast<Eigen::Index>(row)) = x.row(src);
       if (has_label) out.y[static_cast<Eigen::Index>(row)] = y[src];

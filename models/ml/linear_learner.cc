@@ -20,59 +20,68 @@ using ColMatrix = Eigen::MatrixXd;
 
 constexpr int kEvalChunkRows = 4096;
 
+// Loss of one row of a single-output model (squared, absolute, logistic, binary hinge) for
+// its raw score `s` and label `y`; sets *d = dL/ds.
+inline double PointLoss(LinearLoss loss, double s, double y, double* d) {
+  switch (loss) {
+    case LinearLoss::kSquared: {
+      const double e = s - y;
+      *d = e;
+      return 0.5 * e * e;
+    }
+    case LinearLoss::kAbsolute: {
+      const double e = s - y;
+      *d = e > 0 ? 1.0 : (e < 0 ? -1.0 : 0.0);
+      return std::abs(e);
+    }
+    case LinearLoss::kLogistic:
+      // log(1 + e^s) - y s, computed stably.
+      *d = 1.0 / (1.0 + std::exp(-s)) - y;
+      return std::max(s, 0.0) + std::log1p(std::exp(-std::abs(s))) - y * s;
+    case LinearLoss::kHinge: {
+      const double t = y > 0.5 ? 1.0 : -1.0;
+      const double margin = t * s;
+      *d = margin < 1.0 ? -t : 0.0;
+      return std::max(0.0, 1.0 - margin);
+    }
+    case LinearLoss::kSoftmax:
+    case LinearLoss::kAuto:
+      break;
+  }
+  *d = 0.0;
+  return 0.0;
+}
+
 // Loss and its gradient with respect to the raw scores, per row. Returns the summed loss.
 // s: rows x K raw scores (in place replaced by dL/ds), y: rows labels.
 double LossAndGradient(LinearLoss loss, Eigen::Ref<Matrix> s, const Eigen::Ref<const Vector>& y,
                        bool want_gradient) {
   const Index rows = s.rows();
   double total = 0.0;
+  if (s.cols() == 1) {
+    for (Index r = 0; r < rows; ++r) {
+      double d = 0.0;
+      total += PointLoss(loss, s(r, 0), y[r], &d);
+      if (want_gradient) s(r, 0) = d;
+    }
+    return total;
+  }
   switch (loss) {
-    case LinearLoss::kSquared:
-      for (Index r = 0; r < rows; ++r) {
-        const double d = s(r, 0) - y[r];
-        total += 0.5 * d * d;
-        if (want_gradient) s(r, 0) = d;
-      }
-      break;
-    case LinearLoss::kAbsolute:
-      for (Index r = 0; r < rows; ++r) {
-        const double d = s(r, 0) - y[r];
-        total += std::abs(d);
-        if (want_gradient) s(r, 0) = d > 0 ? 1.0 : (d < 0 ? -1.0 : 0.0);
-      }
-      break;
-    case LinearLoss::kLogistic:
-      for (Index r = 0; r < rows; ++r) {
-        const double z = s(r, 0);
-        // log(1 + e^z) - y z, computed stably.
-        total += std::max(z, 0.0) + std::log1p(std::exp(-std::abs(z))) - y[r] * z;
-        if (want_gradient) s(r, 0) = 1.0 / (1.0 + std::exp(-z)) - y[r];
-      }
-      break;
     case LinearLoss::kHinge:
-      if (s.cols() == 1) {
-        for (Index r = 0; r < rows; ++r) {
-          const double t = y[r] > 0.5 ? 1.0 : -1.0;
-          const double margin = t * s(r, 0);
-          total += std::max(0.0, 1.0 - margin);
-          if (want_gradient) s(r, 0) = margin < 1.0 ? -t : 0.0;
+      // Crammer-Singer: max(0, 1 + max_{j != y} s_j - s_y).
+      for (Index r = 0; r < rows; ++r) {
+        const auto label = static_cast<Index>(y[r]);
+        Index worst = label == 0 ? 1 : 0;
+        for (Index c = 0; c < s.cols(); ++c) {
+          if (c != label && s(r, c) > s(r, worst)) worst = c;
         }
-      } else {
-        // Crammer-Singer: max(0, 1 + max_{j != y} s_j - s_y).
-        for (Index r = 0; r < rows; ++r) {
-          const auto label = static_cast<Index>(y[r]);
-          Index worst = label == 0 ? 1 : 0;
-          for (Index c = 0; c < s.cols(); ++c) {
-            if (c != label && s(r, c) > s(r, worst)) worst = c;
-          }
-          const double violation = 1.0 + s(r, worst) - s(r, label);
-          total += std::max(0.0, violation);
-          if (want_gradient) {
-            s.row(r).setZero();
-            if (violation > 0) {
-              s(r, worst) = 1.0;
-              s(r, label) = -1.0;
-            }
+        const double violation = 1.0 + s(r, worst) - s(r, label);
+        total += std::max(0.0, violation);
+        if (want_gradient) {
+          s.row(r).setZero();
+          if (violation > 0) {
+            s(r, worst) = 1.0;
+            s(r, label) = -1.0;
           }
         }
       }
@@ -90,6 +99,9 @@ double LossAndGradient(LinearLoss loss, Eigen::Ref<Matrix> s, const Eigen::Ref<c
         }
       }
       break;
+    case LinearLoss::kSquared:  // single-output losses: above
+    case LinearLoss::kAbsolute:
+    case LinearLoss::kLogistic:
     case LinearLoss::kAuto:
       break;
   }
@@ -104,28 +116,62 @@ struct Scaling {
   double y_sd = 1.0;
 };
 
-// Copies rows `order[begin, end)` of x (standardised) into the top of `xb`, their labels
-// (standardised for regression) into `yb`. Large copies run chunk-parallel on `threads`
-// threads (each row is written by exactly one thread: the result does not depend on them).
-void Gather(const Dataset& data, const std::vector<size_t>& order, size_t begin, size_t end,
+// One mini-batch of a single-output model (regression, binary) in one pass over the rows
+// [begin, begin + n) of `x`, each read once: per row the score s = (x - center) . w + b, the
+// loss and d = dL/ds; sets g (x.cols() entries) to the sum of d (x - center) and *sum_d to the
+// sum of d, and returns the summed loss. Labels are standardised by `label_scaling` when it is
+// not null. (Four partial sums per dot product, which the compiler vectorises; a fixed order.)
+double SingleOutputBatch(LinearLoss loss, const Matrix& x, const Vector& y, Index begin, Index n,
+                         const double* center, const double* w, double b,
+                         const Scaling* label_scaling, double* g, double* sum_d) {
+  const Index f = x.cols();
+  std::fill(g, g + f, 0.0);
+  double total = 0.0, d_total = 0.0;
+  for (Index r = begin; r < begin + n; ++r) {
+    const double* row = x.row(r).data();
+    double p0 = 0.0, p1 = 0.0, p2 = 0.0, p3 = 0.0;
+    Index c = 0;
+    for (; c + 4 <= f; c += 4) {
+      p0 += (row[c] - center[c]) * w[c];
+      p1 += (row[c + 1] - center[c + 1]) * w[c + 1];
+      p2 += (row[c + 2] - center[c + 2]) * w[c + 2];
+      p3 += (row[c + 3] - center[c + 3]) * w[c + 3];
+    }
+    for (; c < f; ++c) p0 += (row[c] - center[c]) * w[c];
+    const double score = ((p0 + p1) + (p2 + p3)) + b;
+    const double label =
+        label_scaling != nullptr ? (y[r] - label_scaling->y_mean) / label_scaling->y_sd : y[r];
+    double d = 0.0;
+    total += PointLoss(loss, score, label, &d);
+    d_total += d;
+    for (c = 0; c < f; ++c) g[c] += d * (row[c] - center[c]);
+  }
+  *sum_d = d_total;
+  return total;
+}
+
+// Copies rows row_of(0), ..., row_of(n - 1) of x (standardised) into the top of `xb`, their
+// labels (standardised for regression) into `yb`. `scattered` rows are prefetched a few rows
+// ahead. Large copies run chunk-parallel on `threads` threads (each row is written by exactly
+// one thread: the result does not depend on them).
+template <typename RowOf>
+void Gather(const Dataset& data, Index n, const RowOf& row_of, bool scattered,
             const Scaling& scaling, bool scale_label, Matrix* xb, Vector* yb, int threads = 1) {
-  const auto n = static_cast<Index>(end - begin);
   constexpr Index kGatherChunk = 16384;
   const auto chunks = static_cast<size_t>((n + kGatherChunk - 1) / kGatherChunk);
   ParallelChunks(chunks, threads, [&](size_t chunk) {
     const Index lo = static_cast<Index>(chunk) * kGatherChunk;
     const Index hi = std::min(n, lo + kGatherChunk);
-    // Source rows are scattered: prefetch a few rows ahead (a row of 50 doubles spans 7 cache
-    // lines the hardware prefetcher cannot guess).
+    // Scattered source rows: prefetch a few rows ahead (a row of 50 doubles spans 7 cache lines
+    // the hardware prefetcher cannot guess).
     constexpr Index kAhead = 8;
     const auto row_bytes = static_cast<size_t>(data.x.cols()) * sizeof(double);
     for (Index r = lo; r < hi; ++r) {
-      if (r + kAhead < hi) {
-        const auto* ahead = reinterpret_cast<const char*>(
-            data.x.row(static_cast<Index>(order[begin + static_cast<size_t>(r + kAhead)])).data());
+      if (scattered && r + kAhead < hi) {
+        const auto* ahead = reinterpret_cast<const char*>(data.x.row(row_of(r + kAhead)).data());
         for (size_t byte = 0; byte < row_bytes; byte += 64) __builtin_prefetch(ahead + byte);
       }
-      const auto src = static_cast<Index>(order[begin + static_cast<size_t>(r)]);
+      const Index src = row_of(r);
       xb->row(r) = (data.x.row(src) - scaling.mean).cwiseProduct(scaling.inv_sd);
       const double y = data.y[src];
       (*yb)[r] = scale_label ? (y - scaling.y_mean) / scaling.y_sd : y;
@@ -133,9 +179,27 @@ void Gather(const Dataset& data, const std::vector<size_t>& order, size_t begin,
   });
 }
 
-Status CheckData(const Dataset& data, const char* what, PredictorType type, int num_classes) {
+// Gather of the rows `order` (a permutation of the rows).
+void GatherOrder(const Dataset& data, const std::vector<size_t>& order, const Scaling& scaling,
+                 bool scale_label, Matrix* xb, Vector* yb, int threads) {
+  Gather(
+      data, static_cast<Index>(order.size()),
+      [&](Index r) { return static_cast<Index>(order[static_cast<size_t>(r)]); }, true, scaling,
+      scale_label, xb, yb, threads);
+}
+
+// Gather of the consecutive rows [begin, begin + n).
+void GatherRange(const Dataset& data, Index begin, Index n, const Scaling& scaling,
+                 bool scale_label, Matrix* xb, Vector* yb) {
+  Gather(
+      data, n, [begin](Index r) { return begin + r; }, false, scaling, scale_label, xb, yb);
+}
+
+// Checks labels and, with `check_missing`, that no feature value is missing.
+Status CheckData(const Dataset& data, const char* what, PredictorType type, int num_classes,
+                 bool check_missing = true) {
   if (!data.has_label) return Status::InvalidArgument(std::string(what) + ": no label column");
-  const bool has_nan = HasMissing(data.x);
+  const bool has_nan = check_missing && HasMissing(data.x);
   for (Index row = 0; row < data.x.rows(); ++row) {
     for (Index col = 0; has_nan && col < data.x.cols(); ++col) {
       if (std::isnan(data.x(row, col))) {
@@ -160,18 +224,16 @@ Status CheckData(const Dataset& data, const char* what, PredictorType type, int 
 // Mean loss over a whole data set (no regularisation), in chunks.
 double MeanLoss(const Dataset& data, LinearLoss loss, const ColMatrix& w, const Vector& b,
                 const Scaling& scaling, bool scale_label, Matrix* xb, Vector* yb, Matrix* sb) {
-  std::vector<size_t> order(data.rows());
-  for (size_t idx = 0; idx < order.size(); ++idx) order[idx] = idx;
+  const Index rows = data.x.rows();
   double total = 0.0;
-  for (size_t begin = 0; begin < order.size(); begin += kEvalChunkRows) {
-    const size_t end = std::min(order.size(), begin + kEvalChunkRows);
-    const auto n = static_cast<Index>(end - begin);
-    Gather(data, order, begin, end, scaling, scale_label, xb, yb);
+  for (Index begin = 0; begin < rows; begin += kEvalChunkRows) {
+    const Index n = std::min<Index>(rows - begin, kEvalChunkRows);
+    GatherRange(data, begin, n, scaling, scale_label, xb, yb);
     sb->topRows(n).noalias() = xb->topRows(n) * w.transpose();
     sb->topRows(n).rowwise() += b.transpose();
     total += LossAndGradient(loss, sb->topRows(n), yb->head(n), false);
   }
-  return total / static_cast<double>(std::max<size_t>(1, order.size()));
+  return total / static_cast<double>(std::max<Index>(1, rows));
 }
 
 }  // namespace
@@ -266,15 +328,6 @@ Result<LinearModel> FitLinearLearner(const Dataset& train, const Dataset* valida
     num_classes = train.has_label ? static_cast<int>(train.y.maxCoeff()) + 1 : 0;
     if (num_classes < 3) num_classes = 3;
   }
-  OSPREY_RETURN_IF_ERROR(CheckData(train, "training data", options.predictor_type, num_classes));
-  if (validation != nullptr && validation->rows() == 0) validation = nullptr;
-  if (validation != nullptr) {
-    if (validation->cols() != train.cols()) {
-      return Status::InvalidArgument("validation data has a different number of columns");
-    }
-    OSPREY_RETURN_IF_ERROR(
-        CheckData(*validation, "validation data", options.predictor_type, num_classes));
-  }
   const Index f = train.x.cols();
   const Index k = options.predictor_type == PredictorType::kMulticlassClassifier ? num_classes : 1;
   const bool regression = options.predictor_type == PredictorType::kRegressor;
@@ -318,6 +371,20 @@ Result<LinearModel> FitLinearLearner(const Dataset& train, const Dataset* valida
     for (Index c = 0; c < f; ++c)
       scaling.inv_sd[c] = var[c] > 1e-24 ? 1.0 / std::sqrt(var[c]) : 1.0;
   }
+  // A missing value makes its column's statistics NaN: the scan that names it runs only then
+  // (or when there are no statistics).
+  const bool stats_finite =
+      options.normalize_data && scaling.mean.allFinite() && scaling.inv_sd.allFinite();
+  OSPREY_RETURN_IF_ERROR(CheckData(train, "training data", options.predictor_type, num_classes,
+                                   /*check_missing=*/!stats_finite));
+  if (validation != nullptr && validation->rows() == 0) validation = nullptr;
+  if (validation != nullptr) {
+    if (validation->cols() != train.cols()) {
+      return Status::InvalidArgument("validation data has a different number of columns");
+    }
+    OSPREY_RETURN_IF_ERROR(
+        CheckData(*validation, "validation data", options.predictor_type, num_classes));
+  }
   const bool scale_label = regression && options.normalize_label;
   if (scale_label) {
     scaling.y_mean = train.y.mean();
@@ -343,17 +410,26 @@ Result<LinearModel> FitLinearLearner(const Dataset& train, const Dataset* valida
                                         : (options.optimizer == OptimizerKind::kAdam ? 0.01 : 0.1);
   int64_t step = 0;
   double beta1_t = 1.0, beta2_t = 1.0;
-  // One shuffled, standardised copy of the training rows: each epoch then visits its contiguous
-  // mini-batches in a new random order, instead of gathering scattered rows every epoch (one
-  // extra copy of the training matrix buys cache-friendly epochs).
-  Matrix xs(train.x.rows(), f);
-  Vector ys(train.x.rows());
-  Gather(train, ShuffledIndices(train.rows(), options.seed), 0, train.rows(), scaling, scale_label,
-         &xs, &ys, threads);
-  // Small data (up to 8M cells) gets fully reshuffled rows every epoch, so mini-batches differ
-  // from epoch to epoch; large data keeps its rows and reshuffles the order of the batches.
-  constexpr Index kReshuffleMaxCells = 8 << 20;
-  const bool reshuffle_rows = train.x.size() <= kReshuffleMaxCells;
+  // Small data gets fully reshuffled rows every epoch, so mini-batches differ from epoch to
+  // epoch; large data keeps its rows and reshuffles the order of the batches.
+  const bool reshuffle_rows = train.x.size() <= options.reshuffle_max_cells;
+  // Large data in random order (the caller says so) is trained in place: each mini-batch of
+  // consecutive rows is standardised into a buffer when it is used, and no copy is made.
+  // Otherwise one shuffled, standardised copy of the training rows: each epoch then visits its
+  // contiguous mini-batches in a new random order, instead of gathering scattered rows every
+  // epoch (one extra copy of the training matrix buys cache-friendly epochs).
+  const bool in_place = !reshuffle_rows && options.rows_in_random_order;
+  Matrix xs;
+  Vector ys;
+  if (!in_place) {
+    xs.resize(train.x.rows(), f);
+    ys.resize(train.x.rows());
+    GatherOrder(train, ShuffledIndices(train.rows(), options.seed), scaling, scale_label, &xs, &ys,
+                threads);
+  }
+  // Single-output batches' buffers: effective weights, raw gradient, a zero centre.
+  Eigen::RowVectorXd w_eff(f), g_raw(f);
+  const Eigen::RowVectorXd zero = Eigen::RowVectorXd::Zero(f);
   const size_t num_batches =
       (train.rows() + static_cast<size_t>(batch) - 1) / static_cast<size_t>(batch);
   double best = std::numeric_limits<double>::infinity();
@@ -364,25 +440,48 @@ Result<LinearModel> FitLinearLearner(const Dataset& train, const Dataset* valida
 
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
     if (reshuffle_rows && epoch > 1) {
-      Gather(train, ShuffledIndices(train.rows(), options.seed + static_cast<uint64_t>(epoch)), 0,
-             train.rows(), scaling, scale_label, &xs, &ys, threads);
+      GatherOrder(train, ShuffledIndices(train.rows(), options.seed + static_cast<uint64_t>(epoch)),
+                  scaling, scale_label, &xs, &ys, threads);
     }
     const std::vector<size_t> batch_order =
         ShuffledIndices(num_batches, options.seed + static_cast<uint64_t>(epoch));
     double epoch_loss = 0.0;
     for (const size_t batch_idx : batch_order) {
       const auto begin = static_cast<Index>(batch_idx) * batch;
-      const Index n = std::min(batch, xs.rows() - begin);
-      const auto xblock = xs.middleRows(begin, n);
-      auto s = sb.topRows(n);
-      s.noalias() = xblock * w.transpose();
-      s.rowwise() += b.transpose();
-      epoch_loss += LossAndGradient(loss, s, ys.segment(begin, n), true);
+      const Index n = std::min(batch, train.x.rows() - begin);
       const double inv_n = 1.0 / static_cast<double>(n);
-      g_w.noalias() = s.transpose() * xblock;
-      g_w *= inv_n;
-      if (options.wd > 0) g_w += options.wd * w;
-      g_b = s.colwise().sum().transpose() * inv_n;
+      if (k == 1) {
+        // One pass over the batch's rows. In place, the standardisation is applied on the fly:
+        // (x - mean) * inv_sd . w = (x - mean) . (inv_sd * w), and the gradient is scaled by
+        // inv_sd the same way.
+        double sum_d = 0.0;
+        if (in_place) {
+          w_eff = w.row(0).cwiseProduct(scaling.inv_sd);
+          epoch_loss +=
+              SingleOutputBatch(loss, train.x, train.y, begin, n, scaling.mean.data(), w_eff.data(),
+                                b[0], scale_label ? &scaling : nullptr, g_raw.data(), &sum_d);
+          g_w.row(0) = g_raw.cwiseProduct(scaling.inv_sd) * inv_n;
+        } else {
+          w_eff = w.row(0);
+          epoch_loss += SingleOutputBatch(loss, xs, ys, begin, n, zero.data(), w_eff.data(), b[0],
+                                          nullptr, g_raw.data(), &sum_d);
+          g_w.row(0) = g_raw * inv_n;
+        }
+        if (options.wd > 0) g_w += options.wd * w;
+        g_b[0] = sum_d * inv_n;
+      } else {
+        if (in_place) GatherRange(train, begin, n, scaling, scale_label, &xb, &yb);
+        const auto xblock = in_place ? xb.topRows(n) : xs.middleRows(begin, n);
+        const auto yblock = in_place ? yb.head(n) : ys.segment(begin, n);
+        auto s = sb.topRows(n);
+        s.noalias() = xblock * w.transpose();
+        s.rowwise() += b.transpose();
+        epoch_loss += LossAndGradient(loss, s, yblock, true);
+        g_w.noalias() = s.transpose() * xblock;
+        g_w *= inv_n;
+        if (options.wd > 0) g_w += options.wd * w;
+        g_b = s.colwise().sum().transpose() * inv_n;
+      }
       ++step;
       if (options.optimizer == OptimizerKind::kAdam) {
         beta1_t *= options.beta_1;

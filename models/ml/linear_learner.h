@@ -5,7 +5,8 @@
 // training loss without a validation set), keeping the best epoch's weights. Features (and the
 // label, for regression) are standardised internally; the result is folded back into weights
 // on the raw features, so LinearModel needs no preprocessing to serve. Training works on one
-// shuffled, standardised copy of the training rows (memory: one more training matrix).
+// shuffled, standardised copy of the training rows (memory: one more training matrix), or in
+// place on large data that is already in random order (`rows_in_random_order`).
 // Thread-compatible: a LinearModel's const methods may be called concurrently.
 #pragma once
 
@@ -69,6 +70,15 @@ struct LinearLearnerOptions {
   // Threads for the passes over all rows (scaling statistics, the shuffled copy); not a
   // hyperparameter. 0 = the hardware's concurrency. The model does not depend on it.
   int num_threads = 0;
+  // Data of at most this many cells (rows x features) gets its rows reshuffled every epoch
+  // (new mini-batches each time); larger data keeps one row order and visits its mini-batches
+  // in a new random order each epoch. Not a hyperparameter. Default: 8M cells (64 MB).
+  int64_t reshuffle_max_cells = int64_t{8} << 20;
+  // The caller guarantees the training rows are in random order (the trainer's split shuffles
+  // them); not a hyperparameter. Larger data (see reshuffle_max_cells) is then trained in
+  // place, in mini-batches of consecutive rows standardised on the fly, without the learner's
+  // shuffled copy of the training rows (memory and time: one copy of the training matrix).
+  bool rows_in_random_order = false;
 
   // Reads SageMaker-named hyperparameters (unknown names are problems). `predictor_type` is
   // required.

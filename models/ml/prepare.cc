@@ -54,20 +54,20 @@ Imputer Imputer::Fit(const Dataset& train, const ImputerOptions& options) {
   const Eigen::Index n = train.x.rows();
   imp.fill_.assign(train.cols(), kNaN);
   if (options.policy == MissingPolicy::kKeep && !options.add_indicators) return imp;
-  // One row-major pass: non-missing count and sum per column (means; which columns have gaps).
+  // One pass: the column sums (a GEMV). NaN propagates through the sums, so when none is NaN no
+  // value is missing and every count is n; otherwise a row-major pass counts and sums the
+  // non-missing values per column (means; which columns have gaps).
   const auto cols = static_cast<Eigen::Index>(train.cols());
-  Eigen::RowVectorXd sums = Eigen::RowVectorXd::Zero(cols);
-  Eigen::RowVectorXd counts = Eigen::RowVectorXd::Zero(cols);
-  const bool any_missing = HasMissing(train.x);
-  if (any_missing) {
+  Eigen::RowVectorXd sums = (train.x.transpose() * Eigen::VectorXd::Ones(n)).transpose();
+  Eigen::RowVectorXd counts = Eigen::RowVectorXd::Constant(cols, static_cast<double>(n));
+  if (sums.array().isNaN().any()) {
+    sums.setZero();
+    counts.setZero();
     for (Eigen::Index row = 0; row < n; ++row) {
       const auto r = train.x.row(row).array();
       counts.array() += (r == r).cast<double>();  // NaN != NaN
       sums.array() += (r == r).select(r, 0.0);
     }
-  } else {
-    sums = (train.x.transpose() * Eigen::VectorXd::Ones(n)).transpose();  // a GEMV
-    counts.setConstant(static_cast<double>(n));
   }
   std::vector<double> values;
   for (size_t col = 0; col < train.cols(); ++col) {
@@ -173,6 +173,51 @@ Dataset DropMissingRows(const Dataset& data) {
     if (!data.x.row(row).array().isNaN().any()) keep.push_back(static_cast<size_t>(row));
   }
   return data.Rows(keep);
+}
+
+void PermuteRows(const std::vector<size_t>& order, Dataset* data) {
+  const size_t n = order.size();
+  OSPREY_CHECK(n == data->rows()) << "PermuteRows: " << n << " indices for " << data->rows()
+                                  << " rows";
+  Matrix& x = data->x;
+  Vector& y = data->y;
+  const bool labels = y.size() == x.rows();
+  const auto row_bytes = static_cast<size_t>(x.cols()) * sizeof(double);
+  std::vector<bool> placed(n, false);
+  Eigen::RowVectorXd first(x.cols());
+  for (size_t start = 0; start < n; ++start) {
+    if (placed[start]) continue;
+    // The cycle start <- order[start] <- order[order[start]] ... : each row takes its source's
+    // values, the source is next; the first row's values are kept aside for the cycle's end.
+    first = x.row(static_cast<Eigen::Index>(start));
+    const double first_y = labels ? y[static_cast<Eigen::Index>(start)] : 0.0;
+    // Sources are scattered: prefetch the row kAhead steps further along the cycle.
+    constexpr int kAhead = 8;
+    size_t ahead = start;
+    for (int step = 0; step < kAhead && order[ahead] != start; ++step) ahead = order[ahead];
+    size_t row = start;
+    while (true) {
+      OSPREY_CHECK(!placed[row]) << "PermuteRows: not a permutation";
+      placed[row] = true;
+      const size_t src = order[row];
+      OSPREY_CHECK(src < n) << "PermuteRows: index " << src << " out of range";
+      const auto dst = static_cast<Eigen::Index>(row);
+      if (src == start) {
+        x.row(dst) = first;
+        if (labels) y[dst] = first_y;
+        break;
+      }
+      if (order[ahead] != start) {
+        ahead = order[ahead];
+        const auto* p =
+            reinterpret_cast<const char*>(x.row(static_cast<Eigen::Index>(ahead)).data());
+        for (size_t byte = 0; byte < row_bytes; byte += 64) __builtin_prefetch(p + byte);
+      }
+      x.row(dst) = x.row(static_cast<Eigen::Index>(src));
+      if (labels) y[dst] = y[static_cast<Eigen::Index>(src)];
+      row = src;
+    }
+  }
 }
 
 std::vector<size_t> ShuffledIndices(size_t n, uint64_t seed) {

@@ -58,6 +58,12 @@ Dataset DropMissingRows(const Dataset& data);
 // 0..n-1 shuffled (Fisher-Yates on the RCF xoshiro generator: the same on every platform).
 std::vector<size_t> ShuffledIndices(size_t n, uint64_t seed);
 
+// Reorders the rows of `data` in place: row r becomes the former row order[r], as
+// data->Rows(order) would, without a second matrix (no fresh memory to fault in; following
+// the permutation's cycles, prefetching along them). O(rows) time, rows / 8 bytes extra.
+// REQUIRES: order is a permutation of [0, data->rows()).
+void PermuteRows(const std::vector<size_t>& order, Dataset* data);
+
 struct SplitFractions {
   double train = 0.7;
   double validation = 0.1;
@@ -72,8 +78,9 @@ struct Split {
   std::vector<size_t> test;
 };
 
-// Shuffled split of n rows. With `classes` (one integer class per row), each class is split in
-// the given proportions (stratified), so every split keeps the class balance.
+// Shuffled split of n rows (each part lists its rows in random order). With `classes` (one
+// integer class per row), each class is split in the given proportions (stratified), so every
+// split keeps the class balance.
 // REQUIRES: fractions.Validate().ok(); classes empty or of size n.
 Split TrainValidationTestSplit(size_t n, const SplitFractions& fractions, uint64_t seed,
                                const std::vector<int>& classes = {});

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "models/ml/metrics.h"
+#include "models/ml/prepare.h"
 
 namespace osprey::models::ml {
 namespace {
@@ -168,6 +169,12 @@ TEST(LinearLearnerTest, RejectsMissingValuesAndBadLabels) {
   auto st = FitLinearLearner(train, nullptr, Regressor());
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.status().message().find("row 6, column 'b': missing value"), std::string::npos);
+  // Without standardisation (no statistics to reveal it) the missing value is found too.
+  LinearLearnerOptions raw = Regressor();
+  raw.normalize_data = false;
+  auto st_raw = FitLinearLearner(train, nullptr, raw);
+  ASSERT_FALSE(st_raw.ok());
+  EXPECT_NE(st_raw.status().message().find("row 6, column 'b': missing value"), std::string::npos);
   Dataset blobs = Blobs(100, 2, 1);
   blobs.y[3] = 2;
   LinearLearnerOptions o;
@@ -241,6 +248,57 @@ TEST(LinearLearnerTest, ThreadCountDoesNotChangeTheModel) {
   }
   EXPECT_NEAR(models[0].weights(0, 0), 3.0, 0.05);
   EXPECT_NEAR(models[0].weights(0, 1), -2.0, 0.1);
+}
+
+// Large-data mode (one row order, mini-batches visited in a new order each epoch), forced with
+// reshuffle_max_cells = 0. The learner's own path trains on a shuffled, standardised copy: rows
+// ShuffledIndices(n, seed) of its input. Given those rows already in that order and
+// rows_in_random_order, it trains in place (standardising each mini-batch on the fly) and must
+// visit the same mini-batches: the same model and losses, up to rounding.
+TEST(LinearLearnerTest, InPlaceTrainingMatchesTheShuffledCopy) {
+  struct Case {
+    PredictorType type;
+    LinearLoss loss;
+    Dataset data;
+  };
+  std::vector<Case> cases;
+  cases.push_back({PredictorType::kRegressor, LinearLoss::kSquared, Planted(6000, 31, 0.3)});
+  cases.push_back({PredictorType::kRegressor, LinearLoss::kAbsolute, Planted(6000, 32, 0.3)});
+  cases.push_back({PredictorType::kBinaryClassifier, LinearLoss::kLogistic, Blobs(6000, 2, 33)});
+  cases.push_back({PredictorType::kBinaryClassifier, LinearLoss::kHinge, Blobs(6000, 2, 34)});
+  cases.push_back({PredictorType::kMulticlassClassifier, LinearLoss::kSoftmax, Blobs(6000, 4, 35)});
+  for (const Case& c : cases) {
+    SCOPED_TRACE(static_cast<int>(c.loss));
+    LinearLearnerOptions o;
+    o.predictor_type = c.type;
+    o.loss = c.loss;
+    o.mini_batch_size = 100;
+    o.epochs = 4;
+    o.early_stopping_patience = 10;
+    o.seed = 7;
+    o.reshuffle_max_cells = 0;
+    LinearFitReport copy_report, in_place_report;
+    auto copy = FitLinearLearner(c.data, nullptr, o, &copy_report);
+    ASSERT_TRUE(copy.ok()) << copy.status().message();
+    const Dataset shuffled = c.data.Rows(ShuffledIndices(c.data.rows(), o.seed));
+    o.rows_in_random_order = true;
+    auto in_place = FitLinearLearner(shuffled, nullptr, o, &in_place_report);
+    ASSERT_TRUE(in_place.ok()) << in_place.status().message();
+    ASSERT_EQ(in_place->weights.rows(), copy->weights.rows());
+    const double scale = copy->weights.cwiseAbs().maxCoeff() + copy->bias.cwiseAbs().maxCoeff();
+    EXPECT_LT((in_place->weights - copy->weights).cwiseAbs().maxCoeff(), 1e-9 * scale);
+    EXPECT_LT((in_place->bias - copy->bias).cwiseAbs().maxCoeff(), 1e-9 * scale);
+    ASSERT_EQ(in_place_report.train_loss.size(), copy_report.train_loss.size());
+    for (size_t e = 0; e < copy_report.train_loss.size(); ++e) {
+      EXPECT_NEAR(in_place_report.train_loss[e], copy_report.train_loss[e],
+                  1e-9 * copy_report.train_loss[e]);
+    }
+    // Without the promise of random order, the same data takes the copy path again.
+    o.rows_in_random_order = false;
+    auto again = FitLinearLearner(shuffled, nullptr, o);
+    ASSERT_TRUE(again.ok());
+    EXPECT_GT((again->weights - in_place->weights).cwiseAbs().maxCoeff(), 1e-9 * scale);
+  }
 }
 
 }  // namespace

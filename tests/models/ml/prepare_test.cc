@@ -57,6 +57,25 @@ TEST(ImputerTest, FittedOnTrainAppliedToOthersWithIndicators) {
   EXPECT_EQ(test.x(0, 3), 0.0);
 }
 
+TEST(ImputerTest, InfinitiesAreNotMissingValues) {
+  // +inf and -inf in one column sum to NaN, like a missing value would: still no gap there.
+  Dataset train;
+  train.columns = {{"a", ColumnType::kNumeric, {}}, {"b", ColumnType::kNumeric, {}}};
+  train.x.resize(3, 2);
+  train.x << std::numeric_limits<double>::infinity(), 1,  //
+      -std::numeric_limits<double>::infinity(), 2,        //
+      1, 6;
+  Imputer imp = Imputer::Fit(train, {MissingPolicy::kMean, true});
+  Dataset test;
+  test.columns = train.columns;
+  test.x.resize(1, 2);
+  test.x << 4, kNaN;
+  imp.Apply(&test);
+  ASSERT_EQ(test.cols(), 2u);  // no indicator columns: nothing was missing in training
+  EXPECT_DOUBLE_EQ(test.x(0, 1), 3.0);
+  EXPECT_EQ(test.x(0, 0), 4.0);
+}
+
 TEST(PrepareTest, DropMissingRows) {
   Dataset ds = DropMissingRows(WithMissing());
   ASSERT_EQ(ds.rows(), 3u);
@@ -82,6 +101,62 @@ TEST(SplitTest, DefaultSizesAndDisjoint) {
   all.insert(s.validation.begin(), s.validation.end());
   all.insert(s.test.begin(), s.test.end());
   EXPECT_EQ(all.size(), 1000u);
+}
+
+// The linear learner trains large data in place on the premise that the trainer's training
+// rows come in random order: about half of the neighbouring pairs ascend, and classes interleave.
+TEST(SplitTest, EachPartListsItsRowsInRandomOrder) {
+  std::vector<int> classes(2000, 0);
+  for (size_t idx = 1000; idx < 2000; ++idx) classes[idx] = 1;  // sorted by class
+  for (const bool stratified : {false, true}) {
+    SCOPED_TRACE(stratified);
+    const Split s = TrainValidationTestSplit(2000, SplitFractions{1.0, 0.0, 0.0}, 11,
+                                             stratified ? classes : std::vector<int>{});
+    ASSERT_EQ(s.train.size(), 2000u);
+    size_t ascents = 0, class_changes = 0;
+    for (size_t idx = 1; idx < s.train.size(); ++idx) {
+      ascents += s.train[idx] > s.train[idx - 1] ? 1 : 0;
+      class_changes += classes[s.train[idx]] != classes[s.train[idx - 1]] ? 1 : 0;
+    }
+    // Expected 999.5 each, standard deviation ~13 and ~22.
+    EXPECT_GT(ascents, 900u);
+    EXPECT_LT(ascents, 1100u);
+    EXPECT_GT(class_changes, 900u);
+    EXPECT_LT(class_changes, 1100u);
+  }
+}
+
+TEST(PermuteRowsTest, ReordersInPlaceLikeRows) {
+  // Several cycles (a random permutation of 1000 rows), a fixed point and the identity.
+  Dataset data;
+  data.columns = {{"a", ColumnType::kNumeric, {}}, {"b", ColumnType::kNumeric, {}}};
+  data.has_label = true;
+  data.x.resize(1000, 2);
+  data.y.resize(1000);
+  for (Eigen::Index r = 0; r < 1000; ++r) {
+    data.x(r, 0) = static_cast<double>(r);
+    data.x(r, 1) = -0.5 * static_cast<double>(r);
+    data.y[r] = static_cast<double>(r % 7);
+  }
+  std::vector<size_t> fixed_point(1000);
+  for (size_t r = 0; r < 1000; ++r) fixed_point[r] = (r == 3 ? 3 : (r + 1 == 1000 ? 0 : r + 1));
+  fixed_point[2] = 4;  // 2 skips the fixed point 3
+  std::vector<size_t> identity(1000);
+  for (size_t r = 0; r < 1000; ++r) identity[r] = r;
+  for (const auto& order : {ShuffledIndices(1000, 5), fixed_point, identity}) {
+    const Dataset expected = data.Rows(order);
+    Dataset permuted = data;
+    PermuteRows(order, &permuted);
+    EXPECT_EQ(permuted.x, expected.x);
+    EXPECT_EQ(permuted.y, expected.y);
+  }
+  // Without labels.
+  Dataset unlabelled = data;
+  unlabelled.has_label = false;
+  unlabelled.y.resize(0);
+  const std::vector<size_t> order = ShuffledIndices(1000, 6);
+  PermuteRows(order, &unlabelled);
+  EXPECT_EQ(unlabelled.x, data.Rows(order).x);
 }
 
 TEST(SplitTest, StratifiedKeepsClassBalance) {
