@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <set>
@@ -293,15 +294,31 @@ Result<Dataset> ParseNumericCsvBody(std::string_view body, int64_t first_line,
       ++line;
       if (Trim(text).empty()) return true;
       double* out = ds.x.data() + row * n_features;
-      // Fields are split at each delimiter and trimmed, as CsvReader does.
+      // A CRLF line's '\r' goes first: CsvReader trims it from the last field anyway.
+      if (text.back() == '\r') text.remove_suffix(1);
+      const char* const line_end = text.data() + text.size();
       Status error = Status::Ok();
       size_t col = 0;
-      size_t start = 0;
+      const char* p = text.data();
       while (true) {
-        const size_t cut = text.find(delimiter, start);
-        const size_t stop = cut == std::string_view::npos ? text.size() : cut;
+        // Fast path: the field is exactly a finite number (no padding), parsed in place; its end
+        // is where the number ends, so the field is scanned once.
+        if (col < width && layout.feature_of[col] >= 0 && error.ok()) {
+          double v = 0;
+          auto [ptr, ec] = std::from_chars(p, line_end, v);
+          if (ec == std::errc() && (ptr == line_end || *ptr == delimiter) && std::isfinite(v)) {
+            out[layout.feature_of[col]] = v;
+            ++col;
+            if (ptr == line_end) break;
+            p = ptr + 1;
+            continue;
+          }
+        }
+        // Otherwise the field is cut at the next delimiter and trimmed, as CsvReader does.
+        const void* found = std::memchr(p, delimiter, static_cast<size_t>(line_end - p));
+        const char* stop = found == nullptr ? line_end : static_cast<const char*>(found);
         if (col < width && error.ok()) {
-          const std::string_view cell = Trim(text.substr(start, stop - start));
+          const std::string_view cell = Trim(std::string_view(p, static_cast<size_t>(stop - p)));
           const int f = layout.feature_of[col];
           if (f < 0) {
             if (IsMissingToken(cell)) {
@@ -312,21 +329,15 @@ Result<Dataset> ParseNumericCsvBody(std::string_view body, int64_t first_line,
             }
           } else {
             double v = kNaN;
-            const char* end = cell.data() + cell.size();
-            auto [ptr, ec] = std::from_chars(cell.data(), end, v);
-            if (ec != std::errc() || ptr != end || !std::isfinite(v)) {
-              if (IsMissingToken(cell)) {
-                v = kNaN;
-              } else if (!ParseNumber(cell, &v)) {
-                error = CellError(line, col, layout.names[col], "not a number: " + Quote(cell));
-              }
+            if (!IsMissingToken(cell) && !ParseNumber(cell, &v)) {
+              error = CellError(line, col, layout.names[col], "not a number: " + Quote(cell));
             }
             out[f] = v;
           }
         }
         ++col;
-        if (cut == std::string_view::npos) break;
-        start = cut + 1;
+        if (found == nullptr) break;
+        p = stop + 1;
       }
       // A wrong field count is reported before any bad value of the record.
       if (col != width) error = FieldCountError(line, col, width);
