@@ -295,7 +295,7 @@ Result<Dataset> ParseNumericCsvBody(std::string_view body, int64_t first_line,
       if (Trim(text).empty()) return true;
       double* out = ds.x.data() + row * n_features;
       // A CRLF line's '\r' goes first: CsvReader trims it from the last field anyway.
-      if (text.back() == '\r') text.remove_suffix(1);
+      if (text.back() == '\r' && delimiter != '\r') text.remove_suffix(1);
       const char* const line_end = text.data() + text.size();
       Status error = Status::Ok();
       size_t col = 0;
