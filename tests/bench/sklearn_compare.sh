@@ -45,6 +45,11 @@ if [ ! -x "$OSPREY_BIN" ]; then
 fi
 export LARGE=0
 if [ "${1:-}" = "--large" ]; then LARGE=1; fi
+# OpenMP threads (XGBoost's, and sklearn's k-means and HistGradientBoosting) sleep at barriers
+# instead of spinning, on BOTH sides, unless the caller sets OMP_WAIT_POLICY. On a shared 2-core
+# machine the default spinning made the same XGBoost fit cost 28 s or 75 s of CPU from one run to
+# the next (threads spinning while their partner is descheduled), which drowns the comparison.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 exec /usr/bin/python3 - <<'PY'
 import math, os, re, resource, subprocess, sys, tempfile, time
 import numpy as np
@@ -341,7 +346,9 @@ def fmt(v, width):
     return f"{v:>{width}.1f}" if abs(v) >= 1000 else f"{v:>{width}.4f}"
 
 
-print(f"sklearn {sklearn.__version__}, numpy {np.__version__}; osprey {OSPREY}")
+print(f"sklearn {sklearn.__version__}, numpy {np.__version__}; osprey {OSPREY}; "
+      f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')} (both sides); {os.cpu_count()} cores, "
+      f"load average {os.getloadavg()[0]:.1f} at the end")
 print()
 print(f"Small sets: {FOLDS}-fold cross-validation (stratified for classifiers), the same folds on "
       f"both sides. mean ± sd over the folds; diff = ours - sklearn (mean of the per-fold "
