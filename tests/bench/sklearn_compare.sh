@@ -279,7 +279,9 @@ if os.environ.get("LARGE") == "1":
     # XGBoost hist is set to the same (grow_policy lossguide, max_leaves 31, max_depth 0,
     # min_child_weight 20 = 20 rows for squared error, lambda 0, max_bin 256), 100 trees at
     # learning rate 0.1 on both sides, no early stopping (sklearn's is on by default above 10 000
-    # rows: turned off), all cores on both sides.
+    # rows: turned off), all cores on both sides. Where the time goes (measured on 2 cores): ours
+    # spends ~3.5 s before the first tree on XGBoost's quantile sketch of all 800 000 rows (sklearn
+    # bins from a 200 000-row subsample) and ~0.08 s per tree; a QuantileDMatrix was no faster.
     u = 1 / (1 + np.exp(-x[:, :5]))
     y = (10 * np.sin(np.pi * u[:, 0] * u[:, 1]) + 20 * (u[:, 2] - 0.5) ** 2 + 10 * u[:, 3]
          + 5 * u[:, 4] + 0.3 * x[:, 5] * x[:, 6] + rng.normal(size=n))
