@@ -84,7 +84,7 @@ class DMatrix {
   // A DMatrix over the rows of `x` (read in place, on `params`' nthread threads), with labels `y`
   // when not null. (A QuantileDMatrix for tree_method hist was tried: its sketch took as long as
   // the plain DMatrix's lazy one, and each round was slower with XGBoost 1.7.)
-  Status Create(const Matrix& x, const Vector* y, const Hyperparameters& params) {
+  Status Create(const Matrix& x, const Vector* y, const Hyperparameters& params = {}) {
     if (XGDMatrixCreateFromDense(ArrayInterface(x).c_str(), DMatrixConfig(params).c_str(),
                                  &handle_) != 0) {
       return XgbError("DMatrix");
@@ -196,7 +196,7 @@ int XGBoostModel::rounds() const {
 Result<Matrix> XGBoostModel::PredictAs(const Matrix& x, const char* config,
                                         const char* what) const {
   DMatrix d;
-  OSPREY_RETURN_IF_ERROR(d.Create(x, nullptr, Hyperparameters{}));
+  OSPREY_RETURN_IF_ERROR(d.Create(x, nullptr));
   MutexLock lock(&mu_);
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;
