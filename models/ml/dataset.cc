@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <set>
@@ -86,6 +87,7 @@ class CsvReader {
   bool Next(std::vector<std::string_view>* fields, int64_t* line, std::string* error) {
     while (pos_ < text_.size()) {
       *line = line_;
+      record_begin_ = pos_;
       // Skip blank lines.
       size_t eol = text_.find('\n', pos_);
       std::string_view rest = text_.substr(pos_, eol == std::string_view::npos ? eol : eol - pos_);
@@ -111,8 +113,12 @@ class CsvReader {
       }
       return ReadRecord(fields, error);
     }
+    record_begin_ = text_.size();
     return false;
   }
+
+  // Offset in the text of the record Next() returned last.
+  size_t record_begin() const { return record_begin_; }
 
  private:
   struct Span {
@@ -180,6 +186,7 @@ class CsvReader {
   std::string_view text_;
   char delimiter_;
   size_t pos_ = 0;
+  size_t record_begin_ = 0;
   int64_t line_ = 1;
   std::vector<Span> spans_;
   std::string scratch_;
@@ -191,6 +198,166 @@ Matrix ToMatrix(const std::vector<double>& cells, size_t cols) {
   Matrix x(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
   if (!cells.empty()) std::copy(cells.begin(), cells.end(), x.data());
   return x;
+}
+
+// What ParseCsv settles from the header and the first record, for the body's parsers.
+struct CsvLayout {
+  size_t width = 0;              // fields per record
+  std::vector<int> feature_of;   // input column -> feature index; -1 = the label
+  std::vector<std::string> names;  // per input column
+  char delimiter = ',';
+};
+
+Status FieldCountError(int64_t line, size_t fields, size_t width) {
+  return Status::InvalidArgument("line " + std::to_string(line) + ": " + std::to_string(fields) +
+                                 " fields, expected " + std::to_string(width));
+}
+
+Status CellError(int64_t line, size_t col, const std::string& name, const std::string& what) {
+  return Status::InvalidArgument("line " + std::to_string(line) + ", column " +
+                                 std::to_string(col + 1) + " (" + Quote(name) + "): " + what);
+}
+
+// Bytes per chunk of the parallel numeric parse. Chunks end after a '\n', so their boundaries
+// depend on the text only and the result is the same for any number of threads.
+constexpr size_t kCsvChunkBytes = size_t{1} << 20;
+
+// `body` cut into chunks of about kCsvChunkBytes, each ending after a line end (or at the end).
+std::vector<std::string_view> CutAtLineEnds(std::string_view body) {
+  std::vector<std::string_view> chunks;
+  size_t begin = 0;
+  while (begin < body.size()) {
+    size_t end = body.size();
+    if (body.size() - begin > kCsvChunkBytes) {
+      const size_t eol = body.find('\n', begin + kCsvChunkBytes - 1);
+      if (eol != std::string_view::npos) end = eol + 1;
+    }
+    chunks.push_back(body.substr(begin, end - begin));
+    begin = end;
+  }
+  return chunks;
+}
+
+// Calls fn(line) for each line of `chunk` (without its '\n'); fn returns false to stop.
+template <typename Fn>
+void ForEachLine(std::string_view chunk, const Fn& fn) {
+  size_t pos = 0;
+  while (pos < chunk.size()) {
+    const size_t eol = chunk.find('\n', pos);
+    const size_t end = eol == std::string_view::npos ? chunk.size() : eol;
+    if (!fn(chunk.substr(pos, end - pos))) return;
+    pos = end + 1;
+  }
+}
+
+// The body of a CSV whose feature columns are all numeric and which holds no quote: every record
+// is one line, so the text is cut at line ends and the chunks are parsed in parallel straight
+// into the matrix (two passes: count the records per chunk, then parse each chunk at its first
+// row). Errors and values are exactly those of the sequential reader: the first error in text
+// order is reported. `first_line` is the 1-based line `body` starts on.
+Result<Dataset> ParseNumericCsvBody(std::string_view body, int64_t first_line,
+                                    const CsvLayout& layout, Dataset ds) {
+  const std::vector<std::string_view> chunks = CutAtLineEnds(body);
+  const int threads = ResolveThreads(0);
+  // Pass 1: records (non-blank lines) and line ends per chunk.
+  std::vector<size_t> records(chunks.size(), 0);
+  std::vector<int64_t> lines(chunks.size(), 0);
+  ParallelChunks(chunks.size(), threads, [&](size_t c) {
+    size_t n = 0;
+    ForEachLine(chunks[c], [&](std::string_view line) {
+      if (!Trim(line).empty()) ++n;
+      return true;
+    });
+    records[c] = n;
+    lines[c] = static_cast<int64_t>(std::count(chunks[c].begin(), chunks[c].end(), '\n'));
+  });
+  std::vector<size_t> row_begin(chunks.size() + 1, 0);
+  std::vector<int64_t> line_begin(chunks.size() + 1, first_line);
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    row_begin[c + 1] = row_begin[c] + records[c];
+    line_begin[c + 1] = line_begin[c] + lines[c];
+  }
+  const size_t rows = row_begin.back();
+  const size_t n_features = ds.columns.size();
+  ds.x.resize(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(n_features));
+  std::vector<std::string_view> label_text(ds.has_label ? rows : 0);
+  if (ds.has_label) ds.y.resize(static_cast<Eigen::Index>(rows));
+  // Pass 2: parse. Each chunk stops at its first error; each writes only its own rows.
+  std::vector<Status> errors(chunks.size(), Status::Ok());
+  std::vector<char> labels_numeric(chunks.size(), 1);
+  const size_t width = layout.width;
+  const char delimiter = layout.delimiter;
+  ParallelChunks(chunks.size(), threads, [&](size_t c) {
+    size_t row = row_begin[c];
+    int64_t line = line_begin[c] - 1;
+    ForEachLine(chunks[c], [&](std::string_view text) {
+      ++line;
+      if (Trim(text).empty()) return true;
+      double* out = ds.x.data() + row * n_features;
+      // A CRLF line's '\r' goes first: CsvReader trims it from the last field anyway.
+      if (text.back() == '\r' && delimiter != '\r') text.remove_suffix(1);
+      const char* const line_end = text.data() + text.size();
+      Status error = Status::Ok();
+      size_t col = 0;
+      const char* p = text.data();
+      while (true) {
+        // Fast path: the field is exactly a finite number (no padding), parsed in place; its end
+        // is where the number ends, so the field is scanned once.
+        if (col < width && layout.feature_of[col] >= 0 && error.ok()) {
+          double v = 0;
+          auto [ptr, ec] = std::from_chars(p, line_end, v);
+          if (ec == std::errc() && (ptr == line_end || *ptr == delimiter) && std::isfinite(v)) {
+            out[layout.feature_of[col]] = v;
+            ++col;
+            if (ptr == line_end) break;
+            p = ptr + 1;
+            continue;
+          }
+        }
+        // Otherwise the field is cut at the next delimiter and trimmed, as CsvReader does.
+        const void* found = std::memchr(p, delimiter, static_cast<size_t>(line_end - p));
+        const char* stop = found == nullptr ? line_end : static_cast<const char*>(found);
+        if (col < width && error.ok()) {
+          const std::string_view cell = Trim(std::string_view(p, static_cast<size_t>(stop - p)));
+          const int f = layout.feature_of[col];
+          if (f < 0) {
+            if (IsMissingToken(cell)) {
+              error = CellError(line, col, layout.names[col], "missing label");
+            } else {
+              label_text[row] = cell;
+              if (!ParseNumber(cell, &ds.y[static_cast<Eigen::Index>(row)])) labels_numeric[c] = 0;
+            }
+          } else {
+            double v = kNaN;
+            if (!IsMissingToken(cell) && !ParseNumber(cell, &v)) {
+              error = CellError(line, col, layout.names[col], "not a number: " + Quote(cell));
+            }
+            out[f] = v;
+          }
+        }
+        ++col;
+        if (found == nullptr) break;
+        p = stop + 1;
+      }
+      // A wrong field count is reported before any bad value of the record.
+      if (col != width) error = FieldCountError(line, col, width);
+      if (!error.ok()) {
+        errors[c] = std::move(error);
+        return false;
+      }
+      ++row;
+      return true;
+    });
+  });
+  for (Status& st : errors) {
+    if (!st.ok()) return std::move(st);
+  }
+  if (ds.has_label &&
+      std::find(labels_numeric.begin(), labels_numeric.end(), 0) != labels_numeric.end()) {
+    std::vector<std::string> labels(label_text.begin(), label_text.end());
+    FinishLabels(labels, &ds);
+  }
+  return ds;
 }
 
 }  // namespace
@@ -316,6 +483,19 @@ Result<Dataset> ParseCsv(std::string_view text, const CsvOptions& options) {
     }
     it->type = ColumnType::kText;
   }
+  // Numeric features and no quote anywhere in the data rows: the parallel parser.
+  const std::string_view body = text.substr(reader.record_begin());
+  const bool all_numeric = std::all_of(ds.columns.begin(), ds.columns.end(), [](const Column& c) {
+    return c.type == ColumnType::kNumeric;
+  });
+  if (all_numeric && body.find('"') == std::string_view::npos) {
+    CsvLayout layout;
+    layout.width = width;
+    layout.feature_of = feature_of;
+    layout.names = std::move(names);
+    layout.delimiter = options.delimiter;
+    return ParseNumericCsvBody(body, line, layout, std::move(ds));
+  }
   std::vector<Coder> coders(ds.columns.size());
   for (size_t f = 0; f < ds.columns.size(); ++f) coders[f].categories = &ds.columns[f].categories;
 
@@ -358,8 +538,8 @@ Result<Dataset> ParseCsv(std::string_view text, const CsvOptions& options) {
         }
       } else if (!IsMissingToken(cell)) {
         // Categories are trimmed; text is kept as written (its tokenizer splits on spaces).
-        const bool text = ds.columns[static_cast<size_t>(f)].type == ColumnType::kText;
-        v = coders[static_cast<size_t>(f)].Code(text ? cell : Trim(cell));
+        const bool is_text = ds.columns[static_cast<size_t>(f)].type == ColumnType::kText;
+        v = coders[static_cast<size_t>(f)].Code(is_text ? cell : Trim(cell));
       }
       cells.push_back(v);
     }

@@ -75,6 +75,82 @@ TEST(ParseCsvTest, ErrorsNameLineAndColumn) {
   EXPECT_FALSE(ParseCsv("", CsvOptions{}).ok());
 }
 
+// Numeric rows of a few MB, so the parallel parser cuts them into several chunks: blank lines,
+// CRLF ends, padded cells, missing tokens, '+' signs, exponents. Seeded; deterministic.
+std::string ManyRows(int rows, bool quote_first_label) {
+  std::string out = quote_first_label ? "\"1\",2,3,4,5\n" : "1,2,3,4,5\n";
+  for (int row = 1; row < rows; ++row) {
+    out += std::to_string(row % 7) + "," + std::to_string(row) + ".25, +" +
+           std::to_string(row % 13) + "e-3 ," + (row % 11 == 0 ? "NA" : "-0.5") + "," +
+           (row % 17 == 0 ? "" : "1234567.875");
+    out += row % 5 == 0 ? "\r\n" : "\n";
+    if (row % 1000 == 0) out += "\n  \n";
+  }
+  return out;
+}
+
+bool SameCells(const Matrix& a, const Matrix& b) {
+  if (a.rows() != b.rows() || a.cols() != b.cols()) return false;
+  for (Eigen::Index idx = 0; idx < a.size(); ++idx) {
+    const double u = a.data()[idx], v = b.data()[idx];
+    if (!(u == v || (std::isnan(u) && std::isnan(v)))) return false;
+  }
+  return true;
+}
+
+TEST(ParseCsvTest, ParallelNumericParseMatchesSequentialReader) {
+  // The quoted first label sends the second text through the sequential RFC 4180 reader.
+  const std::string fast_text = ManyRows(120000, false);
+  ASSERT_GT(fast_text.size(), 3u << 20);  // several chunks
+  auto fast = ParseCsv(fast_text, CsvOptions{});
+  auto slow = ParseCsv(ManyRows(120000, true), CsvOptions{});
+  ASSERT_TRUE(fast.ok()) << fast.status().ToString();
+  ASSERT_TRUE(slow.ok()) << slow.status().ToString();
+  ASSERT_EQ(fast->rows(), 120000u);
+  EXPECT_TRUE(SameCells(fast->x, slow->x));
+  EXPECT_EQ(fast->y, slow->y);
+  EXPECT_EQ(fast->x(99999, 0), 99999.25);
+  EXPECT_EQ(fast->x(99999, 1), (99999 % 13) * 1e-3);
+  EXPECT_TRUE(std::isnan(fast->x(11, 2)));
+  EXPECT_TRUE(std::isnan(fast->x(17, 3)));
+  EXPECT_EQ(fast->CountMissing(), slow->CountMissing());
+}
+
+TEST(ParseCsvTest, ParallelParseReportsTheFirstErrorWithItsLine) {
+  std::string text = ManyRows(120000, false);
+  // About 120 240 lines (2 blank lines every 1000 rows); errors on lines 100 000 and 110 000.
+  auto line_start = [&](int line) {
+    size_t pos = 0;
+    for (int l = 1; l < line; ++l) pos = text.find('\n', pos) + 1;
+    return pos;
+  };
+  const size_t late = line_start(110000);
+  text.replace(text.find(',', late) + 1, 0, "x");  // "x<number>" in column 2 of a late line
+  const size_t early = line_start(100000);
+  text.replace(text.find(',', early), 1, ";");  // 4 fields on an earlier line
+  auto bad = ParseCsv(text, CsvOptions{});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "line 100000: 4 fields, expected 5");
+  text.replace(text.find(';', early), 1, ",");
+  bad = ParseCsv(text, CsvOptions{});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message().rfind("line 110000, column 2 ('x1'): not a number: 'x", 0), 0u)
+      << bad.status().message();
+}
+
+TEST(ParseCsvTest, ParallelParseCodesStringLabels) {
+  std::string text;
+  for (int row = 0; row < 200000; ++row) {
+    text += std::string(row % 3 == 0 ? "cat" : "dog") + "," + std::to_string(row) + "\n";
+  }
+  auto ds = ParseCsv(text, CsvOptions{});
+  ASSERT_TRUE(ds.ok()) << ds.status().ToString();
+  EXPECT_EQ(ds->label_classes, (std::vector<std::string>{"cat", "dog"}));
+  EXPECT_EQ(ds->y[0], 0.0);
+  EXPECT_EQ(ds->y[199999], 1.0);
+  EXPECT_EQ(ds->x(199999, 0), 199999.0);
+}
+
 TEST(ParseJsonLinesTest, InfersSchemaFromFirstRecord) {
   JsonLinesOptions o;
   o.label = "y";
