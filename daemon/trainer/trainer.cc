@@ -1116,8 +1116,11 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
   }
   const auto started = std::chrono::steady_clock::now();
   const std::clock_t cpu_started = std::clock();
-  const std::string data_sha256 = Sha256Hex(*bytes);
+  // The data's hash (metadata.json's source) is computed beside the parse.
+  std::string data_sha256;
+  std::thread hasher([&] { data_sha256 = Sha256Hex(*bytes); });
   auto data = LoadData(*cfg, data_path.string(), *bytes);
+  hasher.join();
   const auto loaded = std::chrono::steady_clock::now();
   const std::clock_t cpu_loaded = std::clock();
   if (!data.ok()) {
