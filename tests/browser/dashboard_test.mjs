@@ -13,21 +13,8 @@ import { createRequire } from 'node:module';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { CHROMIUM, CHROMIUM_FLAGS, parseArgs } from './common.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
-
-function parseArgs(argv) {
-  const args = {};
-  for (let idx = 2; idx < argv.length; idx += 2) {
-    if (!argv[idx].startsWith('--') || idx + 1 >= argv.length) throw new Error('bad argument ' + argv[idx]);
-    args[argv[idx].slice(2)] = argv[idx + 1];
-  }
-  for (const name of ['ospreyd', 'config', 'modules', 'workdir', 'screenshot']) {
-    if (!args[name]) throw new Error('missing --' + name);
-  }
-  return args;
-}
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -60,7 +47,7 @@ async function waitFor(what, timeoutMs, check) {
 function log(...parts) { console.log('[dashboard_browser]', ...parts); }
 
 async function main() {
-  const args = parseArgs(process.argv);
+  const args = parseArgs(process.argv, ['ospreyd', 'config', 'modules', 'workdir', 'screenshot']);
   const require = createRequire(path.join(args.modules, 'noop.js'));
   const { chromium } = require('playwright-core');
 

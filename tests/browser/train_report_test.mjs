@@ -22,21 +22,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
+import { CHROMIUM, CHROMIUM_FLAGS, parseArgs } from './common.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
-
-function parseArgs(argv) {
-  const args = {};
-  for (let idx = 2; idx < argv.length; idx += 2) {
-    if (!argv[idx].startsWith('--') || idx + 1 >= argv.length) throw new Error('bad argument ' + argv[idx]);
-    args[argv[idx].slice(2)] = argv[idx + 1];
-  }
-  for (const name of ['osprey', 'modules', 'workdir', 'screenshots']) {
-    if (!args[name]) throw new Error('missing --' + name);
-  }
-  return args;
-}
 
 function log(...parts) { console.log('[train_report_browser]', ...parts); }
 
@@ -327,7 +314,7 @@ async function checkRecorderSeesRequests(context, workdir) {
 }
 
 async function main() {
-  const args = parseArgs(process.argv);
+  const args = parseArgs(process.argv, ['osprey', 'modules', 'workdir', 'screenshots']);
   const require = createRequire(path.join(args.modules, 'noop.js'));
   const { chromium } = require('playwright-core');
 
