@@ -72,7 +72,8 @@ struct LinearLearnerOptions {
   // keeps converging along badly conditioned directions (strongly correlated features) where
   // the iterates only jitter. Early stopping, the best epoch and the reported training and
   // validation losses then judge the averaged weights (cost: one more pass over the training
-  // rows per averaged epoch, to score them). 0 = off (the last iterate). Default: 0.
+  // rows per averaged epoch, to score them). With l1, an averaged weight is exactly 0 only if
+  // it was 0 after every averaged update. 0 = off (the last iterate). Default: 0.
   int average_start_epoch = 0;
   // Seed for the per-epoch shuffles.
   uint64_t seed = 1;
