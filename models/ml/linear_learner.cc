@@ -274,6 +274,7 @@ Result<LinearLearnerOptions> LinearLearnerOptions::FromHyperparameters(
   r.Double("beta_1", &o.beta_1, 0.0, 1.0);
   r.Double("beta_2", &o.beta_2, 0.0, 1.0);
   r.Double("momentum", &o.momentum, 0.0, 1.0);
+  r.Int("average_start_epoch", &o.average_start_epoch, 0, 100000);
   r.UInt64("seed", &o.seed);
   r.Finish();
   if (r.ok()) {
@@ -314,6 +315,7 @@ Status LinearLearnerOptions::Validate() const {
   if (mini_batch_size < 1 || epochs < 1) {
     return Status::InvalidArgument("mini_batch_size and epochs must be >= 1");
   }
+  if (average_start_epoch < 0) return Status::InvalidArgument("average_start_epoch must be >= 0");
   return Status::Ok();
 }
 
@@ -398,6 +400,10 @@ Result<LinearModel> FitLinearLearner(const Dataset& train, const Dataset* valida
   Vector m_b = Vector::Zero(k), v_b = Vector::Zero(k), g_b(k);
   ColMatrix best_w = w;
   Vector best_b = b;
+  // Polyak-Ruppert averages of the iterates since average_start_epoch, and their count.
+  ColMatrix avg_w;
+  Vector avg_b;
+  int64_t averaged = 0;
 
   const auto batch = static_cast<Index>(
       std::min<size_t>(static_cast<size_t>(options.mini_batch_size), train.rows()));
@@ -446,6 +452,7 @@ Result<LinearModel> FitLinearLearner(const Dataset& train, const Dataset* valida
     const std::vector<size_t> batch_order =
         ShuffledIndices(num_batches, options.seed + static_cast<uint64_t>(epoch));
     double epoch_loss = 0.0;
+    const bool averaging = options.average_start_epoch > 0 && epoch >= options.average_start_epoch;
     for (const size_t batch_idx : batch_order) {
       const auto begin = static_cast<Index>(batch_idx) * batch;
       const Index n = std::min(batch, train.x.rows() - begin);
@@ -506,12 +513,32 @@ Result<LinearModel> FitLinearLearner(const Dataset& train, const Dataset* valida
       if (options.lr_scheduler_step > 0 && step % options.lr_scheduler_step == 0) {
         lr = std::max(options.lr_scheduler_minimum_lr, lr * options.lr_scheduler_factor);
       }
+      if (averaging) {
+        // Running mean: avg += (w - avg) / count (the first update starts it at w).
+        ++averaged;
+        if (averaged == 1) {
+          avg_w = w;
+          avg_b = b;
+        } else {
+          const double inv_count = 1.0 / static_cast<double>(averaged);
+          avg_w += (w - avg_w) * inv_count;
+          avg_b += (b - avg_b) * inv_count;
+        }
+      }
     }
+    // The model this epoch ends with: the average when averaging, else the last iterate.
+    const ColMatrix& model_w = averaging ? avg_w : w;
+    const Vector& model_b = averaging ? avg_b : b;
     epoch_loss /= n_rows;
+    if (averaging) {
+      // The epoch's running loss scored the iterates, not their mean: score the mean.
+      epoch_loss = MeanLoss(train, loss, model_w, model_b, scaling, scale_label, &xb, &yb, &sb);
+    }
     rep.train_loss.push_back(epoch_loss);
     double monitored = epoch_loss;
     if (validation != nullptr) {
-      monitored = MeanLoss(*validation, loss, w, b, scaling, scale_label, &xb, &yb, &sb);
+      monitored =
+          MeanLoss(*validation, loss, model_w, model_b, scaling, scale_label, &xb, &yb, &sb);
       rep.validation_loss.push_back(monitored);
     }
     rep.epochs_run = epoch;
@@ -520,8 +547,8 @@ Result<LinearModel> FitLinearLearner(const Dataset& train, const Dataset* valida
                           (best - monitored) > options.early_stopping_tolerance * std::abs(best);
     if (monitored < best) {
       best = monitored;
-      best_w = w;
-      best_b = b;
+      best_w = model_w;
+      best_b = model_b;
       rep.best_epoch = epoch;
     }
     since_best = improved ? 0 : since_best + 1;

@@ -1,8 +1,9 @@
 // The linear learner (SageMaker's built-in algorithm, same hyperparameter names): regression
 // (squared or absolute loss), binary classification (logistic or hinge = linear SVM) and
 // multiclass (softmax or Crammer-Singer hinge), L1 (proximal) and L2 regularisation, mini-batch
-// SGD or Adam with a step learning-rate schedule and early stopping on the validation loss (the
-// training loss without a validation set), keeping the best epoch's weights. Features (and the
+// SGD or Adam with a step learning-rate schedule, optional iterate averaging, and early stopping
+// on the validation loss (the training loss without a validation set), keeping the best epoch's
+// weights. Features (and the
 // label, for regression) are standardised internally; the result is folded back into weights
 // on the raw features, so LinearModel needs no preprocessing to serve. Training works on one
 // shuffled, standardised copy of the training rows (memory: one more training matrix), or in
@@ -65,6 +66,15 @@ struct LinearLearnerOptions {
   double beta_2 = 0.999;
   // momentum: SGD momentum. Default: 0.
   double momentum = 0.0;
+  // average_start_epoch: from this epoch on (1-based), the model is the running mean of the
+  // weights after every update since that epoch began (Polyak-Ruppert averaging, scikit-learn
+  // SGD's `average`; SageMaker has no counterpart). The mean removes SGD's noise floor and
+  // keeps converging along badly conditioned directions (strongly correlated features) where
+  // the iterates only jitter. Early stopping, the best epoch and the reported training and
+  // validation losses then judge the averaged weights (cost: one more pass over the training
+  // rows per averaged epoch, to score them). With l1, an averaged weight is exactly 0 only if
+  // it was 0 after every averaged update. 0 = off (the last iterate). Default: 0.
+  int average_start_epoch = 0;
   // Seed for the per-epoch shuffles.
   uint64_t seed = 1;
   // Threads for the passes over all rows (scaling statistics, the shuffled copy); not a

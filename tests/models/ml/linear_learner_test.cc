@@ -4,6 +4,7 @@
 #include <random>
 #include <vector>
 
+#include <Eigen/QR>
 #include <gtest/gtest.h>
 
 #include "models/ml/metrics.h"
@@ -189,13 +190,18 @@ TEST(LinearLearnerTest, HyperparametersBySageMakerNames) {
                     {"wd", "auto"},
                     {"mini_batch_size", "32"},
                     {"optimizer", "sgd"},
-                    {"epochs", "7"}};
+                    {"epochs", "7"},
+                    {"average_start_epoch", "4"}};
   auto o = LinearLearnerOptions::FromHyperparameters(p);
   ASSERT_TRUE(o.ok()) << o.status().ToString();
   EXPECT_EQ(o->loss, LinearLoss::kHinge);
   EXPECT_EQ(o->mini_batch_size, 32);
   EXPECT_EQ(o->optimizer, OptimizerKind::kSgd);
   EXPECT_EQ(o->wd, 0.0);
+  EXPECT_EQ(o->average_start_epoch, 4);
+  EXPECT_FALSE(LinearLearnerOptions::FromHyperparameters(
+                   {{"predictor_type", "regressor"}, {"average_start_epoch", "-1"}})
+                   .ok());
   std::vector<HyperparameterProblem> problems;
   auto bad = LinearLearnerOptions::FromHyperparameters(
       {{"predictor_type", "regressor"}, {"epochz", "3"}, {"l1", "-1"}}, &problems);
@@ -207,6 +213,111 @@ TEST(LinearLearnerTest, HyperparametersBySageMakerNames) {
       {{"predictor_type", "regressor"}, {"loss", "logistic"}});
   EXPECT_FALSE(mismatch.ok());
   EXPECT_FALSE(LinearLearnerOptions::FromHyperparameters({}).ok());
+}
+
+// y = x0 + x1 + 0.5 x2 + noise with x1 = x0 + small noise (correlation ~0.999): the loss is
+// nearly flat along x0 - x1, where mini-batch iterates jitter instead of converging.
+Dataset Correlated(size_t n, uint64_t seed, double noise = 1.0) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> g(0.0, 1.0);
+  Dataset ds;
+  ds.columns = {{"a", ColumnType::kNumeric, {}},
+                {"b", ColumnType::kNumeric, {}},
+                {"c", ColumnType::kNumeric, {}}};
+  ds.has_label = true;
+  ds.x.resize(static_cast<Eigen::Index>(n), 3);
+  ds.y.resize(static_cast<Eigen::Index>(n));
+  for (Eigen::Index r = 0; r < ds.x.rows(); ++r) {
+    ds.x(r, 0) = g(rng);
+    ds.x(r, 1) = ds.x(r, 0) + 0.05 * g(rng);
+    ds.x(r, 2) = g(rng);
+    ds.y[r] = ds.x(r, 0) + ds.x(r, 1) + 0.5 * ds.x(r, 2) + noise * g(rng);
+  }
+  return ds;
+}
+
+double R2Of(const LinearModel& m, const Dataset& d) {
+  const Matrix p = m.Predict(d.x);
+  std::vector<double> truth(d.y.data(), d.y.data() + d.y.size());
+  std::vector<double> pred(p.data(), p.data() + p.size());
+  return R2(truth, pred);
+}
+
+// The exact least-squares fit of `train` (with an intercept).
+LinearModel LeastSquares(const Dataset& train) {
+  Eigen::MatrixXd design(train.x.rows(), train.x.cols() + 1);
+  design << train.x, Eigen::VectorXd::Ones(train.x.rows());
+  const Eigen::VectorXd ols = design.colPivHouseholderQr().solve(Eigen::VectorXd(train.y));
+  LinearModel exact;
+  exact.weights = ols.head(train.x.cols()).transpose();
+  exact.bias = ols.tail(1);
+  return exact;
+}
+
+// Mini-batches of 32 at a constant learning rate: the last iterate jitters around the optimum
+// (and along the correlated columns barely moves); the mean of the iterates reaches the least-
+// squares fit's r2 on the training rows. Early stopping as in tests/bench/sklearn_compare.sh.
+TEST(LinearLearnerTest, AveragingReachesTheLeastSquaresFitOnCorrelatedColumns) {
+  const Dataset train = Correlated(400, 41, 4.0);
+  const double ols_r2 = R2Of(LeastSquares(train), train);
+  LinearLearnerOptions o;
+  o.predictor_type = PredictorType::kRegressor;
+  o.mini_batch_size = 32;
+  o.epochs = 300;
+  o.learning_rate = 0.1;
+  o.early_stopping_patience = 10;
+  o.seed = 3;
+  auto plain = FitLinearLearner(train, nullptr, o);
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  o.average_start_epoch = 5;
+  LinearFitReport report;
+  auto averaged = FitLinearLearner(train, nullptr, o, &report);
+  ASSERT_TRUE(averaged.ok()) << averaged.status().message();
+  EXPECT_GT(ols_r2 - R2Of(*plain, train), 5e-3);
+  EXPECT_LT(ols_r2 - R2Of(*averaged, train), 1e-3);
+  // The reported training loss is the averaged model's, one per epoch; the kept model is the
+  // best epoch's average.
+  ASSERT_EQ(report.train_loss.size(), static_cast<size_t>(report.epochs_run));
+  const double best_loss = report.train_loss[static_cast<size_t>(report.best_epoch - 1)];
+  for (double l : report.train_loss) EXPECT_GE(l, best_loss);
+  // The model's own training loss (standardised units: 0.5 mean squared error / var(y)).
+  const Matrix pred = averaged->Predict(train.x);
+  const double var_y = (train.y.array() - train.y.mean()).square().mean();
+  const double own_loss = 0.5 * (pred.col(0) - train.y).squaredNorm() /
+                          static_cast<double>(train.rows()) / var_y;
+  EXPECT_NEAR(own_loss, best_loss, 1e-9 * best_loss);
+}
+
+TEST(LinearLearnerTest, AveragingJudgesTheAverageOnTheValidationSet) {
+  const Dataset train = Correlated(600, 43, 2.0), val = Correlated(200, 44, 2.0);
+  LinearLearnerOptions o;
+  o.predictor_type = PredictorType::kRegressor;
+  o.mini_batch_size = 32;
+  o.epochs = 40;
+  o.learning_rate = 0.05;
+  o.early_stopping_patience = 100;
+  o.seed = 9;
+  o.average_start_epoch = 41;  // never reached: the same model as without averaging
+  auto late = FitLinearLearner(train, &val, o);
+  o.average_start_epoch = 0;
+  auto off = FitLinearLearner(train, &val, o);
+  ASSERT_TRUE(late.ok() && off.ok());
+  EXPECT_EQ(late->weights, off->weights);
+  EXPECT_EQ(late->bias, off->bias);
+  o.average_start_epoch = 3;
+  LinearFitReport report;
+  auto averaged = FitLinearLearner(train, &val, o, &report);
+  ASSERT_TRUE(averaged.ok());
+  ASSERT_EQ(report.validation_loss.size(), static_cast<size_t>(report.epochs_run));
+  // The kept model is the average whose validation loss was the lowest.
+  const double best_loss = report.validation_loss[static_cast<size_t>(report.best_epoch - 1)];
+  for (double l : report.validation_loss) EXPECT_GE(l, best_loss);
+  const Matrix pred = averaged->Predict(val.x);
+  const double var_y = (train.y.array() - train.y.mean()).square().mean();
+  const double own_loss =
+      0.5 * (pred.col(0) - val.y).squaredNorm() / static_cast<double>(val.rows()) / var_y;
+  EXPECT_NEAR(own_loss, best_loss, 1e-9 * best_loss);
+  EXPECT_NE(averaged->weights, off->weights);
 }
 
 TEST(LinearModelTest, JsonRoundTrip) {
