@@ -571,7 +571,9 @@ Result<Trained> TrainKMeans(const config::TrainConfig& cfg, const ml::Hyperparam
   auto options = ml::KMeansOptions::FromHyperparameters(hp, &problems);
   if (!options.ok()) return HyperparameterStatus(cfg, problems, options.status());
   Trained t;
-  OSPREY_ASSIGN_OR_RETURN(t.prep, Prepare(cfg, all, false, owned));
+  // k-means' model depends on the row order only through its seeded sampling: a training
+  // split of every row keeps the data's order (no shuffle of the whole matrix).
+  OSPREY_ASSIGN_OR_RETURN(t.prep, Prepare(cfg, all, false, owned, /*any_row_order=*/true));
   ProgressBar bar(err, options->mini_batch_size > 0 ? "epochs" : "iterations");
   // Lloyd's iterations report the exact inertia of each assignment step (Elkan's an upper
   // bound, mini-batch none): the report's inertia curve.
