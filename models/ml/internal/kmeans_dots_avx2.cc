@@ -49,8 +49,8 @@ inline void BlockDots(const double* x, std::ptrdiff_t d, const double* c, double
     // hadd: [a0+a1, b0+b1, a2+a3, b2+b3]; the two 128-bit halves of both then line up.
     const __m256d ab = _mm256_hadd_pd(acc[r][0], acc[r][1]);
     const __m256d cd = _mm256_hadd_pd(acc[r][2], acc[r][3]);
-    const __m256d sums = _mm256_add_pd(_mm256_permute2f128_pd(ab, cd, 0x20),
-                                       _mm256_permute2f128_pd(ab, cd, 0x31));
+    const __m256d sums =
+        _mm256_add_pd(_mm256_permute2f128_pd(ab, cd, 0x20), _mm256_permute2f128_pd(ab, cd, 0x31));
     double* o = out + r * out_stride;
     if constexpr (G == 4) {
       _mm256_storeu_pd(o, sums);
