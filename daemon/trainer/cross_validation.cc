@@ -81,13 +81,20 @@ Result<Prepared> PrepareRows(const config::TrainConfig& cfg, ml::Dataset train,
 }
 
 Result<Prepared> Prepare(const config::TrainConfig& cfg, const ml::Dataset& all, bool classifier,
-                         ml::Dataset* owned) {
+                         ml::Dataset* owned, bool any_row_order) {
   ml::Dataset dropped;
   const RowSplit rows = SplitRows(cfg, all, classifier, &dropped);
   ml::Dataset validation = rows.data->Rows(rows.split.validation);
   ml::Dataset test = rows.data->Rows(rows.split.test);
   ml::Dataset train;
-  if (owned == &all && rows.data == &all && rows.split.train.size() == all.rows()) {
+  const bool every_row = rows.split.train.size() == rows.data->rows();
+  if (any_row_order && every_row) {
+    if (owned == &all && rows.data == &all) {
+      train = std::move(*owned);
+    } else {
+      train = *rows.data;
+    }
+  } else if (owned == &all && rows.data == &all && every_row) {
     train = std::move(*owned);
     ml::PermuteRows(rows.split.train, &train);
   } else {

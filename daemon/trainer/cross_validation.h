@@ -36,9 +36,13 @@ Result<Prepared> PrepareRows(const config::TrainConfig& cfg, models::ml::Dataset
 // The run's train / validation / test split of `all`, prepared. `classifier`: stratify the
 // split by the label's class (when preparation.stratify). `owned`, when not null, is `all`
 // itself, which may be consumed: a training split of every row (no validation or test rows,
-// none dropped) is then `all` reordered in place instead of a copy.
+// none dropped) is then `all` reordered in place instead of a copy. `any_row_order`: the
+// algorithm's model does not depend on the order of its training rows beyond its own seeded
+// sampling (k-means); a training split of every row then keeps the data's order (no
+// permutation: the same rows, owned or copied).
 Result<Prepared> Prepare(const config::TrainConfig& cfg, const models::ml::Dataset& all,
-                         bool classifier, models::ml::Dataset* owned = nullptr);
+                         bool classifier, models::ml::Dataset* owned = nullptr,
+                         bool any_row_order = false);
 
 // What cross-validation needs from an algorithm.
 struct CvTask {

@@ -97,12 +97,11 @@ MetricSet LinearMetrics(const ml::LinearModel& model, const ml::Dataset& data) {
   return ScoreMetrics(model.task, model.Predict(data.x), data);
 }
 
-MetricSet KMeansMetrics(const ml::KMeansModel& model, const ml::Matrix& x) {
+// `labels`/`dist`: the model's assignment of x's rows (KMeansModel::Assign).
+MetricSet KMeansMetrics(const ml::Matrix& x, const std::vector<int>& labels,
+                        const std::vector<double>& dist) {
   MetricSet m;
   if (x.rows() == 0) return m;
-  std::vector<int> labels;
-  std::vector<double> dist;
-  model.Assign(x, &labels, &dist);
   double inertia = 0, sum = 0;
   for (double d : dist) {
     inertia += d * d;
@@ -116,6 +115,14 @@ MetricSet KMeansMetrics(const ml::KMeansModel& model, const ml::Matrix& x) {
     m.emplace_back("silhouette", ml::Silhouette(x.topRows(static_cast<Index>(n)), sample_labels));
   }
   return m;
+}
+
+MetricSet KMeansMetrics(const ml::KMeansModel& model, const ml::Matrix& x) {
+  if (x.rows() == 0) return {};
+  std::vector<int> labels;
+  std::vector<double> dist;
+  model.Assign(x, &labels, &dist);
+  return KMeansMetrics(x, labels, dist);
 }
 
 // On a split: the share of its squared deviation from the model's mean that the components
@@ -564,17 +571,24 @@ Result<Trained> TrainKMeans(const config::TrainConfig& cfg, const ml::Hyperparam
   auto options = ml::KMeansOptions::FromHyperparameters(hp, &problems);
   if (!options.ok()) return HyperparameterStatus(cfg, problems, options.status());
   Trained t;
-  OSPREY_ASSIGN_OR_RETURN(t.prep, Prepare(cfg, all, false, owned));
+  // k-means' model depends on the row order only through its seeded sampling: a training
+  // split of every row keeps the data's order (no shuffle of the whole matrix).
+  OSPREY_ASSIGN_OR_RETURN(t.prep, Prepare(cfg, all, false, owned, /*any_row_order=*/true));
   ProgressBar bar(err, options->mini_batch_size > 0 ? "epochs" : "iterations");
   // Lloyd's iterations report the exact inertia of each assignment step (Elkan's an upper
   // bound, mini-batch none): the report's inertia curve.
   const bool lloyd = options->mini_batch_size == 0 &&
                      (options->algorithm == ml::KMeansAlgorithm::kLloyd || options->k == 1);
   std::vector<double> inertia_curve;
-  auto model = ml::FitKMeans(t.prep.train.x, *options, [&](int d, int total, double loss) {
-    bar.Update(d, total, loss);
-    if (lloyd) inertia_curve.push_back(loss);
-  });
+  // The fit's own assignment of the training rows gives the report's per-cluster figures.
+  ml::KMeansAssignment train_assignment;
+  auto model = ml::FitKMeans(
+      t.prep.train.x, *options,
+      [&](int d, int total, double loss) {
+        bar.Update(d, total, loss);
+        if (lloyd) inertia_curve.push_back(loss);
+      },
+      &train_assignment);
   bar.Finish();
   if (!model.ok()) return model.status();
   AddKMeansCurve(t, inertia_curve);
@@ -583,25 +597,24 @@ Result<Trained> TrainKMeans(const config::TrainConfig& cfg, const ml::Hyperparam
   t.model_file = ml::kBinaryModelFile;
   t.files[t.model_file] = ml::SaveKMeans(*model, Inputs(t.prep.train), t.prep.fill);
   t.validation = KMeansMetrics(*model, t.prep.validation.x);
-  t.test = KMeansMetrics(*model, t.prep.test.x);
   t.summary.push_back({"iterations", std::to_string(model->iterations)});
   std::vector<int> labels;
   std::vector<double> dist;
   model->Assign(t.prep.test.x, &labels, &dist);
+  t.test = KMeansMetrics(t.prep.test.x, labels, dist);
   t.test_predictions.resize(static_cast<Index>(labels.size()), 2);
   for (size_t r = 0; r < labels.size(); ++r) {
     t.test_predictions(static_cast<Index>(r), 0) = labels[r];
     t.test_predictions(static_cast<Index>(r), 1) = dist[r];
   }
   t.prediction_names = {"closest_cluster", "distance_to_cluster"};
-  model->Assign(t.prep.train.x, &labels, &dist);
   t.report.cluster_sizes.assign(static_cast<size_t>(model->centroids.rows()), 0);
   t.report.cluster_inertia.assign(t.report.cluster_sizes.size(), 0.0);
-  for (size_t r = 0; r < labels.size(); ++r) {
-    const auto c = static_cast<size_t>(labels[r]);
+  for (size_t r = 0; r < train_assignment.labels.size(); ++r) {
+    const auto c = static_cast<size_t>(train_assignment.labels[r]);
     if (c >= t.report.cluster_sizes.size()) continue;
     ++t.report.cluster_sizes[c];
-    t.report.cluster_inertia[c] += dist[r] * dist[r];
+    t.report.cluster_inertia[c] += train_assignment.squared_distances[r];
   }
   return t;
 }

@@ -5,6 +5,7 @@
 #include <limits>
 #include <numeric>
 
+#include "models/ml/internal/kmeans_dots.h"
 #include "models/ml/parallel.h"
 #include "models/rcf/rng.h"
 
@@ -16,14 +17,21 @@ using Eigen::Index;
 constexpr Index kBlockRows = 2048;
 
 // Up to this many centroids (or candidates), x c^T is evaluated as plain dot products of
-// contiguous rows (Eigen's lazyProduct); a blocked GEMM only pays off for wider products (its
-// packing costs more than the arithmetic when k is small: ~1.5x slower at k = 8, d = 50).
-constexpr Index kLazyProductMaxCols = 16;
+// contiguous rows; a blocked GEMM only pays off for wider products (its packing costs more than
+// the arithmetic when k is small: ~1.5x slower at k = 8, d = 50).
+constexpr Index kDotsMaxCols = 16;
 
-// dst (n x c.rows()) = rows [begin, begin+n) of x times c^T.
+// dst (n x c.rows()) = rows [begin, begin+n) of x times c^T. The dot products run on the AVX2 +
+// FMA kernel (internal/kmeans_dots.h) when the CPU has it, else on Eigen's lazyProduct (SSE2 on
+// baseline x86-64). Either way each output depends on its row and c only, so results do not
+// change with the thread count; the two kernels may differ in the last bits (FMA rounds once).
 template <typename Dst>
 void RowsTimesTransposed(const Matrix& x, Index begin, Index n, const Matrix& c, Dst&& dst) {
-  if (c.rows() <= kLazyProductMaxCols) {
+  static const bool avx2_fma = internal::CpuHasAvx2Fma();
+  if (c.rows() <= kDotsMaxCols && avx2_fma) {
+    internal::DotsAvx2Fma(x.data() + begin * x.cols(), n, x.cols(), c.data(), c.rows(), dst.data(),
+                          dst.outerStride());
+  } else if (c.rows() <= kDotsMaxCols) {
     const Eigen::MatrixXd ct = c.transpose();  // column-major: each column contiguous
     dst.noalias() = x.middleRows(begin, n).lazyProduct(ct);
   } else {
@@ -117,6 +125,33 @@ double AssignAll(const Matrix& x, const Matrix& c, std::vector<int>* labels,
     }
   }
   return inertia;
+}
+
+// The squared deviation from the column means, averaged over all entries (two chunk-parallel
+// passes over x, partial sums merged in chunk order: the same value for any thread count).
+double MeanVariance(const Matrix& x, int threads) {
+  const Index n = x.rows();
+  const Index chunk_rows = ChunkRows(n);
+  const size_t chunks = NumChunks(n);
+  Matrix col_sums = Matrix::Zero(static_cast<Index>(chunks), x.cols());
+  ParallelChunks(chunks, threads, [&](size_t chunk) {
+    const Index begin = static_cast<Index>(chunk) * chunk_rows;
+    const Index end = std::min(n, begin + chunk_rows);
+    auto sum = col_sums.row(static_cast<Index>(chunk));
+    for (Index r = begin; r < end; ++r) sum += x.row(r);
+  });
+  Eigen::RowVectorXd mean = Eigen::RowVectorXd::Zero(x.cols());
+  for (Index chunk = 0; chunk < static_cast<Index>(chunks); ++chunk) mean += col_sums.row(chunk);
+  mean /= static_cast<double>(n);
+  std::vector<double> squares(chunks, 0.0);
+  ParallelChunks(chunks, threads, [&](size_t chunk) {
+    const Index begin = static_cast<Index>(chunk) * chunk_rows;
+    const Index m = std::min(chunk_rows, n - begin);
+    squares[chunk] = (x.middleRows(begin, m).rowwise() - mean).squaredNorm();
+  });
+  double total = 0.0;
+  for (double v : squares) total += v;
+  return total / static_cast<double>(n * std::max<Index>(1, x.cols()));
 }
 
 // Sample an index with probability proportional to weights (sum > 0).
@@ -420,24 +455,24 @@ void KMeansModel::Assign(const Matrix& x, std::vector<int>* labels,
 }
 
 Result<KMeansModel> FitKMeans(const Matrix& x, const KMeansOptions& options,
-                              const ProgressCallback& progress) {
+                              const ProgressCallback& progress,
+                              KMeansAssignment* train_assignment) {
   if (options.k < 1) return Status::InvalidArgument("k must be >= 1");
   if (x.rows() < options.k) {
     return Status::InvalidArgument("k = " + std::to_string(options.k) + " but only " +
                                    std::to_string(x.rows()) + " rows");
   }
-  if (HasMissing(x)) {
+  // Tolerance relative to the data's scale. A NaN anywhere makes the variance NaN (so only
+  // then is x searched for one: inf - inf makes NaN too).
+  const double mean_var = MeanVariance(x, ResolveThreads(options.num_threads));
+  if (std::isnan(mean_var) && HasMissing(x)) {
     return Status::InvalidArgument(
         "missing values in the data (set preparation.missing to impute or drop rows)");
   }
+  const double tol = options.tol * mean_var;
   rcf::Rng rng(options.seed);
   KMeansModel model;
   model.centroids = InitCentroids(x, options, rng);
-  // Tolerance relative to the data's scale.
-  const Eigen::RowVectorXd mean = x.colwise().mean();
-  const double mean_var = (x.rowwise() - mean).squaredNorm() /
-                          static_cast<double>(x.rows() * std::max<Index>(1, x.cols()));
-  const double tol = options.tol * mean_var;
   if (options.mini_batch_size > 0) {
     MiniBatch(x, options, rng, &model.centroids, progress, &model.iterations);
   } else if (options.algorithm == KMeansAlgorithm::kElkan && options.k > 1) {
@@ -445,9 +480,10 @@ Result<KMeansModel> FitKMeans(const Matrix& x, const KMeansOptions& options,
   } else {
     Lloyd(x, options, tol, &model.centroids, progress, &model.iterations);
   }
-  std::vector<int> labels;
-  std::vector<double> d2;
-  model.inertia = AssignAll(x, model.centroids, &labels, &d2, ResolveThreads(options.num_threads));
+  KMeansAssignment local;
+  KMeansAssignment& a = train_assignment != nullptr ? *train_assignment : local;
+  model.inertia = AssignAll(x, model.centroids, &a.labels, &a.squared_distances,
+                            ResolveThreads(options.num_threads));
   return model;
 }
 

@@ -52,9 +52,17 @@ struct KMeansModel {
   void Assign(const Matrix& x, std::vector<int>* labels, std::vector<double>* distances) const;
 };
 
+// The fitted model's assignment of the training rows (what KMeansModel::Assign would give, with
+// squared distances): FitKMeans computes it anyway for the inertia.
+struct KMeansAssignment {
+  std::vector<int> labels;                // closest centroid per row
+  std::vector<double> squared_distances;  // to that centroid
+};
+
 // REQUIRES: x has no NaN (impute first); fails with InvalidArgument otherwise or when
-// k > rows.
+// k > rows. With `train_assignment` non-null, it receives the final assignment of x's rows.
 Result<KMeansModel> FitKMeans(const Matrix& x, const KMeansOptions& options,
-                              const ProgressCallback& progress = nullptr);
+                              const ProgressCallback& progress = nullptr,
+                              KMeansAssignment* train_assignment = nullptr);
 
 }  // namespace osprey::models::ml

@@ -180,5 +180,84 @@ TEST(KMeansTest, ThreadCountDoesNotChangeTheModel) {
   ExpectRecovered(models[0].centroids, Centres(), 0.2);
 }
 
+TEST(KMeansTest, ThreadCountDoesNotChangeTheModelWithWideRows) {
+  // 8 clusters in 10-D (the distance kernel's 8-centroid groups and a 2-feature tail), 24 000
+  // rows: several row chunks.
+  std::mt19937_64 rng(29);
+  std::uniform_real_distribution<double> u(-20.0, 20.0);
+  Matrix centres(8, 10);
+  for (Eigen::Index idx = 0; idx < centres.size(); ++idx) centres.data()[idx] = u(rng);
+  const Matrix x = Clusters(centres, 3000, 1.0, 31);
+  KMeansOptions o;
+  o.k = 8;
+  std::vector<KMeansModel> models;
+  for (int threads : {1, 2, 3}) {
+    o.num_threads = threads;
+    auto m = FitKMeans(x, o);
+    ASSERT_TRUE(m.ok()) << m.status().message();
+    models.push_back(*m);
+  }
+  for (const KMeansModel& m : models) {
+    EXPECT_EQ(m.centroids, models[0].centroids);
+    EXPECT_EQ(m.inertia, models[0].inertia);
+    EXPECT_EQ(m.iterations, models[0].iterations);
+  }
+}
+
+TEST(KMeansTest, DistancesMatchDirectComputation) {
+  // Every centroid-group shape of the kernel (k = 1..17: groups of 8, 4, 2, 1 and the GEMM
+  // above 16) and feature counts with and without a tail.
+  std::mt19937_64 rng(41);
+  std::normal_distribution<double> g(0.0, 3.0);
+  for (Eigen::Index d : {1, 4, 7, 50}) {
+    Matrix x(257, d);
+    for (Eigen::Index idx = 0; idx < x.size(); ++idx) x.data()[idx] = g(rng);
+    for (int k : {1, 2, 3, 5, 7, 8, 9, 13, 16, 17}) {
+      KMeansModel model;
+      model.centroids.resize(k, d);
+      for (Eigen::Index idx = 0; idx < model.centroids.size(); ++idx) {
+        model.centroids.data()[idx] = g(rng);
+      }
+      std::vector<int> labels;
+      std::vector<double> dist;
+      model.Assign(x, &labels, &dist);
+      ASSERT_EQ(labels.size(), static_cast<size_t>(x.rows()));
+      for (Eigen::Index r = 0; r < x.rows(); ++r) {
+        Eigen::Index best = 0;
+        const double best_d2 =
+            (model.centroids.rowwise() - x.row(r)).rowwise().squaredNorm().minCoeff(&best);
+        const auto ri = static_cast<size_t>(r);
+        EXPECT_NEAR(dist[ri], std::sqrt(best_d2), 1e-9 * (1.0 + std::sqrt(best_d2)))
+            << "d " << d << " k " << k << " row " << r;
+        // A different label only on a near tie.
+        if (labels[ri] != best) {
+          const double other = (x.row(r) - model.centroids.row(labels[ri])).squaredNorm();
+          EXPECT_NEAR(other, best_d2, 1e-9 * (1.0 + best_d2)) << "d " << d << " k " << k;
+        }
+      }
+    }
+  }
+}
+
+TEST(KMeansTest, TrainAssignmentIsTheModelsAssignment) {
+  const Matrix x = Clusters(Centres(), 500, 2.0, 43);
+  KMeansOptions o;
+  o.k = 4;
+  KMeansAssignment a;
+  auto m = FitKMeans(x, o, nullptr, &a);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  std::vector<int> labels;
+  std::vector<double> dist;
+  m->Assign(x, &labels, &dist);
+  EXPECT_EQ(a.labels, labels);
+  ASSERT_EQ(a.squared_distances.size(), dist.size());
+  double inertia = 0.0;
+  for (size_t r = 0; r < dist.size(); ++r) {
+    EXPECT_NEAR(a.squared_distances[r], dist[r] * dist[r], 1e-9 * (1.0 + dist[r] * dist[r]));
+    inertia += a.squared_distances[r];
+  }
+  EXPECT_NEAR(inertia, m->inertia, 1e-12 * inertia);
+}
+
 }  // namespace
 }  // namespace osprey::models::ml
