@@ -13,10 +13,8 @@
 namespace osprey::models::ml {
 namespace {
 
-// y = 3 x0 - 2 x1 + 0 x2 + 5 + noise, features on different scales.
-Dataset Planted(size_t n, uint64_t seed, double noise) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> g(0.0, 1.0);
+// A labelled data set of `n` rows and numeric columns a, b, c, values to be filled.
+Dataset ThreeColumns(size_t n) {
   Dataset ds;
   ds.columns = {{"a", ColumnType::kNumeric, {}},
                 {"b", ColumnType::kNumeric, {}},
@@ -24,6 +22,14 @@ Dataset Planted(size_t n, uint64_t seed, double noise) {
   ds.has_label = true;
   ds.x.resize(static_cast<Eigen::Index>(n), 3);
   ds.y.resize(static_cast<Eigen::Index>(n));
+  return ds;
+}
+
+// y = 3 x0 - 2 x1 + 0 x2 + 5 + noise, features on different scales.
+Dataset Planted(size_t n, uint64_t seed, double noise) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> g(0.0, 1.0);
+  Dataset ds = ThreeColumns(n);
   for (Eigen::Index r = 0; r < ds.x.rows(); ++r) {
     ds.x(r, 0) = g(rng) * 10 + 4;
     ds.x(r, 1) = g(rng) * 0.5;
@@ -220,13 +226,7 @@ TEST(LinearLearnerTest, HyperparametersBySageMakerNames) {
 Dataset Correlated(size_t n, uint64_t seed, double noise = 1.0) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<double> g(0.0, 1.0);
-  Dataset ds;
-  ds.columns = {{"a", ColumnType::kNumeric, {}},
-                {"b", ColumnType::kNumeric, {}},
-                {"c", ColumnType::kNumeric, {}}};
-  ds.has_label = true;
-  ds.x.resize(static_cast<Eigen::Index>(n), 3);
-  ds.y.resize(static_cast<Eigen::Index>(n));
+  Dataset ds = ThreeColumns(n);
   for (Eigen::Index r = 0; r < ds.x.rows(); ++r) {
     ds.x(r, 0) = g(rng);
     ds.x(r, 1) = ds.x(r, 0) + 0.05 * g(rng);
