@@ -1131,7 +1131,7 @@ int RunTrain(const TrainCommand& command, std::ostream& out, std::ostream& err) 
   const std::clock_t cpu_started = std::clock();
   // The data's hash (metadata.json's source) is computed beside the parse.
   std::string data_sha256;
-  std::thread hasher([&] { data_sha256 = Sha256Hex(*bytes); });
+  std::jthread hasher([&] { data_sha256 = Sha256Hex(*bytes); });  // joined even if LoadData throws
   auto data = LoadData(*cfg, data_path.string(), *bytes);
   hasher.join();
   const auto loaded = std::chrono::steady_clock::now();

@@ -11,6 +11,20 @@
 
 namespace osprey::models::ml {
 
+namespace internal {
+
+bool CpuHasAvx2Fma() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (!Avx2FmaKernelBuilt()) return false;
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") != 0 && __builtin_cpu_supports("fma") != 0;
+#else
+  return false;
+#endif
+}
+
+}  // namespace internal
+
 namespace {
 
 using Eigen::Index;

@@ -8,7 +8,11 @@
 
 namespace osprey::models::ml::internal {
 
-// True when the CPU runs AVX2 and FMA and the AVX2 build was compiled in (x86-64 GCC/Clang).
+// True when kmeans_dots_avx2.cc was compiled with AVX2 + FMA (x86-64 GCC/Clang).
+bool Avx2FmaKernelBuilt();
+
+// True when the AVX2 build was compiled in and the CPU runs AVX2 and FMA. Defined in kmeans.cc,
+// which is compiled for the baseline: the check itself must not use the instructions it checks.
 bool CpuHasAvx2Fma();
 
 // dst[r * dst_stride + j] = sum over f < d of x[r * d + f] * c[j * d + f], for r < n, j < k

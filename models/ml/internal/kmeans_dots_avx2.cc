@@ -1,5 +1,5 @@
 // Compiled with -mavx2 -mfma (models/CMakeLists.txt) when the compiler targets x86-64; only
-// called after CpuHasAvx2Fma(). Includes no header with inline functions besides intrinsics.
+// called after CpuHasAvx2Fma() (kmeans.cc: the CPU check is compiled for the baseline). Includes no header with inline functions besides intrinsics.
 #include "models/ml/internal/kmeans_dots.h"
 
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__)
@@ -84,10 +84,7 @@ inline void RowsDots(const double* x, std::ptrdiff_t d, const double* c, std::pt
 
 }  // namespace
 
-bool CpuHasAvx2Fma() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") != 0 && __builtin_cpu_supports("fma") != 0;
-}
+bool Avx2FmaKernelBuilt() { return true; }
 
 void DotsAvx2Fma(const double* x, std::ptrdiff_t n, std::ptrdiff_t d, const double* c,
                  std::ptrdiff_t k, double* dst, std::ptrdiff_t dst_stride) {
@@ -98,7 +95,7 @@ void DotsAvx2Fma(const double* x, std::ptrdiff_t n, std::ptrdiff_t d, const doub
 
 #else
 
-bool CpuHasAvx2Fma() { return false; }
+bool Avx2FmaKernelBuilt() { return false; }
 
 void DotsAvx2Fma(const double*, std::ptrdiff_t, std::ptrdiff_t, const double*, std::ptrdiff_t,
                  double*, std::ptrdiff_t) {}
