@@ -190,8 +190,8 @@ TEST(KMeansTest, ThreadCountDoesNotChangeTheModel) {
 }
 
 TEST(KMeansTest, ThreadCountDoesNotChangeTheModelWithWideRows) {
-  // 8 clusters in 10-D (the distance kernel's 2-row x 4-centroid blocks and a 2-feature tail), 24 000
-  // rows: several row chunks.
+  // 8 clusters in 10-D (the distance kernel's 2-row x 4-centroid blocks and a 2-feature tail),
+  // 24 000 rows: several row chunks.
   std::mt19937_64 rng(29);
   std::uniform_real_distribution<double> u(-20.0, 20.0);
   Matrix centres(8, 10);
@@ -203,8 +203,8 @@ TEST(KMeansTest, ThreadCountDoesNotChangeTheModelWithWideRows) {
 }
 
 TEST(KMeansTest, DistancesMatchDirectComputation) {
-  // Every centroid-group shape of the kernel (k = 1..17: full and partial 4-centroid groups, odd row counts, and the GEMM
-  // above 16) and feature counts with and without a tail.
+  // Every centroid-group shape of the kernel (k = 1..17: full and partial 4-centroid groups, and
+  // the GEMM above 16) and feature counts with and without a tail.
   std::mt19937_64 rng(41);
   std::normal_distribution<double> g(0.0, 3.0);
   for (Eigen::Index d : {1, 4, 7, 50}) {
