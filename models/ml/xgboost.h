@@ -27,6 +27,17 @@ struct XGBoostOptions {
   // early_stopping_rounds: stop when the validation metric has not improved for this many
   // rounds; 0 = off. Needs a validation set.
   int early_stopping_rounds = 0;
+  // sketch_sample_rows: with tree_method hist, when the training set has more rows than this,
+  // XGBoost's quantile cuts (the histogram bin edges, max_bin per feature) are sketched from an
+  // even sample of this many rows (row i * rows / sketch_sample_rows), and all rows are then
+  // binned with them into a QuantileDMatrix; like scikit-learn's HistGradientBoosting, whose
+  // binner subsamples 200 000 rows. 0 = off: the cuts come from all rows (a plain DMatrix).
+  // Only with tree_method hist (XGBoost's QuantileDMatrix serves no other). Measured (libxgboost
+  // 1.7.4, 800 000 x 50, 100 trees of 31 leaves, 2 cores, `osprey train`, median of 3 runs
+  // interleaved): the full sketch takes ~3.2 s of the first round; with 200 000 the sample's
+  // sketch ~0.9 s plus binning all rows ~1.3 s, and rounds ran no slower (~0.075 s against
+  // ~0.105 s in one run): train 10.9 s -> 8.0 s wall, 21.3 s -> 15.8 s CPU; r2 0.92254 -> 0.92236.
+  int64_t sketch_sample_rows = 0;
   // Everything else (objective, eta, max_depth, subsample, num_class, eval_metric, ...), as
   // strings, for XGBoosterSetParam. Default objective: reg:squarederror.
   Hyperparameters booster_params;

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <set>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -179,6 +182,78 @@ TEST(XGBoostTest, FitReportSamplesLargeTrainingSets) {
   EXPECT_GT(std::abs(report.train_metric.back() - Rmse(y_all, p_all)), 1e-6);
 }
 
+// The split thresholds of the model's trees (inner nodes' split_conditions in XGBoost's JSON).
+std::set<double> SplitValues(const std::string& json) {
+  auto array = [&](size_t from, const char* key, size_t* end) {
+    std::vector<double> out;
+    size_t pos = json.find(key, from);
+    if (pos == std::string::npos) {
+      *end = std::string::npos;
+      return out;
+    }
+    pos = json.find('[', pos) + 1;
+    const size_t close = json.find(']', pos);
+    while (pos < close) {
+      char* next = nullptr;
+      out.push_back(std::strtod(json.c_str() + pos, &next));
+      pos = static_cast<size_t>(next - json.c_str());
+      while (pos < close && (json[pos] == ',' || json[pos] == ' ')) ++pos;
+    }
+    *end = close;
+    return out;
+  };
+  std::set<double> values;
+  size_t at = 0;
+  while (true) {
+    size_t end = 0;
+    const std::vector<double> left = array(at, "\"left_children\"", &end);
+    if (end == std::string::npos) break;
+    size_t end2 = 0;
+    const std::vector<double> cond = array(at, "\"split_conditions\"", &end2);
+    EXPECT_EQ(left.size(), cond.size());
+    for (size_t i = 0; i < left.size() && i < cond.size(); ++i) {
+      if (left[i] != -1) values.insert(cond[i]);
+    }
+    at = std::max(end, end2);
+  }
+  return values;
+}
+
+// sketch_sample_rows: the hist cuts come from an even sample; the model still fits, and its
+// split thresholds are among the sample's few cuts (at most sample rows + 1 per feature).
+TEST(XGBoostTest, SketchSampleRowsTakesTheCutsFromASample) {
+  const Dataset train = Data(4000, 11, false), test = Data(500, 12, false);
+  Hyperparameters params = {{"num_round", "60"},     {"max_depth", "4"}, {"eta", "0.3"},
+                            {"tree_method", "hist"}, {"max_bin", "256"}, {"nthread", "1"}};
+  auto full_options = XGBoostOptions::FromHyperparameters(params);
+  params["sketch_sample_rows"] = "40";
+  auto sampled_options = XGBoostOptions::FromHyperparameters(params);
+  ASSERT_TRUE(full_options.ok() && sampled_options.ok());
+  EXPECT_EQ(sampled_options->sketch_sample_rows, 40);
+  XGBoostFitReport report;
+  auto full = FitXGBoost(train, nullptr, *full_options);
+  auto sampled = FitXGBoost(train, &test, *sampled_options, &report);
+  ASSERT_TRUE(full.ok()) << full.status().ToString();
+  ASSERT_TRUE(sampled.ok()) << sampled.status().ToString();
+  EXPECT_EQ(report.train_metric.size(), 60u);
+  auto pf = (*full)->Predict(test.x);
+  auto ps = (*sampled)->Predict(test.x);
+  ASSERT_TRUE(pf.ok() && ps.ok());
+  std::vector<double> y(test.y.data(), test.y.data() + test.y.size());
+  std::vector<double> p_full(pf->data(), pf->data() + pf->rows());
+  std::vector<double> p_sampled(ps->data(), ps->data() + ps->rows());
+  EXPECT_GT(R2(y, p_full), 0.97);
+  EXPECT_GT(R2(y, p_sampled), 0.95);
+  EXPECT_NEAR(report.validation_metric.back(), Rmse(y, p_sampled), 1e-4);
+  auto full_json = (*full)->SaveJson();
+  auto sampled_json = (*sampled)->SaveJson();
+  ASSERT_TRUE(full_json.ok() && sampled_json.ok());
+  const size_t full_splits = SplitValues(*full_json).size();
+  const size_t sampled_splits = SplitValues(*sampled_json).size();
+  EXPECT_LE(sampled_splits, 2u * 41u) << "full-sketch model: " << full_splits;
+  EXPECT_GT(full_splits, 2u * 41u) << "sampled model: " << sampled_splits;
+}
+
 TEST(XGBoostTest, HyperparameterChecks) {
   std::vector<HyperparameterProblem> problems;
   EXPECT_FALSE(XGBoostOptions::FromHyperparameters({{"eta", "0.1"}}, &problems).ok());
@@ -190,6 +265,10 @@ TEST(XGBoostTest, HyperparameterChecks) {
   EXPECT_FALSE(
       XGBoostOptions::FromHyperparameters({{"num_round", "3"}, {"max_dept", "3"}}, &problems).ok());
   EXPECT_EQ(problems[0].key, "max_dept");
+  EXPECT_FALSE(XGBoostOptions::FromHyperparameters(
+                   {{"num_round", "3"}, {"sketch_sample_rows", "1000"}}, &problems)
+                   .ok());
+  EXPECT_EQ(problems[0].key, "sketch_sample_rows");
 }
 
 }  // namespace
