@@ -219,6 +219,24 @@ Result<XGBoostOptions> XGBoostOptions::FromHyperparameters(
     found.push_back({"sketch_sample_rows", "needs tree_method: hist"});
   }
   found.insert(found.end(), r.problems().begin(), r.problems().end());
+  // Booster settings that also go into the DMatrix's JSON settings must be plain integers.
+  Hyperparameters dmatrix_settings;
+  for (const char* key : {"nthread", "max_bin"}) {
+    if (auto it = o.booster_params.find(key); it != o.booster_params.end()) {
+      dmatrix_settings.emplace(key, it->second);
+    }
+  }
+  HyperparameterReader dr(dmatrix_settings);
+  int unused = 0;
+  dr.Int("nthread", &unused, 0, 4096);
+  dr.Int("max_bin", &unused, 2, 1 << 20);
+  dr.Finish();
+  found.insert(found.end(), dr.problems().begin(), dr.problems().end());
+  for (const char* key : {"nthread", "max_bin"}) {  // SageMaker's "auto": XGBoost's default
+    if (auto it = o.booster_params.find(key); it != o.booster_params.end() && it->second == "auto") {
+      o.booster_params.erase(it);
+    }
+  }
   const ModelTask task = o.task();
   if (task == ModelTask::kMulticlass && !o.booster_params.contains("num_class")) {
     found.push_back({"num_class", "required for multi:* objectives"});

@@ -269,6 +269,21 @@ TEST(XGBoostTest, HyperparameterChecks) {
                    {{"num_round", "3"}, {"sketch_sample_rows", "1000"}}, &problems)
                    .ok());
   EXPECT_EQ(problems[0].key, "sketch_sample_rows");
+  // Settings that go into the DMatrix's JSON are checked as integers, not pasted in.
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"nthread", "two"}, {"nthread", "2, \"missing\": 0"}, {"max_bin", "1"}}) {
+    EXPECT_FALSE(
+        XGBoostOptions::FromHyperparameters({{"num_round", "3"}, {key, value}}, &problems).ok())
+        << key << "=" << value;
+    ASSERT_EQ(problems.size(), 1u) << key << "=" << value;
+    EXPECT_EQ(problems[0].key, key);
+  }
+  EXPECT_TRUE(XGBoostOptions::FromHyperparameters(
+                  {{"num_round", "3"}, {"nthread", "2"}, {"max_bin", "64"}}, &problems)
+                  .ok());
+  auto with_auto = XGBoostOptions::FromHyperparameters({{"num_round", "3"}, {"nthread", "auto"}});
+  ASSERT_TRUE(with_auto.ok()) << with_auto.status().message();
+  EXPECT_FALSE(with_auto->booster_params.contains("nthread"));  // XGBoost's default
 }
 
 }  // namespace
