@@ -16,8 +16,6 @@
 #include <gtest/gtest.h>
 
 #include "daemon/daemon.h"
-#include "daemon/trainer/registry_files.h"
-#include "models/serving/builtin_kinds.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/kafka_test_util.h"
 #include "tests/integration/served_as_trained.h"
@@ -112,27 +110,6 @@ int64_t Committed(const std::string& bootstrap) {
   return sum;
 }
 
-// Loads the latest version of `name` and predicts `rows`.
-std::vector<models::Prediction> Predict(const std::string& registry, const std::string& name,
-                                        const std::vector<models::FeatureRow>& rows,
-                                        size_t inputs) {
-  auto artifact = daemon::trainer::ReadArtifact(registry, name);
-  EXPECT_TRUE(artifact.ok()) << artifact.status().ToString();
-  if (!artifact.ok()) return {};
-  models::ModelKindRegistry kinds;
-  models::RegisterBuiltinKinds(kinds);
-  const models::ModelLoader* loader = kinds.Find(artifact->kind);
-  EXPECT_NE(loader, nullptr) << artifact->kind;
-  if (loader == nullptr) return {};
-  auto model = (*loader)(*artifact);
-  EXPECT_TRUE(model.ok()) << model.status().ToString();
-  if (!model.ok()) return {};
-  EXPECT_EQ((*model)->inputs().size(), inputs) << name;
-  auto preds = (*model)->Predict(rows);
-  EXPECT_TRUE(preds.ok()) << preds.status().ToString();
-  return preds.ok() ? *preds : std::vector<models::Prediction>{};
-}
-
 TEST(HistoryTrainTest, EachAlgorithmTrainsFromALiveDaemonsHistory) {
   auto broker = testing::StartBroker({{"in", kPartitions}, {"out", 1}, {"dlq", 1}});
   ASSERT_NE(broker, nullptr);
@@ -197,7 +174,7 @@ hyperparameters: {num_components: 2}
     abp.push_back({events[i].a, events[i].b, static_cast<double>(i % kPartitions)});
   }
   for (const std::string name : {"lin", "xgb"}) {
-    const auto preds = Predict(d + "/registry", name, ab, 2);
+    const auto preds = testing::PredictWithRegistryModel(d + "/registry", name, ab, 2);
     ASSERT_EQ(preds.size(), events.size()) << name;
     int right = 0;
     for (size_t i = 0; i < preds.size(); ++i) {
@@ -205,13 +182,13 @@ hyperparameters: {num_components: 2}
     }
     EXPECT_GT(right, kEvents * 8 / 10) << name;  // the history carried the labels
   }
-  const auto clusters = Predict(d + "/registry", "km", ab, 2);
+  const auto clusters = testing::PredictWithRegistryModel(d + "/registry", "km", ab, 2);
   ASSERT_EQ(clusters.size(), events.size());
   for (size_t i = 2; i < clusters.size(); ++i) {  // the two blobs alternate
     EXPECT_EQ(clusters[i].predicted_label, clusters[i - 2].predicted_label) << i;
   }
   EXPECT_NE(clusters[0].predicted_label, clusters[1].predicted_label);
-  const auto projections = Predict(d + "/registry", "pca", abp, 3);
+  const auto projections = testing::PredictWithRegistryModel(d + "/registry", "pca", abp, 3);
   ASSERT_EQ(projections.size(), events.size());
   for (const auto& p : projections) {
     ASSERT_EQ(p.values.size(), 2u);

@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include "daemon/trainer/registry_files.h"
+#include "models/serving/builtin_kinds.h"
 #include "tests/integration/harness.h"
 #include "tests/testing/http_client.h"
 
@@ -90,6 +92,26 @@ std::string ServedTask(uint16_t port, const std::string& name) {
 }
 
 }  // namespace
+
+std::vector<models::Prediction> PredictWithRegistryModel(
+    const std::string& registry, const std::string& name,
+    const std::vector<models::FeatureRow>& rows, size_t inputs) {
+  auto artifact = daemon::trainer::ReadArtifact(registry, name);
+  EXPECT_TRUE(artifact.ok()) << artifact.status().ToString();
+  if (!artifact.ok()) return {};
+  models::ModelKindRegistry kinds;
+  models::RegisterBuiltinKinds(kinds);
+  const models::ModelLoader* loader = kinds.Find(artifact->kind);
+  EXPECT_NE(loader, nullptr) << artifact->kind;
+  if (loader == nullptr) return {};
+  auto model = (*loader)(*artifact);
+  EXPECT_TRUE(model.ok()) << model.status().ToString();
+  if (!model.ok()) return {};
+  EXPECT_EQ((*model)->inputs().size(), inputs) << name;
+  auto preds = (*model)->Predict(rows);
+  EXPECT_TRUE(preds.ok()) << preds.status().ToString();
+  return preds.ok() ? *preds : std::vector<models::Prediction>{};
+}
 
 TrainerPredictions ReadTrainerPredictions(const std::string& path) {
   TrainerPredictions out;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "daemon/daemon.h"
+#include "models/serving/model.h"
 
 namespace osprey::testing {
 
@@ -26,6 +27,13 @@ struct TrainerPredictions {
 
 // Reads `path`; a missing file or a non-numeric cell is a test failure (rows stop there).
 TrainerPredictions ReadTrainerPredictions(const std::string& path);
+
+// Loads the latest version of `name` from `registry` in-process, with the daemon's model kinds,
+// and predicts `rows`; expects the model to take `inputs` inputs. Empty (and a test failure) when
+// it does not load or predict.
+std::vector<models::Prediction> PredictWithRegistryModel(
+    const std::string& registry, const std::string& name,
+    const std::vector<models::FeatureRow>& rows, size_t inputs);
 
 // Starts a daemon that serves `registry_dir` (models.poll_interval_ms 0: loaded at start and
 // on POST /v1/admin/models/reload) on an embedded broker, with its state in `state_dir`.

@@ -14,7 +14,6 @@
 #include <gtest/gtest.h>
 
 #include "daemon/trainer/registry_files.h"
-#include "models/serving/builtin_kinds.h"
 #include "models/ml/served.h"
 #include "tests/integration/served_as_trained.h"
 #include "tests/integration/subprocess.h"
@@ -81,27 +80,13 @@ std::vector<models::Prediction> ServePredictions(const std::string& registry,
                                                  const std::string& name,
                                                  const std::vector<std::vector<std::string>>& csv,
                                                  size_t inputs) {
-  auto artifact = daemon::trainer::ReadArtifact(registry, name);
-  EXPECT_TRUE(artifact.ok()) << artifact.status().ToString();
-  if (!artifact.ok()) return {};
-  models::ModelKindRegistry kinds;
-  models::RegisterBuiltinKinds(kinds);
-  const models::ModelLoader* loader = kinds.Find(artifact->kind);
-  EXPECT_NE(loader, nullptr) << artifact->kind;
-  if (loader == nullptr) return {};
-  auto model = (*loader)(*artifact);
-  EXPECT_TRUE(model.ok()) << model.status().ToString();
-  if (!model.ok()) return {};
-  EXPECT_EQ((*model)->inputs().size(), inputs);
   std::vector<models::FeatureRow> rows;
   for (size_t r = 1; r < csv.size(); ++r) {
     models::FeatureRow row;
     for (size_t c = 0; c < inputs; ++c) row.emplace_back(std::stod(csv[r][c]));
     rows.push_back(std::move(row));
   }
-  auto preds = (*model)->Predict(rows);
-  EXPECT_TRUE(preds.ok()) << preds.status().ToString();
-  return preds.ok() ? *preds : std::vector<models::Prediction>{};
+  return testing::PredictWithRegistryModel(registry, name, rows, inputs);
 }
 
 TEST(TrainerTest, LinearLearnerPublishesAModelThatServesWhatTheTrainerPredicted) {
